@@ -1,0 +1,257 @@
+//! An article ready for the index: text, sentences, passages and a stable id.
+
+use std::ops::Range;
+
+use sha2::{Digest, Sha256};
+
+use crate::extract::{self, Extracted, Format};
+use crate::sentences::split_sentences;
+use crate::{IndexError, Result};
+
+/// How sentences are grouped into passages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassageConfig {
+    /// Sentences in one passage.
+    pub sentences: usize,
+    /// Sentences shared by two neighbouring passages.
+    pub overlap: usize,
+}
+
+impl Default for PassageConfig {
+    fn default() -> Self {
+        PassageConfig {
+            sentences: 4,
+            overlap: 2,
+        }
+    }
+}
+
+/// Where an article came from and what the user said about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// The file name or "-" (for messages).
+    pub source: String,
+    /// A title that overrides the extracted one.
+    pub title: Option<String>,
+    /// A URL that overrides the extracted canonical URL; it also becomes the id.
+    pub url: Option<String>,
+}
+
+/// An article split into sentences and passages, not yet in the index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Article {
+    /// Stable id: the canonical URL, or `sha256:` and a hash of the normalised text.
+    pub id: String,
+    /// The headline.
+    pub title: String,
+    /// Canonical URL, if known.
+    pub url: Option<String>,
+    /// Publication date as written in the source.
+    pub date: Option<String>,
+    /// File name or other origin, for messages.
+    pub source: String,
+    /// The article body, exactly as cited.
+    pub text: String,
+    /// Sentences as byte ranges into `text`.
+    pub sentences: Vec<Range<usize>>,
+    /// Passages as ranges of sentence indices.
+    pub passages: Vec<Range<usize>>,
+    /// Hash of everything stored, to tell an unchanged re-ingest from an update.
+    pub content_hash: String,
+}
+
+impl Article {
+    /// Decodes, extracts and splits raw bytes, refusing empty, binary and oversized input.
+    pub fn parse(
+        bytes: &[u8],
+        meta: Metadata,
+        max_bytes: u64,
+        passages: PassageConfig,
+    ) -> Result<Article> {
+        let name = meta.source.clone();
+        if bytes.len() as u64 > max_bytes {
+            return Err(IndexError::TooLarge {
+                name,
+                size: bytes.len() as u64,
+                cap: max_bytes,
+            });
+        }
+        let text = extract::decode(&name, bytes)?;
+        let format = Format::detect(&name, &text);
+        let extracted = extract::extract(&name, &text, format)?;
+        Article::from_extracted(extracted, meta, passages)
+    }
+
+    /// Builds an article from already extracted parts.
+    pub fn from_extracted(
+        extracted: Extracted,
+        meta: Metadata,
+        passages: PassageConfig,
+    ) -> Result<Article> {
+        let text = extracted.body;
+        let sentences = split_sentences(&text);
+        if sentences.is_empty() {
+            return Err(IndexError::Empty { name: meta.source });
+        }
+        let title = meta
+            .title
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or(extracted.title)
+            .trim()
+            .to_owned();
+        let url = meta
+            .url
+            .or(extracted.url)
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty());
+        let id = match &url {
+            Some(u) => u.clone(),
+            None => text_id(&text),
+        };
+        let content_hash = {
+            let mut h = Sha256::new();
+            for part in [
+                &id,
+                &title,
+                url.as_deref().unwrap_or(""),
+                extracted.date.as_deref().unwrap_or(""),
+                &text,
+            ] {
+                h.update(part.as_bytes());
+                h.update([0u8]);
+            }
+            hex(&h.finalize()[..16])
+        };
+        let passages = passage_windows(sentences.len(), passages);
+        Ok(Article {
+            id,
+            title,
+            url,
+            date: extracted.date,
+            source: meta.source,
+            text,
+            sentences,
+            passages,
+            content_hash,
+        })
+    }
+
+    /// The text of sentence `i`.
+    pub fn sentence(&self, i: usize) -> &str {
+        &self.text[self.sentences[i].clone()]
+    }
+}
+
+/// The id of an article with no URL: a hash of its text, lower-cased and with whitespace collapsed,
+/// so re-pasting the same story with other line breaks finds the same article.
+pub fn text_id(text: &str) -> String {
+    let normal = text
+        .split_whitespace()
+        .map(|w| w.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!("sha256:{}", hex(&Sha256::digest(normal.as_bytes())[..8]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Windows of `cfg.sentences` sentences, each sharing `cfg.overlap` with the one before.
+/// The last window always reaches the last sentence.
+pub fn passage_windows(n: usize, cfg: PassageConfig) -> Vec<Range<usize>> {
+    let size = cfg.sentences.max(1);
+    let stride = size.saturating_sub(cfg.overlap).max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + size).min(n);
+        out.push(start..end);
+        if end == n {
+            break;
+        }
+        start += stride;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_overlap_and_cover_every_sentence() {
+        let cfg = PassageConfig {
+            sentences: 4,
+            overlap: 2,
+        };
+        assert_eq!(passage_windows(9, cfg), vec![0..4, 2..6, 4..8, 6..9]);
+        assert_eq!(passage_windows(3, cfg), vec![0..3]);
+        assert_eq!(passage_windows(0, cfg), Vec::<Range<usize>>::new());
+    }
+
+    #[test]
+    fn an_overlap_as_large_as_the_window_still_moves_forward() {
+        let cfg = PassageConfig {
+            sentences: 2,
+            overlap: 5,
+        };
+        assert_eq!(passage_windows(3, cfg), vec![0..2, 1..3]);
+    }
+
+    #[test]
+    fn the_same_text_with_other_whitespace_gets_the_same_id() {
+        assert_eq!(
+            text_id("A  story.\nIt ends."),
+            text_id("a story. it\n\nends.")
+        );
+        assert_ne!(text_id("A story."), text_id("Another story."));
+    }
+
+    #[test]
+    fn a_url_is_the_id_and_overrides_the_text_hash() {
+        let meta = Metadata {
+            source: "a.txt".into(),
+            url: Some("https://example.com/a".into()),
+            title: Some("Given title".into()),
+        };
+        let a = Article::parse(
+            b"Headline\n\nOne. Two.",
+            meta,
+            1 << 20,
+            PassageConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(a.id, "https://example.com/a");
+        assert_eq!(a.title, "Given title");
+        assert_eq!(a.sentence(1), "Two.");
+    }
+
+    #[test]
+    fn oversized_input_is_refused_with_its_name() {
+        let meta = Metadata {
+            source: "big.txt".into(),
+            ..Default::default()
+        };
+        let err = Article::parse(&[b'a'; 100], meta, 10, PassageConfig::default()).unwrap_err();
+        assert!(matches!(err, IndexError::TooLarge { .. }));
+        assert!(err.to_string().contains("big.txt"));
+    }
+
+    #[test]
+    fn sentence_offsets_match_the_stored_text() {
+        let meta = Metadata {
+            source: "a.txt".into(),
+            ..Default::default()
+        };
+        let a = Article::parse(
+            "Título\n\nEl señor habló. “Sí,” dijo él. Fin.".as_bytes(),
+            meta,
+            1 << 20,
+            PassageConfig::default(),
+        )
+        .unwrap();
+        let got: Vec<&str> = (0..a.sentences.len()).map(|i| a.sentence(i)).collect();
+        assert_eq!(got, vec!["El señor habló.", "“Sí,” dijo él.", "Fin."]);
+    }
+}

@@ -1,0 +1,365 @@
+//! From raw bytes (a text or HTML file) to a clean article: title, date, body text.
+
+use crate::{IndexError, Result};
+
+/// What kind of document some bytes hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Plain text; the first line is the headline.
+    Text,
+    /// An HTML page; readability picks out the article body.
+    Html,
+}
+
+impl Format {
+    /// Guesses the format from a file name and the first bytes of the content.
+    pub fn detect(name: &str, text: &str) -> Format {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".html") || lower.ends_with(".htm") || lower.ends_with(".xhtml") {
+            return Format::Html;
+        }
+        let head: String = text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .chars()
+            .take(512)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if head.starts_with("<!doctype html")
+            || head.starts_with("<html")
+            || (head.starts_with('<') && (head.contains("<head") || head.contains("<body")))
+        {
+            Format::Html
+        } else {
+            Format::Text
+        }
+    }
+}
+
+/// An article after extraction, before sentence splitting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    /// The headline.
+    pub title: String,
+    /// The publication date as written in the source, if one was found.
+    pub date: Option<String>,
+    /// The canonical URL, if the page declares one.
+    pub url: Option<String>,
+    /// The article body, paragraphs separated by blank lines.
+    pub body: String,
+}
+
+/// Decodes bytes to text: UTF-8 when valid, otherwise Windows-1252 (a superset of
+/// ISO-8859-1, which older news archives use). Refuses binary files.
+pub fn decode(name: &str, bytes: &[u8]) -> Result<String> {
+    let sample = &bytes[..bytes.len().min(8192)];
+    let controls = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c))
+        .count();
+    if sample.contains(&0) || controls * 20 > sample.len().max(1) {
+        return Err(IndexError::Binary { name: name.into() });
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => {
+            tracing::warn!(file = name, "not valid UTF-8; decoding as Windows-1252");
+            let (cow, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+            cow.into_owned()
+        }
+    };
+    Ok(text
+        .trim_start_matches('\u{feff}')
+        .replace("\r\n", "\n")
+        .replace('\r', "\n"))
+}
+
+/// Extracts the article from decoded text of the given format.
+pub fn extract(name: &str, text: &str, format: Format) -> Result<Extracted> {
+    let extracted = match format {
+        Format::Text => extract_text(text),
+        Format::Html => extract_html(text),
+    };
+    if extracted.body.trim().is_empty() {
+        return Err(IndexError::Empty { name: name.into() });
+    }
+    Ok(extracted)
+}
+
+/// Headings that start the page furniture at the end of a pasted article.
+const FURNITURE: &[&str] = &[
+    "recent posts",
+    "related posts",
+    "related articles",
+    "related stories",
+    "more stories",
+    "read more",
+    "more from",
+    "share this",
+    "share this article",
+    "leave a reply",
+    "leave a comment",
+    "comments",
+    "how can we help?",
+    "subscribe to our newsletter",
+    "sign up for our newsletter",
+    "you may also like",
+    "popular posts",
+    "trending now",
+];
+
+fn extract_text(text: &str) -> Extracted {
+    let mut lines = text.lines().peekable();
+    while lines.peek().is_some_and(|l| l.trim().is_empty()) {
+        lines.next();
+    }
+    let first = lines.next().unwrap_or("").trim().to_owned();
+    let rest: Vec<&str> = lines.collect();
+    // A one-line "title" that reads like prose is body text; the file has no headline.
+    let (title, mut body_lines) = if first.chars().count() <= 200 {
+        (first, rest)
+    } else {
+        let mut all = vec![text.lines().find(|l| !l.trim().is_empty()).unwrap_or("")];
+        all.extend(rest);
+        (String::new(), all)
+    };
+
+    // A byline/date line near the top ("by | Mar 10, 2025") is metadata, not prose.
+    let mut date = None;
+    for i in 0..body_lines.len().min(4) {
+        let line = body_lines[i].trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line.chars().count() <= 80 {
+            if let Some(d) = find_date(line) {
+                date = Some(d);
+                body_lines.remove(i);
+            }
+        }
+        break;
+    }
+
+    // Cut the page furniture at the end: a known heading in the last part of the text.
+    let total = body_lines.len();
+    if let Some(cut) = body_lines
+        .iter()
+        .enumerate()
+        .position(|(i, l)| i * 2 >= total && FURNITURE.contains(&l.trim().to_lowercase().as_str()))
+    {
+        body_lines.truncate(cut);
+    }
+
+    let body = body_lines.join("\n").trim().to_owned();
+    let title = if title.is_empty() {
+        body.chars().take(80).collect()
+    } else {
+        title
+    };
+    Extracted {
+        title,
+        date,
+        url: None,
+        body,
+    }
+}
+
+fn extract_html(html: &str) -> Extracted {
+    use dom_smoothie::{Config, Readability, TextMode};
+    let cfg = Config {
+        text_mode: TextMode::Formatted,
+        ..Default::default()
+    };
+    let parsed = Readability::new(html, None, Some(cfg)).and_then(|mut r| r.parse());
+    match parsed {
+        Ok(article) => {
+            let body = tidy_paragraphs(&article.text_content);
+            let title = if article.title.trim().is_empty() {
+                body.lines().next().unwrap_or("").chars().take(80).collect()
+            } else {
+                article.title.trim().to_owned()
+            };
+            Extracted {
+                title,
+                date: article.published_time.filter(|d| !d.trim().is_empty()),
+                url: article.url.filter(|u| u.starts_with("http")),
+                body,
+            }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "readability found no article; keeping the page text");
+            let doc = dom_smoothie::Readability::new(html, None, None)
+                .map(|r| r.doc.root().text().to_string())
+                .unwrap_or_default();
+            extract_text(&doc)
+        }
+    }
+}
+
+/// Collapses runs of spaces and blank lines that HTML-to-text conversion leaves behind.
+fn tidy_paragraphs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for para in text.split("\n\n") {
+        let lines: Vec<String> = para
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty())
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(&lines.join("\n"));
+    }
+    out
+}
+
+const MONTHS: &[&str] = &[
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+/// Finds a date written like "Mar 10, 2025", "10 March 2025" or "2025-03-10" in a short line.
+fn find_date(line: &str) -> Option<String> {
+    let words: Vec<&str> = line
+        .split(|c: char| c.is_whitespace() || c == '|')
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (i, w) in words.iter().enumerate() {
+        let clean = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-');
+        let b = clean.as_bytes();
+        if b.len() == 10 && b[4] == b'-' && b[7] == b'-' && clean[..4].parse::<u32>().is_ok() {
+            return Some(clean.to_owned());
+        }
+        let lower = clean.to_lowercase();
+        if MONTHS.iter().any(|m| lower.starts_with(m)) && clean.len() >= 3 {
+            let year = |s: &str| {
+                let s = s.trim_matches(|c: char| !c.is_ascii_digit());
+                (s.len() == 4 && s.parse::<u32>().is_ok_and(|y| (1900..2200).contains(&y)))
+                    .then(|| s.to_owned())
+            };
+            let day = |s: &str| {
+                let s = s.trim_matches(|c: char| !c.is_ascii_digit());
+                s.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
+            };
+            // "Mar 10, 2025"
+            if let (Some(d), Some(y)) = (words.get(i + 1), words.get(i + 2)) {
+                if day(d) {
+                    if let Some(y) = year(y) {
+                        return Some(format!(
+                            "{} {}, {}",
+                            clean,
+                            d.trim_matches(|c: char| !c.is_ascii_digit()),
+                            y
+                        ));
+                    }
+                }
+            }
+            // "10 March 2025"
+            if let (Some(d), Some(y)) = (
+                i.checked_sub(1).and_then(|j| words.get(j)),
+                words.get(i + 1),
+            ) {
+                if day(d) {
+                    if let Some(y) = year(y) {
+                        return Some(format!("{d} {clean} {y}"));
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_files_are_refused() {
+        let err = decode("x.bin", &[0x7f, b'E', b'L', b'F', 0, 0, 1, 2]).unwrap_err();
+        assert!(matches!(err, IndexError::Binary { .. }), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_decoded_as_windows_1252() {
+        let text = decode("old.txt", b"Caf\xe9 prices rose \x93sharply\x94.").unwrap();
+        assert_eq!(text, "Café prices rose “sharply”.");
+    }
+
+    #[test]
+    fn crlf_and_bom_are_normalised() {
+        assert_eq!(
+            decode("a", "\u{feff}A\r\nB\rC".as_bytes()).unwrap(),
+            "A\nB\nC"
+        );
+    }
+
+    #[test]
+    fn text_title_date_and_furniture_are_separated_from_the_body() {
+        let text = "Big Headline\n\nby | Mar 10, 2025\n\nFirst paragraph.\n\nSecond paragraph.\n\nRecent Posts\n\nOther story\n\nHow can we help?";
+        let a = extract("a.txt", text, Format::Text).unwrap();
+        assert_eq!(a.title, "Big Headline");
+        assert_eq!(a.date.as_deref(), Some("Mar 10, 2025"));
+        assert_eq!(a.body, "First paragraph.\n\nSecond paragraph.");
+    }
+
+    #[test]
+    fn a_furniture_word_early_in_the_article_is_kept() {
+        let text = "Title\n\nComments\n\nBody one.\n\nBody two.\n\nBody three.";
+        let a = extract("a.txt", text, Format::Text).unwrap();
+        assert!(a.body.starts_with("Comments"));
+    }
+
+    #[test]
+    fn an_empty_file_is_an_error_naming_it() {
+        let err = extract("empty.txt", "  \n\n", Format::Text).unwrap_err();
+        assert!(err.to_string().contains("empty.txt"), "{err}");
+    }
+
+    #[test]
+    fn html_is_detected_by_name_or_content() {
+        assert_eq!(Format::detect("a.HTML", "hello"), Format::Html);
+        assert_eq!(Format::detect("-", "<!DOCTYPE html><html>"), Format::Html);
+        assert_eq!(Format::detect("a.txt", "Plain <b> text"), Format::Text);
+    }
+
+    #[test]
+    fn html_article_text_comes_without_navigation_or_scripts() {
+        let html = r#"<!doctype html><html><head><title>Site | Pause ordered</title>
+            <meta property="og:title" content="Pause ordered">
+            <meta property="article:published_time" content="2025-03-10T12:00:00Z">
+            <link rel="canonical" href="https://example.com/pause">
+            <script>var tracking = "do not index";</script></head>
+            <body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+            <article><h1>Pause ordered</h1>
+            <p>The order was issued by new defense secretary Pete Hegseth, who also requested a risk assessment report outlining what missions would be halted.</p>
+            <p>The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.</p>
+            <p>The sources did clarify that the order only halts offensive cyber operations, and that defensive work continues as before in every agency.</p>
+            </article><footer>Copyright 2025. All rights reserved.</footer></body></html>"#;
+        let a = extract("page.html", html, Format::Html).unwrap();
+        assert_eq!(a.title, "Pause ordered");
+        assert!(a
+            .body
+            .contains("with the NSA specifically exempted from its parameters."));
+        assert!(!a.body.contains("tracking"), "{}", a.body);
+        assert!(!a.body.contains("Home"), "{}", a.body);
+        assert!(!a.body.contains("Copyright"), "{}", a.body);
+        assert!(a.date.as_deref().unwrap_or("").starts_with("2025-03-10"));
+    }
+
+    #[test]
+    fn dates_are_found_in_common_spellings() {
+        assert_eq!(
+            find_date("by | Mar 10, 2025").as_deref(),
+            Some("Mar 10, 2025")
+        );
+        assert_eq!(
+            find_date("Published 10 March 2025").as_deref(),
+            Some("10 March 2025")
+        );
+        assert_eq!(find_date("2025-03-10").as_deref(), Some("2025-03-10"));
+        assert_eq!(find_date("Mayor speaks"), None);
+    }
+}

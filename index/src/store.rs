@@ -1,0 +1,594 @@
+//! The tantivy index: one document per article (metadata) and one per passage (searchable).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::article::Article;
+use crate::{IndexError, Result};
+
+const KIND_ARTICLE: &str = "article";
+const KIND_PASSAGE: &str = "passage";
+const WRITER_HEAP: usize = 64 * 1024 * 1024;
+
+/// Words too common in questions to help retrieval.
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "had",
+    "has", "have", "how", "in", "is", "it", "its", "of", "on", "or", "that", "the", "to", "was",
+    "were", "what", "when", "where", "which", "who", "whom", "whose", "why", "with", "this",
+    "these", "those", "there", "their", "they", "he", "she", "his", "her", "i", "you", "we", "can",
+    "could", "would", "should", "will", "about", "into", "than", "then", "also", "not",
+];
+
+/// Stored facts about one article, as `articles` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleInfo {
+    /// The article id (canonical URL or text hash).
+    pub id: String,
+    /// The headline.
+    pub title: String,
+    /// Canonical URL, if known.
+    pub url: Option<String>,
+    /// Publication date as written in the source.
+    pub date: Option<String>,
+    /// Where it was ingested from.
+    pub source: String,
+    /// Number of sentences.
+    pub sentences: usize,
+    /// Number of passages.
+    pub passages: usize,
+    /// Length of the body in characters.
+    pub chars: usize,
+    /// Hash of the stored content.
+    pub content_hash: String,
+}
+
+/// What `upsert` did with an article.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Upsert {
+    /// The id was new.
+    Added,
+    /// The id was known with other content; the old passages were replaced.
+    Updated,
+    /// The id was known with the same content; nothing was written.
+    Unchanged,
+}
+
+/// One sentence of a retrieved passage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentenceHit {
+    /// Byte range in the passage text.
+    pub range: std::ops::Range<usize>,
+    /// The sentence vector stored at ingest.
+    pub vector: Vec<f32>,
+}
+
+/// A passage returned by search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassageHit {
+    /// BM25 score.
+    pub score: f32,
+    /// Id of the article it belongs to.
+    pub article_id: String,
+    /// The article's headline.
+    pub title: String,
+    /// The article's URL, if known.
+    pub url: Option<String>,
+    /// The passage text, exactly as in the article.
+    pub text: String,
+    /// Character offset of the passage in the article body.
+    pub char_start: usize,
+    /// Index of the passage's first sentence in the article.
+    pub first_sentence: usize,
+    /// The passage's sentences with their vectors.
+    pub sentences: Vec<SentenceHit>,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    kind: Field,
+    title: Field,
+    body: Field,
+    url: Field,
+    meta: Field,
+    char_start: Field,
+    first_sentence: Field,
+    sentences: Field,
+}
+
+/// The article index: ingest, dedup, forget, search.
+pub struct ArticleIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<Option<IndexWriter>>,
+    fields: Fields,
+    title_boost: f32,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("en_stem")
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        kind: b.add_text_field("kind", STRING),
+        title: b.add_text_field("title", text.clone()),
+        body: b.add_text_field("body", text),
+        url: b.add_text_field("url", STRING | STORED),
+        meta: b.add_text_field("meta", STORED),
+        char_start: b.add_u64_field("char_start", STORED),
+        first_sentence: b.add_u64_field("first_sentence", STORED),
+        sentences: b.add_bytes_field("sentences", STORED),
+    };
+    (b.build(), fields)
+}
+
+impl ArticleIndex {
+    /// Opens the index in `dir`, creating it (and the directory) when missing.
+    pub fn open(dir: &Path) -> Result<ArticleIndex> {
+        std::fs::create_dir_all(dir).map_err(|source| IndexError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let (schema, fields) = schema();
+        let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError::Open {
+            path: dir.to_owned(),
+            source: e.into(),
+        })?;
+        let index = Index::open_or_create(mmap, schema).map_err(|source| IndexError::Open {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Self::with_index(index, fields)
+    }
+
+    /// An index in memory, for tests.
+    pub fn in_ram() -> Result<ArticleIndex> {
+        let (schema, fields) = schema();
+        Self::with_index(Index::create_in_ram(schema), fields)
+    }
+
+    fn with_index(index: Index, fields: Fields) -> Result<ArticleIndex> {
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        Ok(ArticleIndex {
+            index,
+            reader,
+            writer: Mutex::new(None),
+            fields,
+            title_boost: 2.0,
+        })
+    }
+
+    /// Sets how much more a title match counts than a body match.
+    pub fn set_title_boost(&mut self, boost: f32) {
+        self.title_boost = boost;
+    }
+
+    /// What `upsert` would do with an article of this id and content hash,
+    /// so that callers can skip embedding unchanged articles.
+    pub fn status(&self, id: &str, content_hash: &str) -> Result<Upsert> {
+        Ok(match self.article(id)? {
+            None => Upsert::Added,
+            Some(info) if info.content_hash == content_hash => Upsert::Unchanged,
+            Some(_) => Upsert::Updated,
+        })
+    }
+
+    /// Adds or replaces an article and its passages. `vectors` holds one vector per sentence.
+    /// Nothing is searchable until [`ArticleIndex::commit`].
+    pub fn upsert(&self, article: &Article, vectors: &[Vec<f32>]) -> Result<Upsert> {
+        if vectors.len() != article.sentences.len() {
+            return Err(IndexError::VectorCount {
+                id: article.id.clone(),
+                got: vectors.len(),
+                want: article.sentences.len(),
+            });
+        }
+        let status = self.status(&article.id, &article.content_hash)?;
+        if status == Upsert::Unchanged {
+            return Ok(status);
+        }
+        let f = self.fields;
+        let info = ArticleInfo {
+            id: article.id.clone(),
+            title: article.title.clone(),
+            url: article.url.clone(),
+            date: article.date.clone(),
+            source: article.source.clone(),
+            sentences: article.sentences.len(),
+            passages: article.passages.len(),
+            chars: article.text.chars().count(),
+            content_hash: article.content_hash.clone(),
+        };
+        let meta = serde_json::to_string(&info).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        let url = article.url.clone().unwrap_or_default();
+
+        let mut guard = self.writer()?;
+        let writer = guard.as_mut().expect("writer is open");
+        writer.delete_term(Term::from_field_text(f.id, &article.id));
+        writer.add_document(doc!(
+            f.id => article.id.as_str(),
+            f.kind => KIND_ARTICLE,
+            f.url => url.as_str(),
+            f.meta => meta,
+        ))?;
+        // Char offsets of each sentence start, computed in one pass over the text.
+        let mut char_pos = 0usize;
+        let mut byte_pos = 0usize;
+        let mut sentence_chars = Vec::with_capacity(article.sentences.len());
+        for s in &article.sentences {
+            char_pos += article.text[byte_pos..s.start].chars().count();
+            byte_pos = s.start;
+            sentence_chars.push(char_pos);
+        }
+        for p in &article.passages {
+            let start = article.sentences[p.start].start;
+            let end = article.sentences[p.end - 1].end;
+            let mut blob = Vec::new();
+            let dim = vectors.first().map_or(0, Vec::len);
+            blob.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            blob.extend_from_slice(&(dim as u32).to_le_bytes());
+            for i in p.clone() {
+                let s = &article.sentences[i];
+                blob.extend_from_slice(&((s.start - start) as u32).to_le_bytes());
+                blob.extend_from_slice(&((s.end - start) as u32).to_le_bytes());
+                for &x in &vectors[i] {
+                    blob.extend_from_slice(&half::f16::from_f32(x).to_le_bytes());
+                }
+            }
+            writer.add_document(doc!(
+                f.id => article.id.as_str(),
+                f.kind => KIND_PASSAGE,
+                f.title => article.title.as_str(),
+                f.body => &article.text[start..end],
+                f.url => url.as_str(),
+                f.char_start => sentence_chars[p.start] as u64,
+                f.first_sentence => p.start as u64,
+                f.sentences => blob,
+            ))?;
+        }
+        Ok(status)
+    }
+
+    /// Makes everything written so far durable and searchable.
+    pub fn commit(&self) -> Result<()> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(writer) = guard.as_mut() {
+            writer.commit()?;
+            self.reader.reload()?;
+        }
+        Ok(())
+    }
+
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>> {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.index.writer(WRITER_HEAP)?);
+        }
+        Ok(guard)
+    }
+
+    /// Looks an article up by id.
+    pub fn article(&self, id: &str) -> Result<Option<ArticleInfo>> {
+        let searcher = self.reader.searcher();
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, term_query(self.fields.id, id)),
+            (Occur::Must, term_query(self.fields.kind, KIND_ARTICLE)),
+        ]);
+        let top = searcher.search(&q, &TopDocs::with_limit(1))?;
+        match top.first() {
+            Some(&(_, addr)) => Ok(Some(self.info(&searcher.doc(addr)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes an article, found by id or URL, with all its passages. Commits.
+    pub fn forget(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
+        let key = id_or_url.trim();
+        let found = match self.article(key)? {
+            Some(info) => Some(info),
+            None => self.articles()?.into_iter().find(|a| {
+                a.url.as_deref() == Some(key) || (key.len() >= 8 && a.id.starts_with(key))
+            }),
+        };
+        let Some(info) = found else { return Ok(None) };
+        {
+            let mut guard = self.writer()?;
+            let writer = guard.as_mut().expect("writer is open");
+            writer.delete_term(Term::from_field_text(self.fields.id, &info.id));
+        }
+        self.commit()?;
+        Ok(Some(info))
+    }
+
+    /// Every article in the index, sorted by title.
+    pub fn articles(&self) -> Result<Vec<ArticleInfo>> {
+        let searcher = self.reader.searcher();
+        let q = term_query(self.fields.kind, KIND_ARTICLE);
+        let n = searcher.num_docs() as usize;
+        let mut out = Vec::new();
+        for (_, addr) in searcher.search(&q, &TopDocs::with_limit(n.max(1)))? {
+            out.push(self.info(&searcher.doc(addr)?)?);
+        }
+        out.sort_by(|a, b| a.title.cmp(&b.title).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Number of passages in the index.
+    pub fn passage_count(&self) -> Result<usize> {
+        let searcher = self.reader.searcher();
+        Ok(searcher.search(
+            &term_query(self.fields.kind, KIND_PASSAGE),
+            &tantivy::collector::Count,
+        )?)
+    }
+
+    fn info(&self, doc: &TantivyDocument) -> Result<ArticleInfo> {
+        let meta = doc
+            .get_first(self.fields.meta)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| IndexError::Corrupt("article without metadata".into()))?;
+        serde_json::from_str(meta).map_err(|e| IndexError::Corrupt(e.to_string()))
+    }
+
+    /// The search terms of a question: analysed like the body (lower-cased, stemmed), stopwords and
+    /// duplicates dropped. Never fails, whatever punctuation or operators the question holds.
+    pub fn query_terms(&self, question: &str) -> Result<Vec<String>> {
+        let mut analyzer = self.index.tokenizer_for_field(self.fields.body)?;
+        let mut seen = HashSet::new();
+        let mut terms = Vec::new();
+        let mut stream = analyzer.token_stream(question);
+        while let Some(token) = stream.next() {
+            let raw = question
+                .get(token.offset_from..token.offset_to)
+                .unwrap_or("")
+                .to_lowercase();
+            if STOPWORDS.contains(&raw.as_str()) {
+                continue;
+            }
+            if seen.insert(token.text.clone()) {
+                terms.push(token.text.clone());
+            }
+        }
+        Ok(terms)
+    }
+
+    /// BM25 search over passages, with title matches boosted. Returns at most `limit` passages.
+    pub fn search(&self, question: &str, limit: usize) -> Result<Vec<PassageHit>> {
+        let terms = self.query_terms(question)?;
+        if terms.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let f = self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for t in &terms {
+            clauses.push((Occur::Should, term_query(f.body, t)));
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(term_query(f.title, t), self.title_boost)),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit))?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            hits.push(self.passage(score, &doc)?);
+        }
+        Ok(hits)
+    }
+
+    fn passage(&self, score: f32, doc: &TantivyDocument) -> Result<PassageHit> {
+        let f = self.fields;
+        let text_of = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let u64_of = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
+        let blob = doc
+            .get_first(f.sentences)
+            .and_then(|v| v.as_bytes())
+            .ok_or_else(|| IndexError::Corrupt("passage without sentences".into()))?;
+        let url = text_of(f.url);
+        Ok(PassageHit {
+            score,
+            article_id: text_of(f.id),
+            title: text_of(f.title),
+            url: (!url.is_empty()).then_some(url),
+            text: text_of(f.body),
+            char_start: u64_of(f.char_start) as usize,
+            first_sentence: u64_of(f.first_sentence) as usize,
+            sentences: decode_sentences(blob)?,
+        })
+    }
+}
+
+fn term_query(field: Field, text: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::WithFreqs,
+    ))
+}
+
+fn decode_sentences(blob: &[u8]) -> Result<Vec<SentenceHit>> {
+    let corrupt = || IndexError::Corrupt("truncated sentence data".into());
+    let u32_at = |at: usize| -> Result<u32> {
+        blob.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(corrupt)
+    };
+    let n = u32_at(0)? as usize;
+    let dim = u32_at(4)? as usize;
+    let mut at = 8;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = u32_at(at)? as usize;
+        let end = u32_at(at + 4)? as usize;
+        at += 8;
+        let raw = blob.get(at..at + 2 * dim).ok_or_else(corrupt)?;
+        let vector = raw
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect();
+        at += 2 * dim;
+        out.push(SentenceHit {
+            range: start..end,
+            vector,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Metadata, PassageConfig};
+
+    fn article(text: &str, url: Option<&str>) -> Article {
+        Article::parse(
+            text.as_bytes(),
+            Metadata {
+                source: "test.txt".into(),
+                url: url.map(Into::into),
+                title: None,
+            },
+            1 << 20,
+            PassageConfig::default(),
+        )
+        .unwrap()
+    }
+
+    fn vectors(a: &Article) -> Vec<Vec<f32>> {
+        (0..a.sentences.len())
+            .map(|i| vec![i as f32, 0.5])
+            .collect()
+    }
+
+    fn add(index: &ArticleIndex, a: &Article) -> Upsert {
+        let r = index.upsert(a, &vectors(a)).unwrap();
+        index.commit().unwrap();
+        r
+    }
+
+    const SEED: &str =
+        "Cyber pause\n\nThe order was issued by Pete Hegseth. It halts offensive operations. \
+        The NSA is exempted from its parameters. CISA said its mission has not changed. \
+        Talks continue in Europe. Nobody commented.";
+
+    #[test]
+    fn an_article_is_searchable_right_after_commit() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article(SEED, None);
+        assert_eq!(add(&index, &a), Upsert::Added);
+        let hits = index.search("Which agency is exempted?", 5).unwrap();
+        assert!(!hits.is_empty());
+        let best = &hits[0];
+        assert!(best.text.contains("NSA is exempted"));
+        assert_eq!(best.article_id, a.id);
+        assert_eq!(best.title, "Cyber pause");
+        // Sentence ranges and vectors survive the round trip.
+        let s = &best.sentences[0];
+        assert_eq!(&best.text[s.range.clone()], a.sentence(best.first_sentence));
+        assert_eq!(s.vector, vec![best.first_sentence as f32, 0.5]);
+    }
+
+    #[test]
+    fn reingesting_the_same_article_changes_nothing() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article(SEED, None);
+        add(&index, &a);
+        let passages = index.passage_count().unwrap();
+        assert_eq!(add(&index, &a), Upsert::Unchanged);
+        assert_eq!(index.articles().unwrap().len(), 1);
+        assert_eq!(index.passage_count().unwrap(), passages);
+    }
+
+    #[test]
+    fn a_changed_article_with_the_same_url_replaces_the_old_one() {
+        let index = ArticleIndex::in_ram().unwrap();
+        add(&index, &article(SEED, Some("https://example.com/a")));
+        let b = article(
+            "Cyber pause\n\nA short correction. Only two sentences.",
+            Some("https://example.com/a"),
+        );
+        assert_eq!(add(&index, &b), Upsert::Updated);
+        assert_eq!(index.articles().unwrap().len(), 1);
+        assert_eq!(index.passage_count().unwrap(), 1);
+        assert!(index.search("Hegseth", 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn forgetting_removes_every_passage() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article(SEED, Some("https://example.com/a"));
+        add(&index, &a);
+        add(
+            &index,
+            &article(
+                "Other news\n\nMarkets rose today. Hegseth was not involved.",
+                None,
+            ),
+        );
+        let gone = index.forget("https://example.com/a").unwrap().unwrap();
+        assert_eq!(gone.id, a.id);
+        assert_eq!(index.articles().unwrap().len(), 1);
+        assert!(index
+            .search("Hegseth exempted NSA", 10)
+            .unwrap()
+            .iter()
+            .all(|h| h.article_id != a.id));
+        assert!(index.forget("https://example.com/a").unwrap().is_none());
+    }
+
+    #[test]
+    fn questions_with_operators_and_punctuation_never_fail() {
+        let index = ArticleIndex::in_ram().unwrap();
+        add(&index, &article(SEED, None));
+        for q in [
+            "\"NSA\" AND exempted: OR NOT?",
+            "title:foo (bar",
+            "***",
+            "",
+            "what?",
+            "C++ && || ! ~2 ^3 [a TO b]",
+        ] {
+            index.search(q, 5).unwrap();
+        }
+        assert!(index.search("what?", 5).unwrap().is_empty());
+        assert_eq!(
+            index
+                .query_terms("Who issued the ORDERS, AND why?")
+                .unwrap(),
+            vec!["issu", "order"]
+        );
+    }
+
+    #[test]
+    fn vectors_must_match_the_sentences() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article(SEED, None);
+        let err = index.upsert(&a, &[vec![0.0]]).unwrap_err();
+        assert!(matches!(err, IndexError::VectorCount { .. }));
+    }
+}

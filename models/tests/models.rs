@@ -1,0 +1,75 @@
+//! The shipped models, loaded from their local directories and run for real.
+
+use newsqa_models::{cosine, Encoder, EncoderConfig, ModelError, Reader, ReaderConfig};
+
+const READER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/minilm-squad");
+const ENCODER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/all-minilm-l6-v2");
+
+const NSA: &str = "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.";
+const CISA: &str =
+    "CISA responded to the report by indicating that its defensive mission has not changed at all.";
+
+#[test]
+fn the_reader_finds_the_span_with_char_offsets() {
+    let reader = Reader::load(&ReaderConfig::new(READER)).unwrap();
+    let context = format!("Überraschung! {NSA}");
+    let spans = reader
+        .read(
+            "Which agency is exempted from the order?",
+            vec![context.clone()],
+            1,
+            4,
+            true,
+        )
+        .unwrap();
+    let best = &spans[0][0];
+    assert_eq!(best.text, "the NSA");
+    // Offsets are characters, not bytes: the 'Ü' takes two bytes.
+    let by_chars: String = context
+        .chars()
+        .skip(best.start)
+        .take(best.end - best.start)
+        .collect();
+    assert_eq!(by_chars, best.text);
+    assert!(best.score > 0.0 && best.score <= 1.0);
+}
+
+#[test]
+fn the_encoder_ranks_the_answering_sentence_first() {
+    let encoder = Encoder::load(&EncoderConfig::new(ENCODER)).unwrap();
+    let v = encoder
+        .embed(
+            vec![
+                "Which agency is exempted from the order?".into(),
+                CISA.into(),
+                NSA.into(),
+                "Who won the 2022 FIFA World Cup?".into(),
+            ],
+            true,
+        )
+        .unwrap();
+    assert_eq!(v.len(), 4);
+    assert_eq!(v[0].len(), 384);
+    let nsa = cosine(&v[0], &v[2]);
+    let cisa = cosine(&v[0], &v[1]);
+    assert!(nsa > cisa + 0.1, "nsa {nsa} cisa {cisa}");
+    assert!(
+        (nsa - 0.547).abs() < 0.02,
+        "model card says 0.547, got {nsa}"
+    );
+    assert!(cosine(&v[3], &v[2]) < 0.2);
+    // Unit length, and batching by length keeps input order.
+    let norm: f32 = v[2].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-3);
+    let alone = encoder.embed(vec![NSA.into()], true).unwrap();
+    assert!(cosine(&alone[0], &v[2]) > 0.999);
+}
+
+#[test]
+fn a_missing_model_directory_names_the_missing_file() {
+    let err = Reader::load(&ReaderConfig::new("/nonexistent/model"))
+        .err()
+        .unwrap();
+    assert!(matches!(err, ModelError::MissingFile { .. }));
+    assert!(err.to_string().contains("config.json"), "{err}");
+}

@@ -1,0 +1,228 @@
+//! Settings: defaults < `config.toml` < `NEWSQA_*` environment < command line.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// The directory the shipped models sit in (`models/` of this project).
+const SHIPPED_MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
+
+/// All of newsqa's settings. Every field has a default, so no file is needed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the index lives.
+    pub index: IndexConfig,
+    /// How articles are read and split.
+    pub ingest: IngestConfig,
+    /// The extractive QA reader.
+    pub reader: ReaderConfig,
+    /// The sentence encoder.
+    pub encoder: EncoderConfig,
+    /// How answers are picked, scored and withheld.
+    pub answer: AnswerConfig,
+}
+
+/// `[index]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexConfig {
+    /// Directory of the tantivy index; created when missing.
+    pub path: PathBuf,
+    /// How much more a word in the title counts than one in the body.
+    pub title_boost: f32,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            path: PathBuf::from("data/index"),
+            title_boost: 2.0,
+        }
+    }
+}
+
+/// `[ingest]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Files larger than this are refused.
+    pub max_bytes: u64,
+    /// Sentences per passage.
+    pub passage_sentences: usize,
+    /// Sentences shared by neighbouring passages.
+    pub passage_overlap: usize,
+    /// Articles embedded and written together in one step of a bulk ingest.
+    pub batch_articles: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_bytes: 5 * 1024 * 1024,
+            passage_sentences: 4,
+            passage_overlap: 2,
+            batch_articles: 64,
+        }
+    }
+}
+
+/// `[reader]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReaderConfig {
+    /// Model directory (config.json, vocab, weights). The model type comes from config.json.
+    pub model: PathBuf,
+    /// libtorch threads per operation (0 = libtorch's default: one per core).
+    pub threads: usize,
+    /// Questions that may wait for the reader before new ones are told "busy".
+    pub queue: usize,
+    /// Longest answer, in tokens.
+    pub max_answer_tokens: usize,
+}
+
+impl Default for ReaderConfig {
+    fn default() -> Self {
+        ReaderConfig {
+            model: PathBuf::from(SHIPPED_MODELS).join("minilm-squad"),
+            threads: 0,
+            queue: 16,
+            max_answer_tokens: 30,
+        }
+    }
+}
+
+/// `[encoder]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncoderConfig {
+    /// sentence-transformers model directory.
+    pub model: PathBuf,
+    /// Sentences per forward pass at ingest.
+    pub batch_size: usize,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        EncoderConfig {
+            model: PathBuf::from(SHIPPED_MODELS).join("all-minilm-l6-v2"),
+            batch_size: 32,
+        }
+    }
+}
+
+/// `[answer]`: see ARCHITECTURE.md for the scoring formula and the measurements behind the weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnswerConfig {
+    /// Passages fetched by BM25 for each question.
+    pub passages: usize,
+    /// Best sentences (by similarity and BM25) whose windows the reader reads.
+    pub read_sentences: usize,
+    /// Neighbouring sentences on each side of a best sentence in its reader window.
+    pub window_sentences: usize,
+    /// Spans the reader returns per window.
+    pub spans_per_window: usize,
+    /// Weight of BM25 (normalised by the best passage's score) when ranking sentences.
+    pub sentence_bm25_weight: f32,
+    /// Weight of the reader's span score in the final score.
+    pub reader_weight: f32,
+    /// Weight of question-sentence similarity in the final score.
+    pub similarity_weight: f32,
+    /// Weight of normalised BM25 in the final score.
+    pub bm25_weight: f32,
+    /// Below this final score the engine abstains.
+    pub threshold: f32,
+    /// Below this question-sentence similarity the engine abstains, whatever the reader says.
+    pub min_similarity: f32,
+}
+
+impl Default for AnswerConfig {
+    fn default() -> Self {
+        AnswerConfig {
+            passages: 10,
+            read_sentences: 3,
+            window_sentences: 1,
+            spans_per_window: 3,
+            sentence_bm25_weight: 0.3,
+            reader_weight: 0.5,
+            similarity_weight: 0.4,
+            bm25_weight: 0.1,
+            threshold: 0.3,
+            min_similarity: 0.2,
+        }
+    }
+}
+
+impl Config {
+    /// Loads settings: the file at `path` (or `config.toml` in the working directory when it
+    /// exists), then `NEWSQA_*` environment variables.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let mut config = match path {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new("config.toml").is_file() => {
+                Self::from_file(Path::new("config.toml"))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+
+    /// Applies `NEWSQA_INDEX`, `NEWSQA_READER_MODEL`, `NEWSQA_ENCODER_MODEL` and `NEWSQA_THREADS`.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(v) = var("NEWSQA_INDEX") {
+            self.index.path = v.into();
+        }
+        if let Some(v) = var("NEWSQA_READER_MODEL") {
+            self.reader.model = v.into();
+        }
+        if let Some(v) = var("NEWSQA_ENCODER_MODEL") {
+            self.encoder.model = v.into();
+        }
+        if let Some(v) = var("NEWSQA_THREADS") {
+            self.reader.threads = v
+                .parse()
+                .with_context(|| format!("NEWSQA_THREADS={v:?} is not a number"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let text = include_str!("../config.example.toml");
+        let parsed: Config = toml::from_str(text).unwrap();
+        let default = Config::default();
+        assert_eq!(
+            toml::to_string(&parsed.answer).unwrap(),
+            toml::to_string(&default.answer).unwrap()
+        );
+        assert_eq!(parsed.ingest.max_bytes, default.ingest.max_bytes);
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error() {
+        let err = toml::from_str::<Config>("[reader]\nthreds = 2\n").unwrap_err();
+        assert!(err.to_string().contains("threds"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut c: Config = toml::from_str("[index]\npath = \"from-file\"\n").unwrap();
+        c.apply_env(|k| (k == "NEWSQA_INDEX").then(|| "from-env".to_string()))
+            .unwrap();
+        assert_eq!(c.index.path, PathBuf::from("from-env"));
+    }
+}

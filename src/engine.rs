@@ -1,0 +1,519 @@
+//! The engine: joins the index and the models into "article in, indexed" and
+//! "question in, cited answer out".
+//!
+//! A question goes: BM25 passages -> every sentence of them ranked by similarity to the
+//! question (vectors stored at ingest; only the question is embedded now) plus a little
+//! BM25 -> short windows around the best few sentences -> one batched reader call ->
+//! spans scored by linear fusion of reader, similarity and BM25 -> the best span, cited
+//! by the whole sentence that holds it, or an abstention.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use newsqa_index::{
+    Article, ArticleIndex, ArticleInfo, Metadata, PassageConfig, PassageHit, Upsert,
+};
+use newsqa_models::{cosine, Encoder, EncoderConfig, Reader, ReaderConfig};
+use serde::Serialize;
+
+use crate::config::{AnswerConfig, Config};
+
+/// What users are told when the articles do not hold the answer.
+pub const ABSTAIN_MESSAGE: &str = "I could not find the answer in the ingested articles.";
+
+/// Question in, cited answer out; article in, indexed.
+pub struct Engine {
+    index: ArticleIndex,
+    reader: Reader,
+    encoder: Encoder,
+    config: Config,
+}
+
+/// One answer candidate with its citation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    /// The answer span.
+    pub answer: String,
+    /// The fused score (see ARCHITECTURE.md).
+    pub score: f32,
+    /// The whole sentence (or sentences) of the article holding the span, exactly as written.
+    pub citation: String,
+    /// Id of the cited article.
+    pub article_id: String,
+    /// Title of the cited article.
+    pub title: String,
+    /// URL of the cited article, if known.
+    pub url: Option<String>,
+    /// Start of the answer, in characters of the article body.
+    pub start: usize,
+    /// End (exclusive) of the answer, in characters of the article body.
+    pub end: usize,
+    /// The reader's span score.
+    pub reader_score: f32,
+    /// Cosine similarity of the question and the cited sentence.
+    pub similarity: f32,
+    /// BM25 of the passage, divided by the best passage's BM25.
+    pub bm25: f32,
+    /// The passage the answer came from (for "show passage").
+    #[serde(skip)]
+    pub passage: String,
+}
+
+/// The engine's reply to a question.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reply {
+    /// The question as asked.
+    pub question: String,
+    /// The best candidate, when it clears the threshold.
+    pub best: Option<Candidate>,
+    /// The next candidates with other answers (at most 2), also when abstaining.
+    pub alternates: Vec<Candidate>,
+    /// Every scored candidate, best first (for evaluation and calibration).
+    #[serde(skip)]
+    pub candidates: Vec<Candidate>,
+    /// Ids of the retrieved passages' articles, best first.
+    #[serde(skip)]
+    pub retrieved: Vec<String>,
+    /// Time taken, in milliseconds.
+    pub latency_ms: f64,
+}
+
+/// What happened to one input of an ingest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ingested {
+    /// Article id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Sentences in the article.
+    pub sentences: usize,
+    /// Added, updated or unchanged.
+    pub status: Upsert,
+}
+
+impl Engine {
+    /// Opens the index and loads both models.
+    pub fn open(config: Config) -> Result<Engine> {
+        newsqa_models::set_threads(config.reader.threads);
+        let mut index = ArticleIndex::open(&config.index.path)
+            .with_context(|| format!("opening index at {}", config.index.path.display()))?;
+        index.set_title_boost(config.index.title_boost);
+        let mut reader_cfg = ReaderConfig::new(&config.reader.model);
+        reader_cfg.queue = config.reader.queue;
+        reader_cfg.max_answer_tokens = config.reader.max_answer_tokens;
+        let reader = Reader::load(&reader_cfg).with_context(|| {
+            format!(
+                "loading the QA reader from {}",
+                config.reader.model.display()
+            )
+        })?;
+        let mut encoder_cfg = EncoderConfig::new(&config.encoder.model);
+        encoder_cfg.batch_size = config.encoder.batch_size;
+        let encoder = Encoder::load(&encoder_cfg).with_context(|| {
+            format!(
+                "loading the sentence encoder from {}",
+                config.encoder.model.display()
+            )
+        })?;
+        Ok(Engine {
+            index,
+            reader,
+            encoder,
+            config,
+        })
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The article index.
+    pub fn index(&self) -> &ArticleIndex {
+        &self.index
+    }
+
+    /// How articles are cut into passages.
+    pub fn passage_config(&self) -> PassageConfig {
+        PassageConfig {
+            sentences: self.config.ingest.passage_sentences,
+            overlap: self.config.ingest.passage_overlap,
+        }
+    }
+
+    /// Parses raw bytes (text or HTML) into an article, applying the size cap.
+    pub fn parse(&self, bytes: &[u8], meta: Metadata) -> Result<Article> {
+        Ok(Article::parse(
+            bytes,
+            meta,
+            self.config.ingest.max_bytes,
+            self.passage_config(),
+        )?)
+    }
+
+    /// Embeds and writes articles, then commits: they are searchable when this returns.
+    /// Unchanged articles are not embedded again.
+    pub fn ingest(&self, articles: &[Article]) -> Result<Vec<Ingested>> {
+        let out = self.write(articles)?;
+        self.index.commit().context("committing the index")?;
+        Ok(out)
+    }
+
+    /// Embeds and writes articles without committing (bulk ingest commits once at the end).
+    pub fn write(&self, articles: &[Article]) -> Result<Vec<Ingested>> {
+        let mut statuses = Vec::with_capacity(articles.len());
+        let mut texts = Vec::new();
+        let mut batch: HashMap<&str, &str> = HashMap::new();
+        for a in articles {
+            // A repeat within this batch is not in the index yet; judge it by the batch.
+            let status = match batch.insert(&a.id, &a.content_hash) {
+                Some(hash) if hash == a.content_hash => Upsert::Unchanged,
+                Some(_) => Upsert::Updated,
+                None => self.index.status(&a.id, &a.content_hash)?,
+            };
+            if status != Upsert::Unchanged {
+                texts.extend((0..a.sentences.len()).map(|i| a.sentence(i).to_owned()));
+            }
+            statuses.push(status);
+        }
+        let mut vectors = self.encoder.embed(texts, true)?.into_iter();
+        let mut out = Vec::with_capacity(articles.len());
+        for (a, status) in articles.iter().zip(statuses) {
+            let status = if status == Upsert::Unchanged {
+                status
+            } else {
+                let v: Vec<Vec<f32>> = vectors.by_ref().take(a.sentences.len()).collect();
+                self.index.upsert(a, &v)?;
+                status
+            };
+            out.push(Ingested {
+                id: a.id.clone(),
+                title: a.title.clone(),
+                sentences: a.sentences.len(),
+                status,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Commits what `write` wrote.
+    pub fn commit(&self) -> Result<()> {
+        Ok(self.index.commit()?)
+    }
+
+    /// Every indexed article.
+    pub fn articles(&self) -> Result<Vec<ArticleInfo>> {
+        Ok(self.index.articles()?)
+    }
+
+    /// Removes an article by id or URL; `None` when there is no such article.
+    pub fn forget(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
+        Ok(self.index.forget(id_or_url)?)
+    }
+
+    /// Answers a question from the indexed articles, or abstains.
+    pub fn ask(&self, question: &str) -> Result<Reply> {
+        self.ask_with(question, true)
+    }
+
+    /// Like [`Engine::ask`]; with `wait` false a full model queue is an error at once ("busy").
+    pub fn ask_with(&self, question: &str, wait: bool) -> Result<Reply> {
+        let started = Instant::now();
+        let question = question.trim();
+        let cfg = &self.config.answer;
+        let hits = self.index.search(question, cfg.passages)?;
+        let retrieved = hits.iter().map(|h| h.article_id.clone()).collect();
+        let mut candidates = Vec::new();
+        if !hits.is_empty() {
+            let qvec = self
+                .encoder
+                .embed(vec![question.to_owned()], wait)?
+                .pop()
+                .unwrap_or_default();
+            let windows = pick_windows(&hits, &qvec, cfg);
+            let contexts = windows.iter().map(|w| w.text(&hits).to_owned()).collect();
+            let spans = self.reader.read(
+                question,
+                contexts,
+                cfg.spans_per_window,
+                cfg.read_sentences.max(1),
+                wait,
+            )?;
+            for span in spans.into_iter().flatten() {
+                let w = &windows[span.context];
+                candidates.push(w.candidate(&hits, &qvec, &span, cfg));
+            }
+            candidates = dedup(candidates);
+        }
+        let mut best = None;
+        if let Some(top) = candidates.first() {
+            if top.score >= cfg.threshold && top.similarity >= cfg.min_similarity {
+                best = Some(top.clone());
+            }
+        }
+        let mut alternates: Vec<Candidate> = Vec::new();
+        let skip = usize::from(best.is_some());
+        for c in candidates.iter().skip(skip) {
+            let key = normalize_answer(&c.answer);
+            let taken = best
+                .iter()
+                .chain(alternates.iter())
+                .any(|b| normalize_answer(&b.answer) == key);
+            if !taken && alternates.len() < 2 {
+                alternates.push(c.clone());
+            }
+        }
+        let reply = Reply {
+            question: question.to_owned(),
+            best,
+            alternates,
+            candidates,
+            retrieved,
+            latency_ms: started.elapsed().as_secs_f64() * 1e3,
+        };
+        tracing::debug!(
+            latency_ms = reply.latency_ms,
+            answered = reply.best.is_some(),
+            article = reply.best.as_ref().map(|b| b.article_id.as_str()),
+            "answered"
+        );
+        Ok(reply)
+    }
+}
+
+/// A reader window: a run of sentences of one retrieved passage around a chosen sentence.
+struct Window {
+    hit: usize,
+    /// Sentence indices within the hit.
+    sentences: std::ops::Range<usize>,
+    bm25: f32,
+}
+
+impl Window {
+    fn byte_range(&self, hits: &[PassageHit]) -> std::ops::Range<usize> {
+        let s = &hits[self.hit].sentences;
+        s[self.sentences.start].range.start..s[self.sentences.end - 1].range.end
+    }
+
+    fn text<'a>(&self, hits: &'a [PassageHit]) -> &'a str {
+        &hits[self.hit].text[self.byte_range(hits)]
+    }
+
+    /// Turns a reader span (char offsets in the window) into a cited, scored candidate.
+    fn candidate(
+        &self,
+        hits: &[PassageHit],
+        qvec: &[f32],
+        span: &newsqa_models::Span,
+        cfg: &AnswerConfig,
+    ) -> Candidate {
+        let hit = &hits[self.hit];
+        let window_start = self.byte_range(hits).start;
+        let window = self.text(hits);
+        let byte_of = |chars: usize| {
+            window_start
+                + window
+                    .char_indices()
+                    .nth(chars)
+                    .map_or(window.len(), |(b, _)| b)
+        };
+        let (start_b, end_b) = (byte_of(span.start), byte_of(span.end));
+        // The sentences the span touches; the citation runs from the first to the last.
+        let touched: Vec<usize> = self
+            .sentences
+            .clone()
+            .filter(|&i| {
+                let r = &hit.sentences[i].range;
+                r.start < end_b && start_b < r.end
+            })
+            .collect();
+        let first = *touched.first().unwrap_or(&self.sentences.start);
+        let last = *touched.last().unwrap_or(&first);
+        let cite = hit.sentences[first].range.start..hit.sentences[last].range.end;
+        let similarity = touched
+            .iter()
+            .map(|&i| cosine(qvec, &hit.sentences[i].vector))
+            .fold(f32::MIN, f32::max)
+            .max(-1.0);
+        let chars_before = |b: usize| hit.text[..b].chars().count();
+        let reader_score = span.score as f32;
+        let score = cfg.reader_weight * reader_score
+            + cfg.similarity_weight * similarity
+            + cfg.bm25_weight * self.bm25;
+        Candidate {
+            answer: hit.text[start_b..end_b].trim().to_owned(),
+            score,
+            citation: hit.text[cite].to_owned(),
+            article_id: hit.article_id.clone(),
+            title: hit.title.clone(),
+            url: hit.url.clone(),
+            start: hit.char_start + chars_before(start_b),
+            end: hit.char_start + chars_before(end_b),
+            reader_score,
+            similarity,
+            bm25: self.bm25,
+            passage: hit.text.clone(),
+        }
+    }
+}
+
+/// Ranks every sentence of the retrieved passages and returns reader windows around the best.
+/// A sentence seen in two overlapping passages counts once, in the passage where it is most central.
+fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Window> {
+    let top_bm25 = hits
+        .iter()
+        .map(|h| h.score)
+        .fold(f32::MIN, f32::max)
+        .max(1e-6);
+    // (article, sentence number in article) -> (score, hit, sentence index in hit, centrality)
+    let mut best: HashMap<(&str, usize), (f32, usize, usize, usize)> = HashMap::new();
+    for (h, hit) in hits.iter().enumerate() {
+        let bm25 = hit.score / top_bm25;
+        let n = hit.sentences.len();
+        for (i, s) in hit.sentences.iter().enumerate() {
+            let score = cosine(qvec, &s.vector) + cfg.sentence_bm25_weight * bm25;
+            let centrality = i.min(n - 1 - i);
+            let key = (hit.article_id.as_str(), hit.first_sentence + i);
+            let entry = best.entry(key).or_insert((score, h, i, centrality));
+            entry.0 = entry.0.max(score);
+            if centrality > entry.3 {
+                (entry.1, entry.2, entry.3) = (h, i, centrality);
+            }
+        }
+    }
+    let mut ranked: Vec<_> = best.into_values().collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut windows: Vec<Window> = Vec::new();
+    for (_, h, i, _) in ranked {
+        if windows.len() >= cfg.read_sentences {
+            break;
+        }
+        let n = hits[h].sentences.len();
+        let start = i.saturating_sub(cfg.window_sentences);
+        let end = (i + cfg.window_sentences + 1).min(n);
+        // A window already covering this sentence reads it anyway.
+        let covered = windows.iter().any(|w| {
+            hits[w.hit].article_id == hits[h].article_id
+                && (hits[w.hit].first_sentence + w.sentences.start
+                    ..hits[w.hit].first_sentence + w.sentences.end)
+                    .contains(&(hits[h].first_sentence + i))
+        });
+        if !covered {
+            windows.push(Window {
+                hit: h,
+                sentences: start..end,
+                bm25: hits[h].score / top_bm25,
+            });
+        }
+    }
+    windows
+}
+
+/// Keeps the best-scored candidate for each article span, best first.
+fn dedup(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
+    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut seen = std::collections::HashSet::new();
+    candidates.retain(|c| seen.insert((c.article_id.clone(), c.start, c.end)));
+    candidates
+}
+
+/// SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces.
+pub fn normalize_answer(s: &str) -> String {
+    let lower: String = s
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_ascii_punctuation())
+        .collect();
+    lower
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "a" | "an" | "the"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use newsqa_index::SentenceHit;
+
+    fn hit(id: &str, first: usize, sentences: &[(&str, Vec<f32>)], score: f32) -> PassageHit {
+        let mut text = String::new();
+        let mut out = Vec::new();
+        for (s, v) in sentences {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            let start = text.len();
+            text.push_str(s);
+            out.push(SentenceHit {
+                range: start..text.len(),
+                vector: v.clone(),
+            });
+        }
+        PassageHit {
+            score,
+            article_id: id.into(),
+            title: "T".into(),
+            url: None,
+            text,
+            char_start: 0,
+            first_sentence: first,
+            sentences: out,
+        }
+    }
+
+    #[test]
+    fn a_sentence_in_two_overlapping_passages_is_read_once() {
+        let cfg = AnswerConfig {
+            read_sentences: 3,
+            window_sentences: 0,
+            ..Default::default()
+        };
+        let hits = vec![
+            hit(
+                "a",
+                0,
+                &[("S0.", vec![0.0, 1.0]), ("S1.", vec![1.0, 0.0])],
+                2.0,
+            ),
+            hit(
+                "a",
+                1,
+                &[("S1.", vec![1.0, 0.0]), ("S2.", vec![0.0, 1.0])],
+                1.0,
+            ),
+        ];
+        let windows = pick_windows(&hits, &[1.0, 0.0], &cfg);
+        let texts: Vec<&str> = windows.iter().map(|w| w.text(&hits)).collect();
+        assert_eq!(texts.iter().filter(|t| **t == "S1.").count(), 1);
+        assert_eq!(texts[0], "S1.");
+    }
+
+    #[test]
+    fn the_same_span_from_two_passages_counts_once() {
+        let c = |score: f32| Candidate {
+            answer: "the NSA".into(),
+            score,
+            citation: "x".into(),
+            article_id: "a".into(),
+            title: "t".into(),
+            url: None,
+            start: 5,
+            end: 12,
+            reader_score: 0.0,
+            similarity: 0.0,
+            bm25: 0.0,
+            passage: String::new(),
+        };
+        let out = dedup(vec![c(0.2), c(0.9), c(0.5)]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].score, 0.9);
+    }
+
+    #[test]
+    fn answers_are_normalised_like_squad() {
+        assert_eq!(normalize_answer("The  N.S.A.!"), "nsa");
+        assert_eq!(normalize_answer("an Apple a day"), "apple day");
+    }
+}

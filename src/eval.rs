@@ -1,0 +1,330 @@
+//! `newsqa eval`: the quality and speed benchmark on SQuAD-format files.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use newsqa_index::extract::Extracted;
+use newsqa_index::{text_id, Article, Metadata};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{normalize_answer, Engine};
+
+#[derive(Deserialize)]
+struct SquadFile {
+    data: Vec<SquadArticle>,
+}
+
+#[derive(Deserialize)]
+struct SquadArticle {
+    title: String,
+    paragraphs: Vec<SquadParagraph>,
+}
+
+#[derive(Deserialize)]
+struct SquadParagraph {
+    context: String,
+    qas: Vec<SquadQa>,
+}
+
+#[derive(Deserialize)]
+struct SquadQa {
+    question: String,
+    #[serde(default)]
+    answers: Vec<SquadAnswer>,
+    #[serde(default)]
+    is_impossible: bool,
+}
+
+#[derive(Deserialize)]
+struct SquadAnswer {
+    text: String,
+}
+
+/// One question of the file, with its gold answers and the article its context became.
+pub struct Question {
+    /// The question text.
+    pub question: String,
+    /// Gold answers; empty for unanswerable questions.
+    pub answers: Vec<String>,
+    /// Id of the article made from the question's context.
+    pub context_id: String,
+}
+
+/// A SQuAD file as articles to ingest and questions to ask.
+pub struct Dataset {
+    /// One article per paragraph (context).
+    pub articles: Vec<Article>,
+    /// Every question, in file order.
+    pub questions: Vec<Question>,
+}
+
+impl Dataset {
+    /// Reads a SQuAD v1.1 or v2.0 JSON file.
+    pub fn load(path: &Path, engine: &Engine) -> Result<Dataset> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let file: SquadFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a SQuAD-format JSON file", path.display()))?;
+        let mut articles = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut questions = Vec::new();
+        for art in file.data {
+            let title = art.title.replace('_', " ");
+            for p in art.paragraphs {
+                let context_id = text_id(&p.context);
+                if !p.context.trim().is_empty() && seen.insert(context_id.clone()) {
+                    let extracted = Extracted {
+                        title: title.clone(),
+                        date: None,
+                        url: None,
+                        body: p.context.clone(),
+                    };
+                    let meta = Metadata {
+                        source: format!("{}#{}", path.display(), title),
+                        ..Default::default()
+                    };
+                    articles.push(Article::from_extracted(
+                        extracted,
+                        meta,
+                        engine.passage_config(),
+                    )?);
+                }
+                for qa in p.qas {
+                    let answers = if qa.is_impossible {
+                        Vec::new()
+                    } else {
+                        qa.answers.into_iter().map(|a| a.text).collect()
+                    };
+                    questions.push(Question {
+                        question: qa.question,
+                        answers,
+                        context_id: context_id.clone(),
+                    });
+                }
+            }
+        }
+        Ok(Dataset {
+            articles,
+            questions,
+        })
+    }
+}
+
+/// The figures `newsqa eval` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Exact match over the answerable questions, in percent.
+    pub em: f64,
+    /// Token F1 over the answerable questions, in percent.
+    pub f1: f64,
+    /// Questions the engine answered.
+    pub answered: usize,
+    /// Questions the engine abstained on.
+    pub abstained: usize,
+    /// Questions without a gold answer (SQuAD 2.0).
+    pub unanswerable: usize,
+    /// Of those, the ones the engine abstained on.
+    pub unanswerable_abstained: usize,
+    /// Share of questions whose gold context was among the retrieved passages, in percent.
+    pub recall_at_k: f64,
+    /// The k of recall@k: passages retrieved per question.
+    pub k: usize,
+    /// Median end-to-end latency per question.
+    pub p50_ms: f64,
+    /// 95th percentile latency.
+    pub p95_ms: f64,
+    /// Questions asked.
+    pub questions: usize,
+}
+
+/// One line of `--details`.
+#[derive(Serialize)]
+struct Detail<'a> {
+    question: &'a str,
+    gold: &'a [String],
+    prediction: Option<&'a str>,
+    citation: Option<&'a str>,
+    score: Option<f32>,
+    latency_ms: f64,
+    em: f64,
+    f1: f64,
+    recall: bool,
+    candidates: Vec<DetailCandidate<'a>>,
+}
+
+/// A scored candidate, so that fusion weights and thresholds can be tuned offline.
+#[derive(Serialize)]
+struct DetailCandidate<'a> {
+    answer: &'a str,
+    reader: f32,
+    similarity: f32,
+    bm25: f32,
+    em: f64,
+    f1: f64,
+}
+
+/// Asks every question and scores the answers. Calls `progress` after each question.
+pub fn run(
+    engine: &Engine,
+    questions: &[Question],
+    mut details: Option<&mut dyn Write>,
+    mut progress: impl FnMut(),
+) -> Result<Report> {
+    let mut em = 0.0;
+    let mut f1 = 0.0;
+    let mut answerable = 0usize;
+    let mut answered = 0;
+    let mut unanswerable = 0;
+    let mut unanswerable_abstained = 0;
+    let mut recalled = 0;
+    let mut latencies = Vec::with_capacity(questions.len());
+    for q in questions {
+        let reply = engine
+            .ask(&q.question)
+            .with_context(|| format!("asking {:?}", q.question))?;
+        latencies.push(reply.latency_ms);
+        let prediction = reply.best.as_ref().map(|b| b.answer.as_str());
+        let recall = reply.retrieved.contains(&q.context_id);
+        recalled += usize::from(recall);
+        answered += usize::from(prediction.is_some());
+        let (q_em, q_f1) = if q.answers.is_empty() {
+            unanswerable += 1;
+            unanswerable_abstained += usize::from(prediction.is_none());
+            (0.0, 0.0)
+        } else {
+            answerable += 1;
+            let s = score(prediction.unwrap_or(""), &q.answers);
+            em += s.0;
+            f1 += s.1;
+            s
+        };
+        if let Some(w) = details.as_deref_mut() {
+            let detail = Detail {
+                question: &q.question,
+                gold: &q.answers,
+                prediction,
+                citation: reply.best.as_ref().map(|b| b.citation.as_str()),
+                score: reply.best.as_ref().map(|b| b.score),
+                latency_ms: reply.latency_ms,
+                em: q_em,
+                f1: q_f1,
+                recall,
+                candidates: reply
+                    .candidates
+                    .iter()
+                    .map(|c| {
+                        let (em, f1) = if q.answers.is_empty() {
+                            (0.0, 0.0)
+                        } else {
+                            score(&c.answer, &q.answers)
+                        };
+                        DetailCandidate {
+                            answer: &c.answer,
+                            reader: c.reader_score,
+                            similarity: c.similarity,
+                            bm25: c.bm25,
+                            em,
+                            f1,
+                        }
+                    })
+                    .collect(),
+            };
+            serde_json::to_writer(&mut *w, &detail)?;
+            writeln!(w)?;
+        }
+        progress();
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        if latencies.is_empty() {
+            0.0
+        } else {
+            latencies[((latencies.len() - 1) as f64 * p) as usize]
+        }
+    };
+    let n = questions.len().max(1) as f64;
+    let a = answerable.max(1) as f64;
+    Ok(Report {
+        em: round2(100.0 * em / a),
+        f1: round2(100.0 * f1 / a),
+        answered,
+        abstained: questions.len() - answered,
+        unanswerable,
+        unanswerable_abstained,
+        recall_at_k: round2(100.0 * recalled as f64 / n),
+        k: engine.config().answer.passages,
+        p50_ms: round2(pct(0.5)),
+        p95_ms: round2(pct(0.95)),
+        questions: questions.len(),
+    })
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// SQuAD's EM and F1 of a prediction against the best-matching gold answer (each 0 or 1 / 0..1).
+pub fn score(prediction: &str, golds: &[String]) -> (f64, f64) {
+    let mut best = (0.0f64, 0.0f64);
+    for g in golds {
+        let p = normalize_answer(prediction);
+        let gn = normalize_answer(g);
+        let em = f64::from(u8::from(p == gn));
+        let pt: Vec<&str> = p.split_whitespace().collect();
+        let gt: Vec<&str> = gn.split_whitespace().collect();
+        let mut counts: HashMap<&str, i32> = HashMap::new();
+        for t in &gt {
+            *counts.entry(t).or_default() += 1;
+        }
+        let mut same = 0;
+        for t in &pt {
+            if let Some(c) = counts.get_mut(t) {
+                if *c > 0 {
+                    *c -= 1;
+                    same += 1;
+                }
+            }
+        }
+        let f1 = if same == 0 {
+            0.0
+        } else {
+            let precision = same as f64 / pt.len() as f64;
+            let recall = same as f64 / gt.len() as f64;
+            2.0 * precision * recall / (precision + recall)
+        };
+        best = (best.0.max(em), best.1.max(f1));
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_match_ignores_case_articles_and_punctuation() {
+        assert_eq!(score("The NSA.", &["NSA".into()]), (1.0, 1.0));
+    }
+
+    #[test]
+    fn f1_gives_partial_credit_for_overlapping_words() {
+        let (em, f1) = score("defense secretary Pete Hegseth", &["Pete Hegseth".into()]);
+        assert_eq!(em, 0.0);
+        assert!((f1 - 2.0 * 0.5 * 1.0 / 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_best_gold_answer_counts() {
+        assert_eq!(
+            score(
+                "Denver Broncos",
+                &["Broncos".into(), "Denver Broncos".into()]
+            )
+            .0,
+            1.0
+        );
+        assert_eq!(score("", &["x".into()]), (0.0, 0.0));
+    }
+}

@@ -1,0 +1,11 @@
+//! newsqa: answers questions about news articles with a cited sentence.
+//!
+//! This crate is the engine that joins the index (`newsqa-index`) and the models
+//! (`newsqa-models`), the configuration, and the evaluation; `main.rs` is the CLI.
+
+pub mod config;
+pub mod engine;
+pub mod eval;
+
+pub use config::Config;
+pub use engine::{Candidate, Engine, Ingested, Reply, ABSTAIN_MESSAGE};

@@ -1,0 +1,507 @@
+//! The `newsqa` command line: ingest, ask, articles, forget, eval.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use newsqa::engine::Ingested;
+use newsqa::{eval, Config, Engine, Reply, ABSTAIN_MESSAGE};
+use newsqa_index::{Metadata, Upsert};
+
+/// Answers questions about news articles, quoting the sentence each answer comes from.
+#[derive(Parser)]
+#[command(name = "newsqa", version, about, long_about = None)]
+struct Cli {
+    /// Config file (default: ./config.toml when it exists; see config.example.toml).
+    #[arg(long, global = true, env = "NEWSQA_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Index directory, overriding the config's [index] path.
+    #[arg(long, global = true, value_name = "DIR")]
+    index: Option<PathBuf>,
+    /// Log more (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add text or HTML articles to the index (files, directories recursively, or - for stdin).
+    Ingest {
+        /// Files, directories or - (standard input).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Title of the article (only with a single input; default: extracted).
+        #[arg(long)]
+        title: Option<String>,
+        /// URL of the article (only with a single input); it becomes the article id.
+        #[arg(long)]
+        url: Option<String>,
+        /// Print one JSON object per input instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer a question from the indexed articles, citing the sentence the answer comes from.
+    Ask {
+        /// The question.
+        question: String,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the indexed articles.
+    Articles {
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an article and all its passages, by id or URL.
+    Forget {
+        /// The article id (as `articles` shows it) or its URL.
+        #[arg(value_name = "ID|URL")]
+        article: String,
+    },
+    /// Measure quality and speed on a SQuAD-format file (EM, F1, recall@k, latency).
+    Eval {
+        /// A SQuAD v1.1 or v2.0 JSON file.
+        file: PathBuf,
+        /// Ask only the first N questions.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Do not ingest the file's contexts; ask against what is already indexed.
+        #[arg(long)]
+        no_ingest: bool,
+        /// Write one JSON line per question (prediction, citation, candidates, latency) here.
+        #[arg(long, value_name = "FILE.jsonl")]
+        details: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(dir) = cli.index {
+        config.index.path = dir;
+    }
+    match cli.command {
+        Command::Ingest {
+            paths,
+            title,
+            url,
+            json,
+        } => ingest(config, &paths, title, url, json),
+        Command::Ask { question, json } => ask(config, &question, json),
+        Command::Articles { json } => articles(config, json),
+        Command::Forget { article } => forget(config, &article),
+        Command::Eval {
+            file,
+            limit,
+            json,
+            no_ingest,
+            details,
+        } => run_eval(config, &file, limit, json, no_ingest, details.as_deref()),
+    }
+}
+
+/// Extensions taken from directories; files named explicitly are read whatever their name.
+const ARTICLE_EXTENSIONS: &[&str] = &["txt", "text", "html", "htm", "xhtml", "md"];
+
+fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" || !p.is_dir() {
+            out.push(p.clone());
+            continue;
+        }
+        let mut stack = vec![p.clone()];
+        let mut found = Vec::new();
+        while let Some(dir) = stack.pop() {
+            let entries = std::fs::read_dir(&dir)
+                .with_context(|| format!("reading directory {}", dir.display()))?;
+            for entry in entries {
+                let path = entry?.path();
+                let hidden = path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                if hidden {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                {
+                    found.push(path);
+                }
+            }
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+fn read_input(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .take(cap + 1)
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+    } else {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > cap {
+            return Err(newsqa_index::IndexError::TooLarge {
+                name: path.display().to_string(),
+                size,
+                cap,
+            }
+            .into());
+        }
+        file.take(cap + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("reading {}", path.display()))?;
+    }
+    Ok(bytes)
+}
+
+fn progress_bar(len: usize, what: &str) -> ProgressBar {
+    if len < 2 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn ingest(
+    config: Config,
+    paths: &[PathBuf],
+    title: Option<String>,
+    url: Option<String>,
+    json: bool,
+) -> Result<ExitCode> {
+    let inputs = collect_inputs(paths)?;
+    if inputs.is_empty() {
+        bail!("no article files found in {paths:?} (looked for {ARTICLE_EXTENSIONS:?})");
+    }
+    if inputs.len() > 1 && (title.is_some() || url.is_some()) {
+        bail!("--title and --url describe one article; give a single input with them");
+    }
+    let engine = Engine::open(config)?;
+    let started = Instant::now();
+    let bar = progress_bar(inputs.len(), "ingesting");
+    let cap = engine.config().ingest.max_bytes;
+    let batch = engine.config().ingest.batch_articles.max(1);
+    let (mut added, mut updated, mut unchanged, mut failed, mut sentences) = (0, 0, 0, 0, 0);
+    let mut report = |result: std::result::Result<&Ingested, (&Path, &anyhow::Error)>| match result
+    {
+        Ok(i) => {
+            match i.status {
+                Upsert::Added => added += 1,
+                Upsert::Updated => updated += 1,
+                Upsert::Unchanged => unchanged += 1,
+            }
+            if i.status != Upsert::Unchanged {
+                sentences += i.sentences;
+            }
+            if json {
+                println!("{}", serde_json::json!({"ok": true, "article": i}));
+            } else if inputs.len() == 1 {
+                let verb = match i.status {
+                    Upsert::Added => "added",
+                    Upsert::Updated => "updated",
+                    Upsert::Unchanged => "unchanged",
+                };
+                println!(
+                    "{verb}: {} ({} sentences) id {}",
+                    i.title, i.sentences, i.id
+                );
+            }
+        }
+        Err((path, e)) => {
+            failed += 1;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "path": path, "error": format!("{e:#}")})
+                );
+            }
+            bar.suspend(|| eprintln!("error: {e:#}"));
+        }
+    };
+    for chunk in inputs.chunks(batch) {
+        let mut articles = Vec::with_capacity(chunk.len());
+        for path in chunk {
+            let name = if path.as_os_str() == "-" {
+                "-".to_owned()
+            } else {
+                path.display().to_string()
+            };
+            let meta = Metadata {
+                source: name,
+                title: title.clone(),
+                url: url.clone(),
+            };
+            match read_input(path, cap).and_then(|b| engine.parse(&b, meta)) {
+                Ok(a) => articles.push(a),
+                Err(e) => report(Err((path, &e))),
+            }
+            bar.inc(1);
+        }
+        for i in engine.write(&articles)? {
+            report(Ok(&i));
+        }
+        engine.commit()?;
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    if !json && inputs.len() > 1 {
+        let done = added + updated + unchanged;
+        println!(
+            "{} inputs: {added} added, {updated} updated, {unchanged} unchanged, {failed} failed \
+             in {secs:.1} s ({:.1} articles/s, {:.0} new sentences/s)",
+            inputs.len(),
+            done as f64 / secs.max(1e-9),
+            sentences as f64 / secs.max(1e-9),
+        );
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn ask(config: Config, question: &str, json: bool) -> Result<ExitCode> {
+    if question.trim().is_empty() {
+        bail!("the question is empty");
+    }
+    let engine = Engine::open(config)?;
+    let reply = engine.ask(question)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reply_json(&reply))?);
+    } else {
+        print_reply(&reply, &mut std::io::stdout().lock())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reply_json(reply: &Reply) -> serde_json::Value {
+    let alt = |c: &newsqa::Candidate| {
+        serde_json::json!({
+            "answer": c.answer, "score": c.score, "citation": c.citation,
+            "article_id": c.article_id, "title": c.title, "url": c.url,
+            "start": c.start, "end": c.end,
+        })
+    };
+    let alternates: Vec<_> = reply.alternates.iter().map(alt).collect();
+    match &reply.best {
+        Some(b) => serde_json::json!({
+            "question": reply.question,
+            "answered": true,
+            "answer": b.answer,
+            "score": b.score,
+            "citation": b.citation,
+            "article_id": b.article_id,
+            "title": b.title,
+            "url": b.url,
+            "start": b.start,
+            "end": b.end,
+            "alternates": alternates,
+            "latency_ms": reply.latency_ms,
+        }),
+        None => serde_json::json!({
+            "question": reply.question,
+            "answered": false,
+            "answer": null,
+            "score": reply.candidates.first().map(|c| c.score),
+            "citation": null,
+            "article_id": null,
+            "title": null,
+            "url": null,
+            "start": null,
+            "end": null,
+            "message": ABSTAIN_MESSAGE,
+            "alternates": alternates,
+            "latency_ms": reply.latency_ms,
+        }),
+    }
+}
+
+fn print_reply(reply: &Reply, out: &mut impl Write) -> Result<()> {
+    match &reply.best {
+        Some(b) => {
+            writeln!(out, "{}", b.answer)?;
+            writeln!(
+                out,
+                "  \"{}\"",
+                b.citation.split_whitespace().collect::<Vec<_>>().join(" ")
+            )?;
+            writeln!(out, "  {} (score {:.2})", b.title, b.score)?;
+            if let Some(url) = &b.url {
+                writeln!(out, "  {url}")?;
+            }
+        }
+        None => writeln!(out, "{ABSTAIN_MESSAGE}")?,
+    }
+    Ok(())
+}
+
+fn articles(config: Config, json: bool) -> Result<ExitCode> {
+    let index = newsqa_index::ArticleIndex::open(&config.index.path)
+        .with_context(|| format!("opening index at {}", config.index.path.display()))?;
+    let list = index.articles()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else if list.is_empty() {
+        println!("no articles in {}", config.index.path.display());
+    } else {
+        for a in &list {
+            let date = a
+                .date
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            println!("{}  {}{}  [{} sentences]", a.id, a.title, date, a.sentences);
+        }
+        println!("{} articles", list.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn forget(config: Config, article: &str) -> Result<ExitCode> {
+    let index = newsqa_index::ArticleIndex::open(&config.index.path)
+        .with_context(|| format!("opening index at {}", config.index.path.display()))?;
+    match index.forget(article)? {
+        Some(a) => {
+            println!("forgot: {} ({}, {} passages)", a.title, a.id, a.passages);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("error: no article with id or URL {article:?} (see `newsqa articles`)");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn run_eval(
+    config: Config,
+    file: &Path,
+    limit: Option<usize>,
+    json: bool,
+    no_ingest: bool,
+    details: Option<&Path>,
+) -> Result<ExitCode> {
+    let engine = Engine::open(config)?;
+    let mut data = eval::Dataset::load(file, &engine)?;
+    if let Some(n) = limit {
+        data.questions.truncate(n);
+    }
+    let mut ingest_s = 0.0;
+    if !no_ingest {
+        let started = Instant::now();
+        let bar = progress_bar(data.articles.len(), "ingesting contexts");
+        for chunk in data
+            .articles
+            .chunks(engine.config().ingest.batch_articles.max(1))
+        {
+            engine.write(chunk)?;
+            bar.inc(chunk.len() as u64);
+        }
+        engine.commit()?;
+        bar.finish_and_clear();
+        ingest_s = started.elapsed().as_secs_f64();
+        if !json {
+            eprintln!(
+                "ingested {} contexts in {ingest_s:.1} s",
+                data.articles.len()
+            );
+        }
+    }
+    let mut details_file = match details {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let bar = progress_bar(data.questions.len(), "asking");
+    let report = eval::run(
+        &engine,
+        &data.questions,
+        details_file.as_mut().map(|w| w as &mut dyn Write),
+        || bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    if let Some(mut w) = details_file {
+        w.flush()?;
+    }
+    if json {
+        let mut v = serde_json::to_value(&report)?;
+        v["ingest_s"] = serde_json::json!((ingest_s * 100.0).round() / 100.0);
+        println!("{v}");
+    } else {
+        let r = &report;
+        println!("questions      {}", r.questions);
+        println!(
+            "answered       {} (abstained {}; unanswerable {}, of which abstained {})",
+            r.answered, r.abstained, r.unanswerable, r.unanswerable_abstained
+        );
+        println!(
+            "EM / F1        {:.2} / {:.2} (over answerable questions)",
+            r.em, r.f1
+        );
+        println!("recall@{:<7} {:.2}%", r.k, r.recall_at_k);
+        println!(
+            "latency        p50 {:.1} ms, p95 {:.1} ms",
+            r.p50_ms, r.p95_ms
+        );
+        if !no_ingest {
+            println!("ingest         {ingest_s:.1} s");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,119 @@
+use crate::helpers::*;
+use newsqa_index::{Article, Metadata, PassageConfig};
+
+#[derive(serde::Deserialize)]
+struct SeedQuestion {
+    question: String,
+    answers: Vec<String>,
+    citation: Option<String>,
+}
+
+fn seed_questions() -> Vec<SeedQuestion> {
+    std::fs::read_to_string(SEED_QUESTIONS)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_seed_question_gets_its_answer_and_exact_citation_or_an_abstention() {
+    let app = spawn_app();
+    app.ingest_seed();
+    let body = Article::parse(
+        &std::fs::read(SEED_ARTICLE).unwrap(),
+        Metadata::default(),
+        u64::MAX,
+        PassageConfig::default(),
+    )
+    .unwrap()
+    .text;
+    for q in seed_questions() {
+        let reply = app.ok(&["ask", "--json", &q.question]).json();
+        if q.answers.is_empty() {
+            assert_eq!(reply["answered"], false, "{}: {reply:#}", q.question);
+            assert!(reply["answer"].is_null());
+            continue;
+        }
+        assert_eq!(reply["answered"], true, "{}: {reply:#}", q.question);
+        let answer = reply["answer"].as_str().unwrap();
+        assert!(
+            q.answers.iter().any(|a| a == answer),
+            "{}: got {answer:?}, want one of {:?}",
+            q.question,
+            q.answers
+        );
+        assert_eq!(
+            reply["citation"].as_str(),
+            q.citation.as_deref(),
+            "{}",
+            q.question
+        );
+        assert_eq!(
+            reply["title"],
+            "Cyber Operations Targeting Russia Paused, But Order Came Before Trump-Zelensky Meeting"
+        );
+        // The offsets are characters of the article body and point at the answer.
+        let (start, end) = (
+            reply["start"].as_u64().unwrap() as usize,
+            reply["end"].as_u64().unwrap() as usize,
+        );
+        let at: String = body.chars().skip(start).take(end - start).collect();
+        assert_eq!(at, answer);
+        assert!(reply["alternates"].as_array().unwrap().len() <= 2);
+        assert!(reply["article_id"].as_str().unwrap().starts_with("sha256:"));
+        assert!(reply["score"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn the_plain_answer_shows_answer_quote_and_article() {
+    let app = spawn_app();
+    app.ingest_seed();
+    let out = app
+        .ok(&["ask", "Which agency is exempted from the order?"])
+        .stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "the NSA");
+    assert_eq!(
+        lines[1],
+        "  \"The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.\""
+    );
+    assert!(lines[2].starts_with(
+        "  Cyber Operations Targeting Russia Paused, But Order Came Before Trump-Zelensky Meeting (score 0."
+    ));
+}
+
+#[test]
+fn page_furniture_after_the_article_is_never_cited() {
+    let app = spawn_app();
+    app.ingest_seed();
+    let reply = app
+        .ok(&["ask", "--json", "Which group claimed the DDoS attack on X?"])
+        .json();
+    assert_eq!(reply["answered"], false, "{reply:#}");
+    let reply = app.ok(&["ask", "--json", "How can we help you?"]).json();
+    assert_eq!(reply["answered"], false, "{reply:#}");
+}
+
+#[test]
+fn an_empty_index_abstains_politely() {
+    let app = spawn_app();
+    let out = app.ok(&["ask", "Who issued the order?"]).stdout;
+    assert_eq!(
+        out.trim(),
+        "I could not find the answer in the ingested articles."
+    );
+    let r = app.run(&["ask", "   "]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("the question is empty"), "{}", r.stderr);
+}
+
+#[test]
+fn questions_with_operators_and_quotes_do_not_break_anything() {
+    let app = spawn_app();
+    app.ingest_seed();
+    for q in ["\"NSA\" AND exempted: OR?", "title:(order", "***"] {
+        app.ok(&["ask", "--json", q]).json();
+    }
+}

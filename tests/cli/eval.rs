@@ -1,0 +1,97 @@
+use crate::helpers::*;
+
+/// A small SQuAD 2.0 file built from the seed article: answerable and unanswerable questions.
+fn squad_file(app: &App) -> std::path::PathBuf {
+    let data = serde_json::json!({
+        "version": "v2.0",
+        "data": [{
+            "title": "Cyber_pause",
+            "paragraphs": [
+                {
+                    "context": "The order was issued by new defense secretary Pete Hegseth, who also requested a risk assessment report outlining what missions would be halted and what threats would continue to be expected. The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.",
+                    "qas": [
+                        {"id": "1", "question": "Which agency is exempted from the order?", "answers": [{"text": "the NSA", "answer_start": 0}, {"text": "NSA", "answer_start": 0}], "is_impossible": false},
+                        {"id": "2", "question": "Who issued the order?", "answers": [{"text": "Pete Hegseth", "answer_start": 0}], "is_impossible": false},
+                        {"id": "3", "question": "Who won the 2022 FIFA World Cup?", "answers": [], "is_impossible": true}
+                    ]
+                },
+                {
+                    "context": "Markets rallied on Tuesday after the central bank held rates at 4.5%. Analysts at Barclays said the decision was expected.",
+                    "qas": [
+                        {"id": "4", "question": "At what level did the central bank hold rates?", "answers": [{"text": "4.5%", "answer_start": 0}], "is_impossible": false}
+                    ]
+                }
+            ]
+        }]
+    });
+    app.write("tiny-squad.json", data.to_string().as_bytes())
+}
+
+#[test]
+fn eval_reports_quality_abstention_recall_and_latency() {
+    let app = spawn_app();
+    let file = squad_file(&app);
+    let details = app.dir.path().join("details.jsonl");
+    let report = app
+        .ok(&[
+            "eval",
+            path_str(&file),
+            "--json",
+            "--details",
+            path_str(&details),
+        ])
+        .json();
+    for key in [
+        "em",
+        "f1",
+        "answered",
+        "abstained",
+        "unanswerable",
+        "unanswerable_abstained",
+        "recall_at_k",
+        "p50_ms",
+        "p95_ms",
+        "questions",
+    ] {
+        assert!(report.get(key).is_some(), "missing {key}: {report}");
+    }
+    assert_eq!(report["questions"], 4);
+    assert_eq!(report["unanswerable"], 1);
+    assert_eq!(report["unanswerable_abstained"], 1);
+    assert_eq!(report["em"], 100.0);
+    assert_eq!(report["recall_at_k"], 100.0);
+    assert!(report["p95_ms"].as_f64().unwrap() >= report["p50_ms"].as_f64().unwrap());
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&details)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["prediction"], "the NSA");
+    assert!(lines[0]["citation"]
+        .as_str()
+        .unwrap()
+        .ends_with("exempted from its parameters."));
+    assert!(lines[2]["prediction"].is_null());
+}
+
+#[test]
+fn eval_with_no_ingest_uses_the_existing_index_and_limit_cuts_questions() {
+    let app = spawn_app();
+    let file = squad_file(&app);
+    // Nothing indexed: every question abstains and nothing is recalled.
+    let report = app
+        .ok(&[
+            "eval",
+            path_str(&file),
+            "--json",
+            "--no-ingest",
+            "--limit",
+            "2",
+        ])
+        .json();
+    assert_eq!(report["questions"], 2);
+    assert_eq!(report["answered"], 0);
+    assert_eq!(report["recall_at_k"], 0.0);
+    assert!(app.articles().is_empty());
+}

@@ -1,0 +1,172 @@
+use crate::helpers::*;
+
+#[test]
+fn reingesting_the_same_article_changes_nothing() {
+    let app = spawn_app();
+    let first = app.ingest_seed();
+    assert!(
+        first.stdout.starts_with("added: Cyber Operations"),
+        "{}",
+        first.stdout
+    );
+    let before = app.articles();
+    let second = app.ingest_seed();
+    assert!(
+        second.stdout.starts_with("unchanged: "),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(app.articles(), before);
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0]["date"], "Mar 10, 2025");
+}
+
+#[test]
+fn forgetting_removes_the_article_and_its_answers() {
+    let app = spawn_app();
+    app.ingest_seed();
+    let id = app.articles()[0]["id"].as_str().unwrap().to_owned();
+    let out = app.ok(&["forget", &id]).stdout;
+    assert!(out.starts_with("forgot: Cyber Operations"), "{out}");
+    assert!(app.articles().is_empty());
+    let reply = app
+        .ok(&[
+            "ask",
+            "--json",
+            "Who issued the order to pause the cyber operations?",
+        ])
+        .json();
+    assert_eq!(reply["answered"], false);
+    let again = app.run(&["forget", &id]);
+    assert!(!again.ok);
+    assert!(
+        again.stderr.contains("no article with id or URL"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn a_directory_batch_reports_bad_files_and_ingests_the_rest() {
+    let app = spawn_app();
+    let seed = std::fs::read(SEED_ARTICLE).unwrap();
+    app.write("batch/good/seed.txt", &seed);
+    app.write("batch/empty.txt", b"   \n\n");
+    app.write(
+        "batch/binary.txt",
+        &[0x7f, b'E', b'L', b'F', 0, 0, 0, 1, 2, 3],
+    );
+    app.write(
+        "batch/latin1.txt",
+        b"Caf\xe9 owners protest\n\nCaf\xe9 owners in Paris protested on Monday against new rent rules. The mayor said talks would continue.",
+    );
+    app.write("batch/notes.json", b"{}"); // not an article extension: skipped
+    app.write("config.toml", b"[ingest]\nmax_bytes = 3000\n");
+    app.write("batch/huge.txt", &vec![b'a'; 5000]);
+    let run = app.run(&["ingest", path_str(&app.dir.path().join("batch"))]);
+    assert!(!run.ok, "a batch with failures exits non-zero");
+    assert!(
+        run.stdout
+            .contains("5 inputs: 1 added, 0 updated, 0 unchanged, 4 failed"),
+        "{}",
+        run.stdout
+    );
+    // Each error names its file and says what is wrong.
+    assert!(
+        run.stderr.contains("empty.txt: no article text found"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("binary.txt: looks like a binary file"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("huge.txt: 5000 bytes is over the ingest size cap of 3000 bytes"),
+        "{}",
+        run.stderr
+    );
+    // seed.txt is 3,662 bytes, over this config's cap too; the latin-1 file went in.
+    let titles: Vec<String> = app
+        .articles()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, vec!["Café owners protest"]);
+}
+
+#[test]
+fn stdin_with_title_and_url_uses_the_url_as_id() {
+    let app = spawn_app();
+    let text = "Markets rallied on Tuesday after the central bank held rates at 4.5%. Analysts at Barclays said the decision was expected.";
+    let run = app.run_with_stdin(
+        &[
+            "ingest",
+            "-",
+            "--title",
+            "Rates held",
+            "--url",
+            "https://news.example/rates",
+        ],
+        text.as_bytes(),
+    );
+    assert!(run.ok, "{}", run.stderr);
+    let list = app.articles();
+    assert_eq!(list[0]["id"], "https://news.example/rates");
+    assert_eq!(list[0]["title"], "Rates held");
+    let reply = app
+        .ok(&[
+            "ask",
+            "--json",
+            "At what level did the central bank hold rates?",
+        ])
+        .json();
+    assert_eq!(reply["answer"], "4.5%");
+    assert_eq!(reply["url"], "https://news.example/rates");
+    app.ok(&["forget", "https://news.example/rates"]);
+    assert!(app.articles().is_empty());
+}
+
+#[test]
+fn an_html_page_is_ingested_without_its_navigation() {
+    let app = spawn_app();
+    let html = r#"<!doctype html><html><head><title>Pause ordered | Example News</title>
+        <meta property="og:title" content="Pentagon pauses cyber operations">
+        <script>window.ads = "Which agency is exempted? The ad agency.";</script></head>
+        <body><nav><ul><li><a href="/">Home</a></li><li><a href="/world">World</a></li></ul></nav>
+        <article><h1>Pentagon pauses cyber operations</h1>
+        <p>The order was issued by new defense secretary Pete Hegseth, who also requested a risk assessment report.</p>
+        <p>The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.</p>
+        <p>CISA responded to the report by indicating that its defensive mission has not changed at all.</p>
+        </article><aside>Subscribe to our newsletter for more stories like this one.</aside>
+        <footer>© Example News 2025</footer></body></html>"#;
+    let page = app.write("page.html", html.as_bytes());
+    app.ok(&["ingest", path_str(&page)]);
+    assert_eq!(
+        app.articles()[0]["title"],
+        "Pentagon pauses cyber operations"
+    );
+    let reply = app
+        .ok(&["ask", "--json", "Which agency is exempted from the order?"])
+        .json();
+    assert_eq!(reply["answer"], "the NSA");
+    assert_eq!(
+        reply["citation"],
+        "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters."
+    );
+}
+
+#[test]
+fn help_describes_every_command() {
+    let app = spawn_app();
+    let help = app.ok(&["--help"]).stdout;
+    for cmd in ["ingest", "ask", "articles", "forget", "eval"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    let help = app.ok(&["eval", "--help"]).stdout;
+    for flag in ["--limit", "--json", "--no-ingest", "--details"] {
+        assert!(help.contains(flag), "{help}");
+    }
+}
