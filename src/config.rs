@@ -124,12 +124,16 @@ pub struct AnswerConfig {
     pub window_sentences: usize,
     /// Spans the reader returns per window.
     pub spans_per_window: usize,
+    /// Weight of the IDF-weighted share of question terms in a sentence when ranking sentences.
+    pub rank_overlap_weight: f32,
     /// Weight of BM25 (normalised by the best passage's score) when ranking sentences.
-    pub sentence_bm25_weight: f32,
+    pub rank_bm25_weight: f32,
     /// Weight of the reader's span score in the final score.
     pub reader_weight: f32,
     /// Weight of question-sentence similarity in the final score.
     pub similarity_weight: f32,
+    /// Weight of the sentence's share of question terms in the final score.
+    pub overlap_weight: f32,
     /// Weight of normalised BM25 in the final score.
     pub bm25_weight: f32,
     /// Below this final score the engine abstains.
@@ -142,12 +146,14 @@ impl Default for AnswerConfig {
     fn default() -> Self {
         AnswerConfig {
             passages: 10,
-            read_sentences: 3,
-            window_sentences: 1,
+            read_sentences: 4,
+            window_sentences: 0,
             spans_per_window: 3,
-            sentence_bm25_weight: 0.3,
+            rank_overlap_weight: 0.3,
+            rank_bm25_weight: 0.1,
             reader_weight: 0.5,
             similarity_weight: 0.4,
+            overlap_weight: 0.2,
             bm25_weight: 0.1,
             threshold: 0.3,
             min_similarity: 0.2,

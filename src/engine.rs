@@ -53,6 +53,8 @@ pub struct Candidate {
     pub reader_score: f32,
     /// Cosine similarity of the question and the cited sentence.
     pub similarity: f32,
+    /// IDF-weighted share of the question's terms in the cited sentence.
+    pub overlap: f32,
     /// BM25 of the passage, divided by the best passage's BM25.
     pub bm25: f32,
     /// The passage the answer came from (for "show passage").
@@ -75,8 +77,24 @@ pub struct Reply {
     /// Ids of the retrieved passages' articles, best first.
     #[serde(skip)]
     pub retrieved: Vec<String>,
+    /// What the reader read and found, for evaluation and tuning.
+    #[serde(skip)]
+    pub trace: Vec<WindowTrace>,
     /// Time taken, in milliseconds.
     pub latency_ms: f64,
+}
+
+/// One reader window: the features of its central sentence and the spans found in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowTrace {
+    /// Cosine similarity of the question and the sentence.
+    pub similarity: f32,
+    /// IDF-weighted share of the question's terms in the sentence.
+    pub overlap: f32,
+    /// BM25 of the passage over the best passage's.
+    pub bm25: f32,
+    /// Spans found: text, reader score, and whether a single sentence holds it.
+    pub spans: Vec<(String, f32, bool)>,
 }
 
 /// What happened to one input of an ingest.
@@ -223,14 +241,17 @@ impl Engine {
         let question = question.trim();
         let cfg = &self.config.answer;
         let hits = self.index.search(question, cfg.passages)?;
+        let searched = started.elapsed();
         let retrieved = hits.iter().map(|h| h.article_id.clone()).collect();
         let mut candidates = Vec::new();
+        let mut trace = Vec::new();
         if !hits.is_empty() {
             let qvec = self
                 .encoder
                 .embed(vec![question.to_owned()], wait)?
                 .pop()
                 .unwrap_or_default();
+            let embedded = started.elapsed();
             let windows = pick_windows(&hits, &qvec, cfg);
             let contexts = windows.iter().map(|w| w.text(&hits).to_owned()).collect();
             let spans = self.reader.read(
@@ -240,9 +261,34 @@ impl Engine {
                 cfg.read_sentences.max(1),
                 wait,
             )?;
+            tracing::debug!(
+                search_ms = searched.as_secs_f64() * 1e3,
+                embed_ms = (embedded - searched).as_secs_f64() * 1e3,
+                read_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3,
+                windows = windows.len(),
+                "stages"
+            );
+            trace = windows
+                .iter()
+                .map(|w| {
+                    let s = &hits[w.hit].sentences[w.center];
+                    WindowTrace {
+                        similarity: cosine(&qvec, &s.vector),
+                        overlap: s.overlap,
+                        bm25: w.bm25,
+                        spans: Vec::new(),
+                    }
+                })
+                .collect();
             for span in spans.into_iter().flatten() {
                 let w = &windows[span.context];
-                candidates.push(w.candidate(&hits, &qvec, &span, cfg));
+                let candidate = w.candidate(&hits, &qvec, &span, cfg);
+                trace[span.context].spans.push((
+                    span.text.clone(),
+                    span.score as f32,
+                    candidate.is_some(),
+                ));
+                candidates.extend(candidate);
             }
             candidates = dedup(candidates);
         }
@@ -270,6 +316,7 @@ impl Engine {
             alternates,
             candidates,
             retrieved,
+            trace,
             latency_ms: started.elapsed().as_secs_f64() * 1e3,
         };
         tracing::debug!(
@@ -287,6 +334,8 @@ struct Window {
     hit: usize,
     /// Sentence indices within the hit.
     sentences: std::ops::Range<usize>,
+    /// The chosen sentence the window is built around.
+    center: usize,
     bm25: f32,
 }
 
@@ -307,7 +356,7 @@ impl Window {
         qvec: &[f32],
         span: &newsqa_models::Span,
         cfg: &AnswerConfig,
-    ) -> Candidate {
+    ) -> Option<Candidate> {
         let hit = &hits[self.hit];
         let window_start = self.byte_range(hits).start;
         let window = self.text(hits);
@@ -319,7 +368,7 @@ impl Window {
                     .map_or(window.len(), |(b, _)| b)
         };
         let (start_b, end_b) = (byte_of(span.start), byte_of(span.end));
-        // The sentences the span touches; the citation runs from the first to the last.
+        // The sentences the span touches.
         let touched: Vec<usize> = self
             .sentences
             .clone()
@@ -328,20 +377,20 @@ impl Window {
                 r.start < end_b && start_b < r.end
             })
             .collect();
-        let first = *touched.first().unwrap_or(&self.sentences.start);
-        let last = *touched.last().unwrap_or(&first);
-        let cite = hit.sentences[first].range.start..hit.sentences[last].range.end;
-        let similarity = touched
-            .iter()
-            .map(|&i| cosine(qvec, &hit.sentences[i].vector))
-            .fold(f32::MIN, f32::max)
-            .max(-1.0);
+        // A span running across a sentence boundary is not an answer that one sentence can cite.
+        let [sentence] = touched[..] else {
+            return None;
+        };
+        let cite = hit.sentences[sentence].range.clone();
+        let similarity = cosine(qvec, &hit.sentences[sentence].vector);
+        let overlap = hit.sentences[sentence].overlap;
         let chars_before = |b: usize| hit.text[..b].chars().count();
         let reader_score = span.score as f32;
         let score = cfg.reader_weight * reader_score
             + cfg.similarity_weight * similarity
+            + cfg.overlap_weight * overlap
             + cfg.bm25_weight * self.bm25;
-        Candidate {
+        Some(Candidate {
             answer: hit.text[start_b..end_b].trim().to_owned(),
             score,
             citation: hit.text[cite].to_owned(),
@@ -352,9 +401,10 @@ impl Window {
             end: hit.char_start + chars_before(end_b),
             reader_score,
             similarity,
+            overlap,
             bm25: self.bm25,
             passage: hit.text.clone(),
-        }
+        })
     }
 }
 
@@ -372,7 +422,9 @@ fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Wi
         let bm25 = hit.score / top_bm25;
         let n = hit.sentences.len();
         for (i, s) in hit.sentences.iter().enumerate() {
-            let score = cosine(qvec, &s.vector) + cfg.sentence_bm25_weight * bm25;
+            let score = cosine(qvec, &s.vector)
+                + cfg.rank_overlap_weight * s.overlap
+                + cfg.rank_bm25_weight * bm25;
             let centrality = i.min(n - 1 - i);
             let key = (hit.article_id.as_str(), hit.first_sentence + i);
             let entry = best.entry(key).or_insert((score, h, i, centrality));
@@ -403,6 +455,7 @@ fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Wi
             windows.push(Window {
                 hit: h,
                 sentences: start..end,
+                center: i,
                 bm25: hits[h].score / top_bm25,
             });
         }
@@ -449,6 +502,7 @@ mod tests {
             out.push(SentenceHit {
                 range: start..text.len(),
                 vector: v.clone(),
+                overlap: 0.0,
             });
         }
         PassageHit {
@@ -503,6 +557,7 @@ mod tests {
             end: 12,
             reader_score: 0.0,
             similarity: 0.0,
+            overlap: 0.0,
             bm25: 0.0,
             passage: String::new(),
         };

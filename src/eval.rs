@@ -152,6 +152,17 @@ struct Detail<'a> {
     f1: f64,
     recall: bool,
     candidates: Vec<DetailCandidate<'a>>,
+    windows: Vec<DetailWindow<'a>>,
+}
+
+/// A window the reader read, with its sentence's features and its spans' EM/F1.
+#[derive(Serialize)]
+struct DetailWindow<'a> {
+    similarity: f32,
+    overlap: f32,
+    bm25: f32,
+    /// (answer, reader score, within one sentence, em, f1)
+    spans: Vec<(&'a str, f32, bool, f64, f64)>,
 }
 
 /// A scored candidate, so that fusion weights and thresholds can be tuned offline.
@@ -228,6 +239,27 @@ pub fn run(
                             em,
                             f1,
                         }
+                    })
+                    .collect(),
+                windows: reply
+                    .trace
+                    .iter()
+                    .map(|w| DetailWindow {
+                        similarity: w.similarity,
+                        overlap: w.overlap,
+                        bm25: w.bm25,
+                        spans: w
+                            .spans
+                            .iter()
+                            .map(|(text, reader, single)| {
+                                let (em, f1) = if q.answers.is_empty() {
+                                    (0.0, 0.0)
+                                } else {
+                                    score(text, &q.answers)
+                                };
+                                (text.as_str(), *reader, *single, em, f1)
+                            })
+                            .collect(),
                     })
                     .collect(),
             };

@@ -70,6 +70,8 @@ pub struct SentenceHit {
     pub range: std::ops::Range<usize>,
     /// The sentence vector stored at ingest.
     pub vector: Vec<f32>,
+    /// Share of the question's search terms found in this sentence, weighted by IDF (0..=1).
+    pub overlap: f32,
 }
 
 /// A passage returned by search.
@@ -389,10 +391,34 @@ impl ArticleIndex {
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit))?;
+        // IDF of each term over passages, to weigh which sentence matches the question best.
+        let n = searcher.num_docs() as f32;
+        let mut idf = Vec::with_capacity(terms.len());
+        for t in &terms {
+            let df = searcher.doc_freq(&Term::from_field_text(f.body, t))? as f32;
+            idf.push((1.0 + (n - df + 0.5) / (df + 0.5)).ln());
+        }
+        let total: f32 = idf.iter().sum::<f32>().max(1e-6);
+        let mut analyzer = self.index.tokenizer_for_field(f.body)?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
-            hits.push(self.passage(score, &doc)?);
+            let mut hit = self.passage(score, &doc)?;
+            for s in &mut hit.sentences {
+                let mut words = HashSet::new();
+                let mut stream = analyzer.token_stream(&hit.text[s.range.clone()]);
+                while let Some(token) = stream.next() {
+                    words.insert(token.text.clone());
+                }
+                let matched: f32 = terms
+                    .iter()
+                    .zip(&idf)
+                    .filter(|(t, _)| words.contains(String::as_str(t)))
+                    .map(|(_, w)| w)
+                    .sum();
+                s.overlap = matched / total;
+            }
+            hits.push(hit);
         }
         Ok(hits)
     }
@@ -455,6 +481,7 @@ fn decode_sentences(blob: &[u8]) -> Result<Vec<SentenceHit>> {
         out.push(SentenceHit {
             range: start..end,
             vector,
+            overlap: 0.0,
         });
     }
     Ok(out)

@@ -16,6 +16,11 @@ fn reingesting_the_same_article_changes_nothing() {
         "{}",
         second.stdout
     );
+    let third = app.ok(&["ingest", "--json", SEED_ARTICLE]).json_lines();
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0]["ok"], true);
+    assert_eq!(third[0]["article"]["status"], "unchanged");
+    assert_eq!(third[0]["article"]["sentences"], 19);
     assert_eq!(app.articles(), before);
     assert_eq!(before.len(), 1);
     assert_eq!(before[0]["date"], "Mar 10, 2025");
