@@ -1,21 +1,27 @@
 #!/usr/bin/env python3
-"""Tune the answer fusion weights and the abstention threshold offline.
+"""Tune newsqa's answer fusion weights and abstention threshold offline.
 
 Input: the `--details` JSONL of a `newsqa eval` run made with a generous reader budget
-(e.g. `[answer] read_sentences = 12`, `window_sentences = 0`), so that every window a
-smaller budget would read is in the file with its features (similarity, overlap, BM25) and
-the reader's spans. A reader window's spans do not depend on the other windows, so any
-smaller `read_sentences` and any ranking/fusion weights can be replayed exactly from it.
+(`[answer] read_sentences = 12`), so that every window a smaller budget would read is in
+the file with its features (cosine similarity, term overlap, BM25) and the reader's spans
+(raw start+end logits). The reader scores each window on its own, so any smaller
+`read_sentences` and any ranking and fusion weights can be replayed exactly.
 
     python3 scripts/tune_fusion.py details.jsonl [--read 2,3,4,5,6]
 
-Prints the best weights per reader budget (by F1 over answerable questions, no
-abstention), then, for those weights, the abstention trade-off: for each threshold, the
-F1 kept on answerable questions and the share of unanswerable questions abstained on.
+1. For each reader budget, grid-searches the sentence-ranking weights and the linear
+   fusion z = logit + ws*cosine + wo*overlap + wb*bm25 for the best F1 on the answerable
+   questions (no abstention).
+2. For the chosen budget, fits the confidence p = sigmoid(a*z + b) by logistic regression
+   of "the chosen answer is right (F1 >= 0.5)", with unanswerable questions as negatives,
+   and prints the `[answer]` weights that compute it.
+3. Prints the abstention trade-off: for each confidence threshold, the F1 kept on
+   answerable questions and the share of unanswerable questions abstained on.
 """
 import argparse
 import itertools
 import json
+import math
 
 
 def load(path):
@@ -26,76 +32,91 @@ def load(path):
     return rows
 
 
-def replay(rows, read, rank_o, rank_b, wr, ws, wo, wb):
-    """Yields (answerable, best score, best similarity, em, f1) per question."""
+def choose(rows, read, rank_o, rank_b, ws, wo, wb):
+    """Per question: (answerable, z of the best span, its cosine, em, f1); z None if no span."""
+    out = []
     for answerable, windows in rows:
         ranked = sorted(
             windows, key=lambda w: -(w["similarity"] + rank_o * w["overlap"] + rank_b * w["bm25"])
         )[:read]
         best = None
         for w in ranked:
-            for text, reader, single, em, f1 in w["spans"]:
+            for _text, logit, single, em, f1 in w["spans"]:
                 if not single:
                     continue
-                s = wr * reader + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"]
-                if best is None or s > best[0]:
-                    best = (s, w["similarity"], em, f1)
-        if best is None:
-            yield answerable, float("-inf"), 0.0, 0.0, 0.0
-        else:
-            yield (answerable,) + best
+                z = logit + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"]
+                if best is None or z > best[0]:
+                    best = (z, w["similarity"], em, f1)
+        out.append((answerable,) + (best or (None, 0.0, 0.0, 0.0)))
+    return out
 
 
-def f1_of(rows, *args):
-    n = em = f1 = 0
-    for answerable, _s, _sim, e, f in replay(rows, *args):
-        if answerable:
-            n += 1
-            em += e
-            f1 += f
-    return 100 * em / max(n, 1), 100 * f1 / max(n, 1)
+def scores(chosen):
+    n = sum(1 for c in chosen if c[0]) or 1
+    return (100 * sum(c[3] for c in chosen if c[0]) / n, 100 * sum(c[4] for c in chosen if c[0]) / n)
+
+
+def fit_logistic(xs, ys, steps=3000, lr=0.05):
+    """Fits p = sigmoid(a*x + b) by gradient descent on standardised x."""
+    mean = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / len(xs)) or 1.0
+    zs = [(x - mean) / sd for x in xs]
+    a = b = 0.0
+    for _ in range(steps):
+        ga = gb = 0.0
+        for z, y in zip(zs, ys):
+            p = 1 / (1 + math.exp(-(a * z + b)))
+            ga += (p - y) * z
+            gb += p - y
+        a -= lr * ga / len(zs)
+        b -= lr * gb / len(zs)
+    return a / sd, b - a * mean / sd
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("details")
     ap.add_argument("--read", default="2,3,4,5,6")
+    ap.add_argument("--min-similarity", type=float, default=0.2)
     args = ap.parse_args()
     rows = load(args.details)
-    grid_rank = [(o, b) for o in (0.0, 0.2, 0.4, 0.6) for b in (0.0, 0.1, 0.2)]
-    grid_fuse = [
-        (wr, ws, wo, wb)
-        for wr in (0.5, 1.0)
-        for ws, wo, wb in itertools.product((0.0, 0.3, 0.6, 1.0), (0.0, 0.2, 0.4, 0.8), (0.0, 0.1, 0.3))
-    ]
     print(f"{len(rows)} questions, {sum(a for a, _ in rows)} answerable")
-    best_overall = None
+    grid_rank = [(o, b) for o in (0.3, 0.6, 1.0) for b in (0.0, 0.1, 0.3)]
+    grid_fuse = list(itertools.product((4.0, 6.0, 9.0, 12.0, 16.0), (0.0, 2.0, 4.0, 6.0), (0.0, 1.0)))
+    best_by_read = {}
     for read in [int(x) for x in args.read.split(",")]:
         best = None
         for ro, rb in grid_rank:
             for fuse in grid_fuse:
-                em, f1 = f1_of(rows, read, ro, rb, *fuse)
+                em, f1 = scores(choose(rows, read, ro, rb, *fuse))
                 if best is None or f1 > best[1]:
                     best = (em, f1, ro, rb, fuse)
         em, f1, ro, rb, fuse = best
+        best_by_read[read] = best
         print(
             f"read_sentences={read}: EM {em:.2f} F1 {f1:.2f}  rank_overlap={ro} rank_bm25={rb} "
-            f"reader={fuse[0]} similarity={fuse[1]} overlap={fuse[2]} bm25={fuse[3]}"
+            f"z = logit + {fuse[0]}*cosine + {fuse[1]}*overlap + {fuse[2]}*bm25"
         )
-        best_overall = best_overall or {}
-        best_overall[read] = (ro, rb, fuse)
 
-    read = max(best_overall) if 4 not in best_overall else 4
-    ro, rb, fuse = best_overall[read]
-    print(f"\nabstention trade-off at read_sentences={read} (min_similarity 0.2):")
+    read = 3 if 3 in best_by_read else max(best_by_read)
+    _em, _f1, ro, rb, (ws, wo, wb) = best_by_read[read]
+    chosen = choose(rows, read, ro, rb, ws, wo, wb)
+    with_z = [c for c in chosen if c[1] is not None]
+    a, b = fit_logistic([c[1] for c in with_z], [1.0 if c[0] and c[4] >= 0.5 else 0.0 for c in with_z])
+    print(f"\nconfidence = sigmoid({a:.4f} * z + {b:.4f}); as [answer] weights:")
+    print(f"  rank_overlap_weight = {ro}\n  rank_bm25_weight = {rb}")
+    print(f"  reader_weight = {a:.4f}\n  similarity_weight = {a * ws:.4f}")
+    print(f"  overlap_weight = {a * wo:.4f}\n  bm25_weight = {a * wb:.4f}\n  score_bias = {b:.4f}")
+
+    print(f"\nabstention trade-off at read_sentences={read} (min_similarity {args.min_similarity}):")
     print("threshold  F1(answerable)  answered(answerable)  abstained(unanswerable)")
-    results = list(replay(rows, read, ro, rb, *fuse))
-    n_ans = sum(1 for r in results if r[0]) or 1
-    n_un = sum(1 for r in results if not r[0]) or 1
-    for t in [x / 20 for x in range(0, 21)]:
+    n_ans = sum(1 for c in chosen if c[0]) or 1
+    n_un = sum(1 for c in chosen if not c[0]) or 1
+    for t in [x / 20 for x in range(0, 20)]:
         f1 = ans = unab = 0
-        for answerable, s, sim, _e, f in results:
-            answered = s >= t and sim >= 0.2
+        for answerable, z, sim, _e, f in chosen:
+            p = 0.0 if z is None else 1 / (1 + math.exp(-(a * z + b)))
+            answered = p >= t and sim >= args.min_similarity
             if answerable:
                 f1 += f if answered else 0
                 ans += answered

@@ -80,6 +80,8 @@ pub struct ReaderConfig {
     pub queue: usize,
     /// Longest answer, in tokens.
     pub max_answer_tokens: usize,
+    /// Pass BERT token type ids (question 0, context 1) to the reader.
+    pub token_type_ids: bool,
 }
 
 impl Default for ReaderConfig {
@@ -89,6 +91,7 @@ impl Default for ReaderConfig {
             threads: 0,
             queue: 16,
             max_answer_tokens: 30,
+            token_type_ids: false,
         }
     }
 }
@@ -128,7 +131,7 @@ pub struct AnswerConfig {
     pub rank_overlap_weight: f32,
     /// Weight of BM25 (normalised by the best passage's score) when ranking sentences.
     pub rank_bm25_weight: f32,
-    /// Weight of the reader's span score in the final score.
+    /// Weight of the reader's span score (start + end logit) in the final score.
     pub reader_weight: f32,
     /// Weight of question-sentence similarity in the final score.
     pub similarity_weight: f32,
@@ -136,6 +139,8 @@ pub struct AnswerConfig {
     pub overlap_weight: f32,
     /// Weight of normalised BM25 in the final score.
     pub bm25_weight: f32,
+    /// Constant added before the logistic function that turns the fusion into a confidence.
+    pub score_bias: f32,
     /// Below this final score the engine abstains.
     pub threshold: f32,
     /// Below this question-sentence similarity the engine abstains, whatever the reader says.
@@ -146,16 +151,17 @@ impl Default for AnswerConfig {
     fn default() -> Self {
         AnswerConfig {
             passages: 10,
-            read_sentences: 4,
+            read_sentences: 3,
             window_sentences: 0,
             spans_per_window: 3,
-            rank_overlap_weight: 0.3,
-            rank_bm25_weight: 0.1,
-            reader_weight: 0.5,
-            similarity_weight: 0.4,
-            overlap_weight: 0.2,
-            bm25_weight: 0.1,
-            threshold: 0.3,
+            rank_overlap_weight: 0.6,
+            rank_bm25_weight: 0.3,
+            reader_weight: 0.2123,
+            similarity_weight: 2.5477,
+            overlap_weight: 1.2739,
+            bm25_weight: 0.2123,
+            score_bias: -5.3246,
+            threshold: 0.1,
             min_similarity: 0.2,
         }
     }

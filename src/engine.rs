@@ -35,7 +35,8 @@ pub struct Engine {
 pub struct Candidate {
     /// The answer span.
     pub answer: String,
-    /// The fused score (see ARCHITECTURE.md).
+    /// Confidence that the answer is right, 0..1: a logistic function of the linear fusion of
+    /// reader, similarity, overlap and BM25 scores (see ARCHITECTURE.md).
     pub score: f32,
     /// The whole sentence (or sentences) of the article holding the span, exactly as written.
     pub citation: String,
@@ -49,7 +50,7 @@ pub struct Candidate {
     pub start: usize,
     /// End (exclusive) of the answer, in characters of the article body.
     pub end: usize,
-    /// The reader's span score.
+    /// The reader's span score (start + end logit).
     pub reader_score: f32,
     /// Cosine similarity of the question and the cited sentence.
     pub similarity: f32,
@@ -120,6 +121,7 @@ impl Engine {
         let mut reader_cfg = ReaderConfig::new(&config.reader.model);
         reader_cfg.queue = config.reader.queue;
         reader_cfg.max_answer_tokens = config.reader.max_answer_tokens;
+        reader_cfg.token_types = config.reader.token_type_ids;
         let reader = Reader::load(&reader_cfg).with_context(|| {
             format!(
                 "loading the QA reader from {}",
@@ -254,13 +256,9 @@ impl Engine {
             let embedded = started.elapsed();
             let windows = pick_windows(&hits, &qvec, cfg);
             let contexts = windows.iter().map(|w| w.text(&hits).to_owned()).collect();
-            let spans = self.reader.read(
-                question,
-                contexts,
-                cfg.spans_per_window,
-                cfg.read_sentences.max(1),
-                wait,
-            )?;
+            let spans = self
+                .reader
+                .read(question, contexts, cfg.spans_per_window, wait)?;
             tracing::debug!(
                 search_ms = searched.as_secs_f64() * 1e3,
                 embed_ms = (embedded - searched).as_secs_f64() * 1e3,
@@ -386,10 +384,12 @@ impl Window {
         let overlap = hit.sentences[sentence].overlap;
         let chars_before = |b: usize| hit.text[..b].chars().count();
         let reader_score = span.score as f32;
-        let score = cfg.reader_weight * reader_score
+        let z = cfg.score_bias
+            + cfg.reader_weight * reader_score
             + cfg.similarity_weight * similarity
             + cfg.overlap_weight * overlap
             + cfg.bm25_weight * self.bm25;
+        let score = 1.0 / (1.0 + (-z).exp());
         Some(Candidate {
             answer: hit.text[start_b..end_b].trim().to_owned(),
             score,

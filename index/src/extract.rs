@@ -150,7 +150,12 @@ fn extract_text(text: &str) -> Extracted {
         body_lines.truncate(cut);
     }
 
-    let body = body_lines.join("\n").trim().to_owned();
+    let mut body = body_lines.join("\n").trim().to_owned();
+    // A single paragraph with no headline above it: the line is the article.
+    let mut title = title;
+    if body.is_empty() && !title.is_empty() {
+        body = std::mem::take(&mut title);
+    }
     let title = if title.is_empty() {
         body.chars().take(80).collect()
     } else {
@@ -310,6 +315,18 @@ mod tests {
         let text = "Title\n\nComments\n\nBody one.\n\nBody two.\n\nBody three.";
         let a = extract("a.txt", text, Format::Text).unwrap();
         assert!(a.body.starts_with("Comments"));
+    }
+
+    #[test]
+    fn a_single_line_is_the_body_not_only_a_title() {
+        let a = extract(
+            "-",
+            "Markets rallied on Tuesday. Analysts said so.\n",
+            Format::Text,
+        )
+        .unwrap();
+        assert_eq!(a.body, "Markets rallied on Tuesday. Analysts said so.");
+        assert_eq!(a.title, "Markets rallied on Tuesday. Analysts said so.");
     }
 
     #[test]

@@ -1,12 +1,22 @@
 //! The extractive QA reader: question and short contexts in, scored answer spans out.
+//!
+//! rust-bert's `QuestionAnsweringModel::predict` is not used, for three reasons, each
+//! measured on SQuAD (see BENCHMARKS.md):
+//! - it scores spans by a softmax within each context, so a span from one context cannot
+//!   be compared with a span from another; newsqa reads several short contexts and needs
+//!   scores that compare, so this reader returns raw start+end logits;
+//! - for BERT it runs the model without token type ids, which BERT QA models are usually
+//!   trained with (question = 0, context = 1); here that is a setting;
+//! - it tokenises the question again for every context; here it is tokenised once.
 
 use std::path::PathBuf;
 
-use rust_bert::pipelines::common::ModelResource;
-use rust_bert::pipelines::question_answering::{
-    QaInput, QuestionAnsweringConfig, QuestionAnsweringModel,
-};
-use tch::Device;
+use rust_bert::bert::{BertConfig, BertForQuestionAnswering};
+use rust_bert::pipelines::common::{ModelResource, ModelType, TokenizerOption};
+use rust_bert::pipelines::question_answering::{QuestionAnsweringConfig, QuestionAnsweringOption};
+use rust_bert::Config as _;
+use rust_tokenizers::TokenIdsWithOffsets;
+use tch::{nn, Device, Kind, Tensor};
 
 use crate::load::{local, ModelFiles};
 use crate::worker::Worker;
@@ -21,10 +31,13 @@ pub struct ReaderConfig {
     pub queue: usize,
     /// Longest answer, in tokens.
     pub max_answer_tokens: usize,
-    /// Longest input (question + context), in tokens; longer contexts are read in strides.
+    /// Longest input (question + context), in tokens; longer contexts are cut.
     pub max_seq_len: usize,
-    /// Contexts per forward pass.
-    pub batch_size: usize,
+    /// Longest question, in tokens.
+    pub max_question_tokens: usize,
+    /// Give BERT token type ids (question 0, context 1). rust-bert's own QA pipeline does not;
+    /// for the shipped reader it makes no measurable difference (BENCHMARKS.md).
+    pub token_types: bool,
 }
 
 impl ReaderConfig {
@@ -34,8 +47,9 @@ impl ReaderConfig {
             dir: dir.into(),
             queue: 16,
             max_answer_tokens: 30,
-            max_seq_len: 256,
-            batch_size: 16,
+            max_seq_len: 384,
+            max_question_tokens: 64,
+            token_types: false,
         }
     }
 }
@@ -51,14 +65,31 @@ pub struct Span {
     pub end: usize,
     /// The span text.
     pub text: String,
-    /// The reader's score: start probability times end probability, within its context.
+    /// Start logit plus end logit: comparable across contexts and questions.
     pub score: f64,
+}
+
+enum Model {
+    /// BERT, run directly so that token type ids reach it; the store owns its weights.
+    Bert(BertForQuestionAnswering, #[allow(dead_code)] nn::VarStore),
+    /// Any other architecture rust-bert supports for QA.
+    Other(QuestionAnsweringOption),
+}
+
+struct Loaded {
+    model: Model,
+    tokenizer: TokenizerOption,
+    pad: i64,
+    sep: i64,
+    /// Special tokens around a single sequence ([CLS] q [SEP] for BERT).
+    added_single: usize,
+    cfg: ReaderConfig,
 }
 
 /// A handle to the QA reader thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Reader {
-    worker: Worker<QuestionAnsweringModel>,
+    worker: Worker<Loaded>,
 }
 
 impl Reader {
@@ -67,70 +98,234 @@ impl Reader {
         let files = ModelFiles::find(&cfg.dir)?;
         let cfg = cfg.clone();
         let worker = Worker::spawn("QA reader", cfg.queue, move || {
-            let mut qa = QuestionAnsweringConfig::custom_new(
+            tracing::info!(dir = %files.dir.display(), model_type = ?files.model_type, "loading QA reader");
+            let err = |source| ModelError::RustBert {
+                model: "QA reader",
+                source,
+            };
+            let tokenizer = TokenizerOption::from_file(
                 files.model_type,
-                ModelResource::Torch(Box::new(local(&files.weights))),
-                local(&files.config),
-                local(&files.vocab),
-                files.merges.as_deref().map(local),
+                &files.vocab.to_string_lossy(),
+                files
+                    .merges
+                    .as_deref()
+                    .map(|m| m.to_string_lossy())
+                    .as_deref(),
                 files.lower_case,
                 None,
                 None,
-                cfg.max_seq_len,
-                (cfg.max_seq_len / 2).min(128),
-                64,
-                cfg.max_answer_tokens,
-            );
-            qa.device = Device::Cpu;
-            tracing::info!(dir = %files.dir.display(), model_type = ?files.model_type, "loading QA reader");
-            QuestionAnsweringModel::new(qa).map_err(|source| ModelError::RustBert {
-                model: "QA reader",
-                source,
+            )
+            .map_err(err)?;
+            let model = if files.model_type == ModelType::Bert {
+                let mut vs = nn::VarStore::new(Device::Cpu);
+                let config = BertConfig::from_file(&files.config);
+                let model = BertForQuestionAnswering::new(vs.root(), &config);
+                vs.load(&files.weights)
+                    .map_err(|e| err(rust_bert::RustBertError::from(e)))?;
+                vs.set_kind(Kind::Float);
+                Model::Bert(model, vs)
+            } else {
+                let mut qa = QuestionAnsweringConfig::new(
+                    files.model_type,
+                    ModelResource::Torch(Box::new(local(&files.weights))),
+                    local(&files.config),
+                    local(&files.vocab),
+                    files.merges.as_deref().map(local),
+                    files.lower_case,
+                    None,
+                    None,
+                );
+                qa.device = Device::Cpu;
+                Model::Other(QuestionAnsweringOption::new(&qa).map_err(err)?)
+            };
+            let pad = tokenizer.get_pad_id().unwrap_or(0);
+            let sep = tokenizer.get_sep_id().unwrap_or(-1);
+            let added_single = tokenizer
+                .build_input_with_special_tokens(empty(), None)
+                .token_ids
+                .len();
+            Ok(Loaded {
+                model,
+                tokenizer,
+                pad,
+                sep,
+                added_single,
+                cfg,
             })
         })?;
         Ok(Reader { worker })
     }
 
-    /// Reads every context in one batched call and returns the best `top_k` spans of each.
-    /// With `wait` false, a full queue gives [`ModelError::Busy`].
+    /// Reads every context in one batched forward pass and returns the best `top_k` spans of
+    /// each, best first. With `wait` false, a full queue gives [`ModelError::Busy`].
     pub fn read(
         &self,
         question: &str,
         contexts: Vec<String>,
         top_k: usize,
-        batch_size: usize,
         wait: bool,
     ) -> Result<Vec<Vec<Span>>> {
         if contexts.is_empty() {
             return Ok(Vec::new());
         }
         let question = question.to_owned();
-        self.worker.run(wait, move |model| {
-            let inputs: Vec<QaInput> = contexts
-                .into_iter()
-                .map(|context| QaInput {
-                    question: question.clone(),
-                    context,
-                })
-                .collect();
-            let answers = model.predict(&inputs, top_k.max(1) as i64, batch_size.max(1));
-            Ok(answers
-                .into_iter()
-                .enumerate()
-                .map(|(context, spans)| {
-                    spans
-                        .into_iter()
-                        .filter(|a| a.end > a.start && !a.answer.trim().is_empty())
-                        .map(|a| Span {
-                            context,
-                            start: a.start,
-                            end: a.end,
-                            text: a.answer,
-                            score: a.score,
-                        })
-                        .collect()
-                })
-                .collect())
+        self.worker.run(wait, move |m| {
+            Ok(m.read(&question, &contexts, top_k.max(1)))
         })
+    }
+}
+
+fn empty() -> TokenIdsWithOffsets {
+    TokenIdsWithOffsets {
+        ids: vec![],
+        offsets: vec![],
+        reference_offsets: vec![],
+        masks: vec![],
+    }
+}
+
+/// One encoded question + context pair.
+struct Feature {
+    ids: Vec<i64>,
+    types: Vec<i64>,
+    /// Char offsets into the context for context tokens, None elsewhere.
+    offsets: Vec<Option<(usize, usize)>>,
+}
+
+impl Loaded {
+    fn encode(&self, text: &str, max: usize) -> TokenIdsWithOffsets {
+        let mut t = self.tokenizer.tokenize_with_offsets(text);
+        t.tokens.truncate(max);
+        t.offsets.truncate(max);
+        t.reference_offsets.truncate(max);
+        t.masks.truncate(max);
+        TokenIdsWithOffsets {
+            ids: self.tokenizer.convert_tokens_to_ids(&t.tokens),
+            offsets: t.offsets,
+            reference_offsets: t.reference_offsets,
+            masks: t.masks,
+        }
+    }
+
+    fn read(&self, question: &str, contexts: &[String], top_k: usize) -> Vec<Vec<Span>> {
+        let q = self.encode(question, self.cfg.max_question_tokens);
+        let question_len = q.ids.len() + self.added_single;
+        let room = self
+            .cfg
+            .max_seq_len
+            .saturating_sub(question_len + 2)
+            .max(16);
+        let features: Vec<Feature> = contexts
+            .iter()
+            .map(|c| {
+                let input = self
+                    .tokenizer
+                    .build_input_with_special_tokens(q.clone(), Some(self.encode(c, room)));
+                let offsets = input
+                    .token_offsets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let in_context = i >= question_len && input.token_ids[i] != self.sep;
+                        o.filter(|_| in_context)
+                            .map(|o| (o.begin as usize, o.end as usize))
+                    })
+                    .collect();
+                Feature {
+                    types: input.segment_ids.iter().map(|&s| i64::from(s)).collect(),
+                    ids: input.token_ids,
+                    offsets,
+                }
+            })
+            .collect();
+        let (start, end) = self.logits(&features);
+        features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.best_spans(i, f, &contexts[i], &start[i], &end[i], top_k))
+            .collect()
+    }
+
+    /// Start and end logits of every feature, from one padded batch.
+    fn logits(&self, features: &[Feature]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        let len = features.iter().map(|f| f.ids.len()).max().unwrap_or(0);
+        let pad = |v: &[i64], with: i64| {
+            let mut v = v.to_vec();
+            v.resize(len, with);
+            Tensor::from_slice(&v)
+        };
+        let ids: Vec<Tensor> = features.iter().map(|f| pad(&f.ids, self.pad)).collect();
+        let types: Vec<Tensor> = features.iter().map(|f| pad(&f.types, 0)).collect();
+        let mask: Vec<Tensor> = features
+            .iter()
+            .map(|f| pad(&vec![1; f.ids.len()], 0))
+            .collect();
+        let (ids, types, mask) = (
+            Tensor::stack(&ids, 0),
+            Tensor::stack(&types, 0),
+            Tensor::stack(&mask, 0),
+        );
+        let (start, end) = tch::no_grad(|| match &self.model {
+            Model::Bert(m, _) => {
+                let types = self.cfg.token_types.then_some(&types);
+                let out = m.forward_t(Some(&ids), Some(&mask), types, None, None, false);
+                (out.start_logits, out.end_logits)
+            }
+            Model::Other(m) => m.forward_t(Some(&ids), Some(&mask), None, Some(&types), false),
+        });
+        let to_vec = |t: Tensor| -> Vec<Vec<f32>> {
+            Vec::<Vec<f32>>::try_from(t.to_kind(Kind::Float)).unwrap_or_default()
+        };
+        (to_vec(start), to_vec(end))
+    }
+
+    /// The `top_k` highest start+end logit spans of one feature, at most `max_answer_tokens` long.
+    fn best_spans(
+        &self,
+        context_index: usize,
+        f: &Feature,
+        context: &str,
+        start: &[f32],
+        end: &[f32],
+        top_k: usize,
+    ) -> Vec<Span> {
+        let max_len = self.cfg.max_answer_tokens.max(1);
+        let mut scored: Vec<(f32, usize, usize)> = Vec::new();
+        for s in 0..f.offsets.len() {
+            if f.offsets[s].is_none() {
+                continue;
+            }
+            for e in s..(s + max_len).min(f.offsets.len()) {
+                if f.offsets[e].is_some() {
+                    scored.push((start[s] + end[e], s, e));
+                }
+            }
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let char_count = context.chars().count();
+        let mut out: Vec<Span> = Vec::with_capacity(top_k);
+        for (score, s, e) in scored {
+            if out.len() >= top_k {
+                break;
+            }
+            let (begin, _) = f.offsets[s].expect("context token");
+            let (_, finish) = f.offsets[e].expect("context token");
+            let finish = finish.min(char_count);
+            if finish <= begin || out.iter().any(|o| o.start == begin && o.end == finish) {
+                continue;
+            }
+            let text: String = context.chars().skip(begin).take(finish - begin).collect();
+            if text.trim().is_empty() {
+                continue;
+            }
+            out.push(Span {
+                context: context_index,
+                start: begin,
+                end: finish,
+                text,
+                score: f64::from(score),
+            });
+        }
+        out
     }
 }
