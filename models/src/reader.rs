@@ -71,9 +71,12 @@ pub struct Span {
 
 enum Model {
     /// BERT, run directly so that token type ids reach it; the store owns its weights.
-    Bert(BertForQuestionAnswering, #[allow(dead_code)] nn::VarStore),
+    Bert(
+        Box<BertForQuestionAnswering>,
+        #[allow(dead_code)] nn::VarStore,
+    ),
     /// Any other architecture rust-bert supports for QA.
-    Other(QuestionAnsweringOption),
+    Other(Box<QuestionAnsweringOption>),
 }
 
 struct Loaded {
@@ -123,7 +126,7 @@ impl Reader {
                 vs.load(&files.weights)
                     .map_err(|e| err(rust_bert::RustBertError::from(e)))?;
                 vs.set_kind(Kind::Float);
-                Model::Bert(model, vs)
+                Model::Bert(Box::new(model), vs)
             } else {
                 let mut qa = QuestionAnsweringConfig::new(
                     files.model_type,
@@ -136,7 +139,7 @@ impl Reader {
                     None,
                 );
                 qa.device = Device::Cpu;
-                Model::Other(QuestionAnsweringOption::new(&qa).map_err(err)?)
+                Model::Other(Box::new(QuestionAnsweringOption::new(&qa).map_err(err)?))
             };
             let pad = tokenizer.get_pad_id().unwrap_or(0);
             let sep = tokenizer.get_sep_id().unwrap_or(-1);
@@ -291,14 +294,12 @@ impl Loaded {
     ) -> Vec<Span> {
         let max_len = self.cfg.max_answer_tokens.max(1);
         let mut scored: Vec<(f32, usize, usize)> = Vec::new();
-        for s in 0..f.offsets.len() {
-            if f.offsets[s].is_none() {
-                continue;
-            }
-            for e in s..(s + max_len).min(f.offsets.len()) {
-                if f.offsets[e].is_some() {
-                    scored.push((start[s] + end[e], s, e));
-                }
+        let in_context: Vec<usize> = (0..f.offsets.len())
+            .filter(|&i| f.offsets[i].is_some())
+            .collect();
+        for (k, &s) in in_context.iter().enumerate() {
+            for &e in in_context[k..].iter().take_while(|&&e| e < s + max_len) {
+                scored.push((start[s] + end[e], s, e));
             }
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
