@@ -119,6 +119,11 @@ pub struct Report {
     pub em: f64,
     /// Token F1 over the answerable questions, in percent.
     pub f1: f64,
+    /// EM if the engine never abstained (its best candidate taken every time), like a reader
+    /// without a threshold.
+    pub em_no_abstain: f64,
+    /// F1 if the engine never abstained.
+    pub f1_no_abstain: f64,
     /// Questions the engine answered.
     pub answered: usize,
     /// Questions the engine abstained on.
@@ -185,6 +190,8 @@ pub fn run(
 ) -> Result<Report> {
     let mut em = 0.0;
     let mut f1 = 0.0;
+    let mut em_all = 0.0;
+    let mut f1_all = 0.0;
     let mut answerable = 0usize;
     let mut answered = 0;
     let mut unanswerable = 0;
@@ -209,6 +216,10 @@ pub fn run(
             let s = score(prediction.unwrap_or(""), &q.answers);
             em += s.0;
             f1 += s.1;
+            let first = reply.candidates.first().map_or("", |c| c.answer.as_str());
+            let all = score(first, &q.answers);
+            em_all += all.0;
+            f1_all += all.1;
             s
         };
         if let Some(w) = details.as_deref_mut() {
@@ -281,6 +292,8 @@ pub fn run(
     Ok(Report {
         em: round2(100.0 * em / a),
         f1: round2(100.0 * f1 / a),
+        em_no_abstain: round2(100.0 * em_all / a),
+        f1_no_abstain: round2(100.0 * f1_all / a),
         answered,
         abstained: questions.len() - answered,
         unanswerable,

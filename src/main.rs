@@ -296,6 +296,15 @@ fn ingest(
             report(Ok(&i));
         }
         engine.commit()?;
+        if bar.is_hidden() && !json && inputs.len() > batch {
+            // No terminal for a progress bar (a log, CI): a line per committed batch instead.
+            let done = (bar.position() as usize).min(inputs.len());
+            eprintln!(
+                "ingested {done}/{} inputs ({:.0} s)",
+                inputs.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
@@ -493,6 +502,10 @@ fn run_eval(
         println!(
             "EM / F1        {:.2} / {:.2} (over answerable questions)",
             r.em, r.f1
+        );
+        println!(
+            "never abstaining {:.2} / {:.2} (the best candidate taken every time)",
+            r.em_no_abstain, r.f1_no_abstain
         );
         println!("recall@{:<7} {:.2}%", r.k, r.recall_at_k);
         println!(
