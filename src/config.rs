@@ -127,6 +127,9 @@ pub struct AnswerConfig {
     pub window_sentences: usize,
     /// Spans the reader returns per window.
     pub spans_per_window: usize,
+    /// How much a sentence's similarity to sentences already chosen for the reader counts
+    /// against it (maximal marginal relevance; 0 = rank by relevance alone).
+    pub diversity: f32,
     /// Weight of the IDF-weighted share of question terms in a sentence when ranking sentences.
     pub rank_overlap_weight: f32,
     /// Weight of BM25 (normalised by the best passage's score) when ranking sentences.
@@ -154,6 +157,7 @@ impl Default for AnswerConfig {
             read_sentences: 3,
             window_sentences: 0,
             spans_per_window: 3,
+            diversity: 0.3,
             rank_overlap_weight: 0.6,
             rank_bm25_weight: 0.3,
             reader_weight: 0.2123,

@@ -436,8 +436,31 @@ fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Wi
     }
     let mut ranked: Vec<_> = best.into_values().collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // Maximal marginal relevance: each pick is penalised by its similarity to the sentences
+    // already picked, so near-paraphrases do not use up the reader's budget.
+    let vector = |&(_, h, i, _): &(f32, usize, usize, usize)| &hits[h].sentences[i].vector;
+    let mut pool: Vec<_> = ranked
+        .into_iter()
+        .take(4 * cfg.read_sentences.max(1))
+        .collect();
+    let mut order = Vec::with_capacity(pool.len());
+    while !pool.is_empty() {
+        let pick = (0..pool.len())
+            .max_by(|&a, &b| {
+                let mmr = |k: usize| {
+                    let redundancy = order
+                        .iter()
+                        .map(|o| cosine(vector(&pool[k]), vector(o)))
+                        .fold(0.0f32, f32::max);
+                    pool[k].0 - cfg.diversity * redundancy
+                };
+                mmr(a).total_cmp(&mmr(b)).then(b.cmp(&a))
+            })
+            .expect("pool is not empty");
+        order.push(pool.remove(pick));
+    }
     let mut windows: Vec<Window> = Vec::new();
-    for (_, h, i, _) in ranked {
+    for (_, h, i, _) in order {
         if windows.len() >= cfg.read_sentences {
             break;
         }
