@@ -200,13 +200,10 @@ impl Engine {
         let mut vectors = self.encoder.embed(texts, true)?.into_iter();
         let mut out = Vec::with_capacity(articles.len());
         for (a, status) in articles.iter().zip(statuses) {
-            let status = if status == Upsert::Unchanged {
-                status
-            } else {
+            if status != Upsert::Unchanged {
                 let v: Vec<Vec<f32>> = vectors.by_ref().take(a.sentences.len()).collect();
                 self.index.upsert(a, &v)?;
-                status
-            };
+            }
             out.push(Ingested {
                 id: a.id.clone(),
                 title: a.title.clone(),
@@ -565,6 +562,36 @@ mod tests {
         let texts: Vec<&str> = windows.iter().map(|w| w.text(&hits)).collect();
         assert_eq!(texts.iter().filter(|t| **t == "S1.").count(), 1);
         assert_eq!(texts[0], "S1.");
+    }
+
+    #[test]
+    fn diversity_spends_the_budget_on_different_sentences() {
+        let hits = vec![hit(
+            "a",
+            0,
+            &[
+                // Cosine to the question 0.90, 0.89 and 0.85; the first two are near-paraphrases.
+                ("Lead.", vec![0.9, 0.436, 0.0]),
+                ("Lead again.", vec![0.89, 0.456, 0.0]),
+                ("Other angle.", vec![0.85, 0.0, 0.527]),
+            ],
+            1.0,
+        )];
+        let q = [1.0, 0.0, 0.0];
+        let picks = |diversity| {
+            let cfg = AnswerConfig {
+                read_sentences: 2,
+                window_sentences: 0,
+                diversity,
+                ..Default::default()
+            };
+            pick_windows(&hits, &q, &cfg)
+                .iter()
+                .map(|w| w.text(&hits).to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(picks(0.0), vec!["Lead.", "Lead again."]);
+        assert_eq!(picks(0.3), vec!["Lead.", "Other angle."]);
     }
 
     #[test]
