@@ -313,8 +313,8 @@ fn round2(x: f64) -> f64 {
 /// SQuAD's EM and F1 of a prediction against the best-matching gold answer (each 0 or 1 / 0..1).
 pub fn score(prediction: &str, golds: &[String]) -> (f64, f64) {
     let mut best = (0.0f64, 0.0f64);
+    let p = normalize_answer(prediction);
     for g in golds {
-        let p = normalize_answer(prediction);
         let gn = normalize_answer(g);
         let em = f64::from(u8::from(p == gn));
         let pt: Vec<&str> = p.split_whitespace().collect();

@@ -400,9 +400,14 @@ fn print_reply(reply: &Reply, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
+/// Opens the index alone, for commands that need no model.
+fn open_index(config: &Config) -> Result<newsqa_index::ArticleIndex> {
+    newsqa_index::ArticleIndex::open(&config.index.path)
+        .with_context(|| format!("opening index at {}", config.index.path.display()))
+}
+
 fn articles(config: Config, json: bool) -> Result<ExitCode> {
-    let index = newsqa_index::ArticleIndex::open(&config.index.path)
-        .with_context(|| format!("opening index at {}", config.index.path.display()))?;
+    let index = open_index(&config)?;
     let list = index.articles()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
@@ -423,8 +428,7 @@ fn articles(config: Config, json: bool) -> Result<ExitCode> {
 }
 
 fn forget(config: Config, article: &str) -> Result<ExitCode> {
-    let index = newsqa_index::ArticleIndex::open(&config.index.path)
-        .with_context(|| format!("opening index at {}", config.index.path.display()))?;
+    let index = open_index(&config)?;
     match index.forget(article)? {
         Some(a) => {
             println!("forgot: {} ({}, {} passages)", a.title, a.id, a.passages);
