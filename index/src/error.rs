@@ -32,6 +32,9 @@ pub enum IndexError {
     /// The sentence vectors handed to `upsert` do not match the article's sentences.
     #[error("article {id}: {got} sentence vectors for {want} sentences")]
     VectorCount { id: String, got: usize, want: usize },
+    /// An id prefix matches more than one article.
+    #[error("{key:?} matches {matches} articles; give more of the id, or the URL")]
+    Ambiguous { key: String, matches: usize },
     /// An error from tantivy.
     #[error("index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),

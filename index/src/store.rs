@@ -307,9 +307,23 @@ impl ArticleIndex {
         let key = id_or_url.trim();
         let found = match self.article(key)? {
             Some(info) => Some(info),
-            None => self.articles()?.into_iter().find(|a| {
-                a.url.as_deref() == Some(key) || (key.len() >= 8 && a.id.starts_with(key))
-            }),
+            None => {
+                // A unique prefix of an id will do; an ambiguous one must not pick at random.
+                let mut matches: Vec<ArticleInfo> = self
+                    .articles()?
+                    .into_iter()
+                    .filter(|a| {
+                        a.url.as_deref() == Some(key) || (key.len() >= 8 && a.id.starts_with(key))
+                    })
+                    .collect();
+                if matches.len() > 1 {
+                    return Err(IndexError::Ambiguous {
+                        key: key.to_owned(),
+                        matches: matches.len(),
+                    });
+                }
+                matches.pop()
+            }
         };
         let Some(info) = found else { return Ok(None) };
         {
@@ -586,6 +600,28 @@ mod tests {
             .iter()
             .all(|h| h.article_id != a.id));
         assert!(index.forget("https://example.com/a").unwrap().is_none());
+    }
+
+    #[test]
+    fn an_id_prefix_forgets_only_when_it_is_unique() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article("One\n\nFirst story here.", None);
+        // Another story whose id starts like a's (found by trying; the same every run).
+        let b = (0..)
+            .map(|n| article(&format!("Two\n\nStory number {n}."), None))
+            .find(|b| b.id[..8] == a.id[..8])
+            .unwrap();
+        add(&index, &a);
+        add(&index, &b);
+        let err = index.forget(&a.id[..8]).unwrap_err();
+        assert!(
+            matches!(err, IndexError::Ambiguous { matches: 2, .. }),
+            "{err}"
+        );
+        assert_eq!(index.articles().unwrap().len(), 2);
+        let gone = index.forget(&a.id[..16]).unwrap().unwrap();
+        assert_eq!(gone.id, a.id);
+        assert_eq!(index.articles().unwrap().len(), 1);
     }
 
     #[test]
