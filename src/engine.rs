@@ -38,7 +38,7 @@ pub struct Candidate {
     /// Confidence that the answer is right, 0..1: a logistic function of the linear fusion of
     /// reader, similarity, overlap and BM25 scores (see ARCHITECTURE.md).
     pub score: f32,
-    /// The whole sentence (or sentences) of the article holding the span, exactly as written.
+    /// The whole sentence of the article holding the span, exactly as written.
     pub citation: String,
     /// Id of the cited article.
     pub article_id: String,
@@ -435,31 +435,28 @@ fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Wi
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
     // Maximal marginal relevance: each pick is penalised by its similarity to the sentences
     // already picked, so near-paraphrases do not use up the reader's budget.
-    let vector = |&(_, h, i, _): &(f32, usize, usize, usize)| &hits[h].sentences[i].vector;
     let mut pool: Vec<_> = ranked
         .into_iter()
         .take(4 * cfg.read_sentences.max(1))
         .collect();
-    let mut order = Vec::with_capacity(pool.len());
-    while !pool.is_empty() {
-        let pick = (0..pool.len())
-            .max_by(|&a, &b| {
-                let mmr = |k: usize| {
-                    let redundancy = order
-                        .iter()
-                        .map(|o| cosine(vector(&pool[k]), vector(o)))
-                        .fold(0.0f32, f32::max);
-                    pool[k].0 - cfg.diversity * redundancy
-                };
-                mmr(a).total_cmp(&mmr(b)).then(b.cmp(&a))
-            })
-            .expect("pool is not empty");
-        order.push(pool.remove(pick));
-    }
+    // Highest cosine of each pool entry to the sentences picked so far, kept up to date.
+    let mut redundancy = vec![0.0f32; pool.len()];
     let mut windows: Vec<Window> = Vec::new();
-    for (_, h, i, _) in order {
-        if windows.len() >= cfg.read_sentences {
-            break;
+    while windows.len() < cfg.read_sentences && !pool.is_empty() {
+        // The best MMR score; ties go to the earlier (more relevant) entry.
+        let mut pick = 0;
+        let mut pick_mmr = f32::NEG_INFINITY;
+        for (k, entry) in pool.iter().enumerate() {
+            let mmr = entry.0 - cfg.diversity * redundancy[k];
+            if mmr > pick_mmr {
+                (pick, pick_mmr) = (k, mmr);
+            }
+        }
+        let (_, h, i, _) = pool.remove(pick);
+        redundancy.remove(pick);
+        let picked = &hits[h].sentences[i].vector;
+        for (k, &(_, ph, pi, _)) in pool.iter().enumerate() {
+            redundancy[k] = redundancy[k].max(cosine(picked, &hits[ph].sentences[pi].vector));
         }
         let n = hits[h].sentences.len();
         let start = i.saturating_sub(cfg.window_sentences);

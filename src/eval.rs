@@ -237,11 +237,7 @@ pub fn run(
                     .candidates
                     .iter()
                     .map(|c| {
-                        let (em, f1) = if q.answers.is_empty() {
-                            (0.0, 0.0)
-                        } else {
-                            score(&c.answer, &q.answers)
-                        };
+                        let (em, f1) = score(&c.answer, &q.answers);
                         DetailCandidate {
                             answer: &c.answer,
                             reader: c.reader_score,
@@ -263,11 +259,7 @@ pub fn run(
                             .spans
                             .iter()
                             .map(|(text, reader, single)| {
-                                let (em, f1) = if q.answers.is_empty() {
-                                    (0.0, 0.0)
-                                } else {
-                                    score(text, &q.answers)
-                                };
+                                let (em, f1) = score(text, &q.answers);
                                 (text.as_str(), *reader, *single, em, f1)
                             })
                             .collect(),
@@ -310,7 +302,8 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// SQuAD's EM and F1 of a prediction against the best-matching gold answer (each 0 or 1 / 0..1).
+/// SQuAD's EM and F1 of a prediction against the best-matching gold answer (each 0 or 1 / 0..1);
+/// (0, 0) when there is no gold answer.
 pub fn score(prediction: &str, golds: &[String]) -> (f64, f64) {
     let mut best = (0.0f64, 0.0f64);
     let p = normalize_answer(prediction);
@@ -358,6 +351,11 @@ mod tests {
         let (em, f1) = score("defense secretary Pete Hegseth", &["Pete Hegseth".into()]);
         assert_eq!(em, 0.0);
         assert!((f1 - 2.0 * 0.5 * 1.0 / 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn no_gold_answer_scores_zero() {
+        assert_eq!(score("anything", &[]), (0.0, 0.0));
     }
 
     #[test]
