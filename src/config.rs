@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use newsqa_bot::DiscordConfig;
 use serde::{Deserialize, Serialize};
 
 /// The directory the shipped models sit in (`models/` of this project).
@@ -22,6 +23,8 @@ pub struct Config {
     pub encoder: EncoderConfig,
     /// How answers are picked, scored and withheld.
     pub answer: AnswerConfig,
+    /// The Discord bot (`newsqa serve`).
+    pub discord: DiscordConfig,
 }
 
 /// `[index]`
@@ -32,6 +35,8 @@ pub struct IndexConfig {
     pub path: PathBuf,
     /// How much more a word in the title counts than one in the body.
     pub title_boost: f32,
+    /// Directory of the bot's per-server indexes: one subdirectory per Discord server.
+    pub guilds: PathBuf,
 }
 
 impl Default for IndexConfig {
@@ -39,6 +44,7 @@ impl Default for IndexConfig {
         IndexConfig {
             path: PathBuf::from("data/index"),
             title_boost: 2.0,
+            guilds: PathBuf::from("data/guilds"),
         }
     }
 }
@@ -192,10 +198,21 @@ impl Config {
         toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
     }
 
-    /// Applies `NEWSQA_INDEX`, `NEWSQA_READER_MODEL`, `NEWSQA_ENCODER_MODEL` and `NEWSQA_THREADS`.
+    /// Applies `NEWSQA_INDEX`, `NEWSQA_GUILDS`, `NEWSQA_READER_MODEL`, `NEWSQA_ENCODER_MODEL`,
+    /// `NEWSQA_THREADS`, `NEWSQA_DISCORD_TOKEN` (or `DISCORD_TOKEN`) and
+    /// `NEWSQA_DISCORD_API_BASE`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
         if let Some(v) = var("NEWSQA_INDEX") {
             self.index.path = v.into();
+        }
+        if let Some(v) = var("NEWSQA_GUILDS") {
+            self.index.guilds = v.into();
+        }
+        if let Some(v) = var("NEWSQA_DISCORD_TOKEN").or_else(|| var("DISCORD_TOKEN")) {
+            self.discord.token = Some(v);
+        }
+        if let Some(v) = var("NEWSQA_DISCORD_API_BASE") {
+            self.discord.api_base = v;
         }
         if let Some(v) = var("NEWSQA_READER_MODEL") {
             self.reader.model = v.into();
@@ -240,5 +257,20 @@ mod tests {
         c.apply_env(|k| (k == "NEWSQA_INDEX").then(|| "from-env".to_string()))
             .unwrap();
         assert_eq!(c.index.path, PathBuf::from("from-env"));
+    }
+
+    #[test]
+    fn the_discord_token_comes_from_either_variable_and_ours_wins() {
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "DISCORD_TOKEN").then(|| "generic".to_string()))
+            .unwrap();
+        assert_eq!(c.discord.token.as_deref(), Some("generic"));
+        c.apply_env(|k| match k {
+            "DISCORD_TOKEN" => Some("generic".to_string()),
+            "NEWSQA_DISCORD_TOKEN" => Some("ours".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.discord.token.as_deref(), Some("ours"));
     }
 }

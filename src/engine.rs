@@ -8,6 +8,7 @@
 //! by the whole sentence that holds it, or an abstention.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -111,13 +112,17 @@ pub struct Ingested {
     pub status: Upsert,
 }
 
-impl Engine {
-    /// Opens the index and loads both models.
-    pub fn open(config: Config) -> Result<Engine> {
+/// The two models, loaded once and shared by every engine (one per corpus). Cheap to clone.
+#[derive(Clone)]
+pub struct Models {
+    reader: Reader,
+    encoder: Encoder,
+}
+
+impl Models {
+    /// Loads the reader and the encoder named by the config, each on its own thread.
+    pub fn load(config: &Config) -> Result<Models> {
         newsqa_models::set_threads(config.reader.threads);
-        let mut index = ArticleIndex::open(&config.index.path)
-            .with_context(|| format!("opening index at {}", config.index.path.display()))?;
-        index.set_title_boost(config.index.title_boost);
         let mut reader_cfg = ReaderConfig::new(&config.reader.model);
         reader_cfg.queue = config.reader.queue;
         reader_cfg.max_answer_tokens = config.reader.max_answer_tokens;
@@ -130,16 +135,34 @@ impl Engine {
         })?;
         let mut encoder_cfg = EncoderConfig::new(&config.encoder.model);
         encoder_cfg.batch_size = config.encoder.batch_size;
+        encoder_cfg.queue = config.reader.queue;
         let encoder = Encoder::load(&encoder_cfg).with_context(|| {
             format!(
                 "loading the sentence encoder from {}",
                 config.encoder.model.display()
             )
         })?;
+        Ok(Models { reader, encoder })
+    }
+}
+
+impl Engine {
+    /// Opens the index and loads both models.
+    pub fn open(config: Config) -> Result<Engine> {
+        let models = Models::load(&config)?;
+        let path = config.index.path.clone();
+        Engine::open_with(config, models, &path)
+    }
+
+    /// Opens (or creates) the index at `path` and answers from it with models already loaded.
+    pub fn open_with(config: Config, models: Models, path: &Path) -> Result<Engine> {
+        let mut index = ArticleIndex::open(path)
+            .with_context(|| format!("opening index at {}", path.display()))?;
+        index.set_title_boost(config.index.title_boost);
         Ok(Engine {
             index,
-            reader,
-            encoder,
+            reader: models.reader,
+            encoder: models.encoder,
             config,
         })
     }

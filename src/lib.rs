@@ -6,6 +6,8 @@
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod library;
 
 pub use config::Config;
-pub use engine::{Candidate, Engine, Ingested, Reply, ABSTAIN_MESSAGE};
+pub use engine::{Candidate, Engine, Ingested, Models, Reply, ABSTAIN_MESSAGE};
+pub use library::Library;

@@ -22,6 +22,9 @@ struct Cli {
     /// Index directory, overriding the config's [index] path.
     #[arg(long, global = true, value_name = "DIR")]
     index: Option<PathBuf>,
+    /// Work on the Discord bot's index of this server (guild id) instead of the CLI's own.
+    #[arg(long, global = true, value_name = "ID", conflicts_with = "index")]
+    guild: Option<u64>,
     /// Log more (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -31,6 +34,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the Discord bot until stopped (Ctrl-C or SIGTERM). Needs a bot token: see the README.
+    Serve,
     /// Add text or HTML articles to the index (files, directories recursively, or - for stdin).
     Ingest {
         /// Files, directories or - (standard input).
@@ -87,7 +92,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // A service logs what it does; a command-line tool only its warnings.
+    let serving = matches!(cli.command, Command::Serve);
+    init_logging(cli.verbose + u8::from(serving));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -100,7 +107,7 @@ fn main() -> ExitCode {
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
-        1 => "info",
+        1 => "info,tantivy=warn",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -108,6 +115,7 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
@@ -116,7 +124,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(dir) = cli.index {
         config.index.path = dir;
     }
+    if let Some(guild) = cli.guild {
+        config.index.path = config.index.guilds.join(guild.to_string());
+    }
     match cli.command {
+        Command::Serve => serve(config),
         Command::Ingest {
             paths,
             title,
@@ -133,6 +145,59 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_ingest,
             details,
         } => run_eval(config, &file, limit, json, no_ingest, details.as_deref()),
+    }
+}
+
+/// Runs the Discord bot: one tokio runtime, the models loaded once, a corpus per server.
+fn serve(config: Config) -> Result<ExitCode> {
+    if config
+        .discord
+        .token
+        .as_deref()
+        .is_none_or(|t| t.trim().is_empty())
+    {
+        bail!(
+            "no Discord token: set NEWSQA_DISCORD_TOKEN (or DISCORD_TOKEN), or [discord] token \
+             in config.toml; the README explains how to create the bot"
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let discord = config.discord.clone();
+    let library = newsqa::Library::open(config)?;
+    tracing::info!(
+        guilds = %library.feedback_path().parent().unwrap_or(Path::new(".")).display(),
+        "models loaded"
+    );
+    runtime.block_on(newsqa_bot::run(
+        discord,
+        std::sync::Arc::new(library),
+        stop_signal(),
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so that the bot can close its gateway connection cleanly.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
     }
 }
 

@@ -1,7 +1,9 @@
 //! End-to-end tests of the `newsqa` binary: a temp index, the real models, the real CLI.
 
+mod discord;
 mod helpers;
 
 mod ask;
+mod bot;
 mod eval;
 mod ingest;

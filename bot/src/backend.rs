@@ -1,0 +1,161 @@
+//! What the bot needs from the engine, and nothing more: the engine implements [`Backend`] and
+//! `newsqa serve` hands it to [`crate::run`]. The bot never sees the index or the models.
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+/// One Discord server (guild) id. Every call is scoped to one: each server has its own corpus.
+pub type GuildId = u64;
+
+/// The corpus and the models, as the bot sees them. Calls block (they run the models), so the
+/// bot makes them from `spawn_blocking`.
+pub trait Backend: Send + Sync + 'static {
+    /// Answers a question from the guild's articles; `Ok(None)` when they do not hold the answer.
+    /// Must not wait for a full model queue: that is [`BackendError::Busy`].
+    fn ask(&self, guild: GuildId, question: &str) -> Result<Option<Answer>, BackendError>;
+    /// Adds or updates an article in the guild's corpus; searchable when this returns.
+    fn ingest(&self, guild: GuildId, source: Source) -> Result<Ingested, BackendError>;
+    /// The guild's articles, in a stable order.
+    fn articles(&self, guild: GuildId) -> Result<Vec<ArticleSummary>, BackendError>;
+    /// Finds one article by id, URL or unique id prefix, without changing anything.
+    fn lookup(&self, guild: GuildId, id_or_url: &str) -> Result<ArticleSummary, BackendError>;
+    /// Removes an article (by exact id) and all its passages.
+    fn forget(&self, guild: GuildId, id: &str) -> Result<Option<ArticleSummary>, BackendError>;
+    /// Stores a member's 👍/👎 on an answer, for later evaluation.
+    fn feedback(&self, feedback: &Feedback) -> Result<(), BackendError>;
+    /// Largest article, in bytes, that ingest accepts.
+    fn max_article_bytes(&self) -> u64;
+}
+
+/// An answer with the sentence it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    /// The short answer.
+    pub text: String,
+    /// The whole sentence of the article that holds the answer, verbatim.
+    pub citation: String,
+    /// Id of the cited article.
+    pub article_id: String,
+    /// Title of the cited article.
+    pub title: String,
+    /// URL of the cited article, when known.
+    pub url: Option<String>,
+    /// Confidence, 0..1.
+    pub confidence: f32,
+    /// The passage around the answer (for "Show passage").
+    pub passage: String,
+    /// Where the answer sits in `passage`, in bytes, when it is there verbatim.
+    pub answer_in_passage: Option<Range<usize>>,
+}
+
+/// An article to ingest, as a moderator gave it.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Pasted text.
+    Text {
+        /// The text.
+        text: String,
+        /// Title given by the moderator (default: extracted from the text).
+        title: Option<String>,
+    },
+    /// An attached file (.txt or .html).
+    File {
+        /// The file's name.
+        name: String,
+        /// Its bytes.
+        bytes: Vec<u8>,
+        /// Title given by the moderator (default: extracted).
+        title: Option<String>,
+    },
+    /// A web page to fetch.
+    Url {
+        /// The page's address.
+        url: String,
+        /// Title given by the moderator (default: extracted).
+        title: Option<String>,
+    },
+}
+
+/// Whether an ingested article was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IngestStatus {
+    /// A new article.
+    Added,
+    /// A known article whose text changed.
+    Updated,
+    /// A known article, same text.
+    Unchanged,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ingested {
+    /// Article id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// URL, when known.
+    pub url: Option<String>,
+    /// Sentences in the article.
+    pub sentences: usize,
+    /// New, updated or unchanged.
+    pub status: IngestStatus,
+}
+
+/// One line of `/articles`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArticleSummary {
+    /// Article id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// URL, when known.
+    pub url: Option<String>,
+    /// Sentences in the article.
+    pub sentences: usize,
+}
+
+/// A member's verdict on an answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Feedback {
+    /// The server.
+    pub guild: GuildId,
+    /// The member who voted.
+    pub user: u64,
+    /// The question asked.
+    pub question: String,
+    /// The answer given.
+    pub answer: String,
+    /// The cited article.
+    pub article_id: String,
+    /// True for 👍.
+    pub helpful: bool,
+}
+
+/// Why a backend call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The models' queue is full.
+    #[error("busy")]
+    Busy,
+    /// The input is at fault; the message is for the user who gave it.
+    #[error("{0}")]
+    Rejected(String),
+    /// No article matches.
+    #[error("no article matches {0:?}")]
+    NotFound(String),
+    /// More than one article matches an id prefix.
+    #[error("{count} articles match {prefix:?}; give more of the id")]
+    Ambiguous {
+        /// The prefix given.
+        prefix: String,
+        /// How many articles it matches.
+        count: usize,
+    },
+    /// Anything else; logged, and the user is told something went wrong.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}

@@ -1,0 +1,68 @@
+//! The slash commands the bot registers.
+
+use serenity::all::{CommandOptionType, CreateCommand, CreateCommandOption, Permissions};
+
+/// Longest question accepted, in characters.
+pub const MAX_QUESTION_CHARS: u16 = 500;
+
+/// Every command, as registered globally at start-up.
+pub fn all() -> Vec<CreateCommand> {
+    let moderators = Permissions::MANAGE_MESSAGES;
+    vec![
+        CreateCommand::new("ask")
+            .description("Ask a question about the news articles shared in this server")
+            .dm_permission(false)
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::String, "question", "Your question")
+                    .required(true)
+                    .max_length(MAX_QUESTION_CHARS),
+            ),
+        CreateCommand::new("ingest")
+            .description("Moderators: add a news article (a link, pasted text or a file)")
+            .dm_permission(false)
+            .default_member_permissions(moderators)
+            .add_option(CreateCommandOption::new(
+                CommandOptionType::String,
+                "url",
+                "Link to the article",
+            ))
+            .add_option(CreateCommandOption::new(
+                CommandOptionType::String,
+                "text",
+                "The article's text, pasted",
+            ))
+            .add_option(CreateCommandOption::new(
+                CommandOptionType::Attachment,
+                "file",
+                "The article as a .txt or .html file",
+            ))
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    "title",
+                    "Title (default: taken from the article)",
+                )
+                .max_length(256),
+            ),
+        CreateCommand::new("articles")
+            .description("Moderators: list the articles the bot answers from")
+            .dm_permission(false)
+            .default_member_permissions(moderators)
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::Integer, "page", "Page number")
+                    .min_int_value(1),
+            ),
+        CreateCommand::new("forget")
+            .description("Moderators: remove an article")
+            .dm_permission(false)
+            .default_member_permissions(moderators)
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    "article",
+                    "The article's id (from /articles) or URL",
+                )
+                .required(true),
+            ),
+    ]
+}

@@ -1,0 +1,66 @@
+//! The `[discord]` section of the config.
+
+use serde::{Deserialize, Serialize};
+
+/// `[discord]`: how the bot connects and behaves.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// The bot token (better: `NEWSQA_DISCORD_TOKEN` or `DISCORD_TOKEN` in the environment).
+    #[serde(skip_serializing)]
+    pub token: Option<String>,
+    /// Where Discord's API is; tests point it at a local fake.
+    pub api_base: String,
+    /// Answer messages that mention the bot (needs the privileged MESSAGE_CONTENT intent,
+    /// switched on for the application in the developer portal).
+    pub mentions: bool,
+    /// Roles, by name, whose members may ingest and forget (besides Manage Messages).
+    pub moderator_roles: Vec<String>,
+    /// Seconds a member waits between two questions.
+    pub ask_cooldown_secs: f64,
+    /// Articles per page of `/articles`.
+    pub articles_per_page: usize,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig {
+            token: None,
+            api_base: "https://discord.com".into(),
+            mentions: false,
+            moderator_roles: Vec::new(),
+            ask_cooldown_secs: 10.0,
+            articles_per_page: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for DiscordConfig {
+    // The token never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("api_base", &self.api_base)
+            .field("mentions", &self.mentions)
+            .field("moderator_roles", &self.moderator_roles)
+            .field("ask_cooldown_secs", &self.ask_cooldown_secs)
+            .field("articles_per_page", &self.articles_per_page)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let cfg = DiscordConfig {
+            token: Some("secret-token".into()),
+            ..Default::default()
+        };
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+}

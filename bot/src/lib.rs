@@ -1,0 +1,72 @@
+//! newsqa's Discord adapter: slash commands, permissions, cooldowns and rendering.
+//!
+//! It knows Discord and nothing of tantivy or the models: every question, article and vote
+//! goes through the [`Backend`] trait, which the engine implements and `newsqa serve` passes
+//! to [`run`]. What users see is built as plain data in [`render`], so it can be tested
+//! without Discord.
+
+pub mod backend;
+pub mod commands;
+pub mod config;
+mod handler;
+pub mod render;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
+
+pub use backend::{
+    Answer, ArticleSummary, Backend, BackendError, Feedback, GuildId, IngestStatus, Ingested,
+    Source,
+};
+pub use config::DiscordConfig;
+
+/// Discord's own API; anything else is treated as a proxy (or a test's fake).
+pub const DISCORD: &str = "https://discord.com";
+
+/// The gateway intents the bot asks for: none privileged unless mentions are on.
+pub fn intents(config: &DiscordConfig) -> GatewayIntents {
+    let mut intents = GatewayIntents::GUILDS;
+    if config.mentions {
+        intents |= GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
+    }
+    intents
+}
+
+/// Connects to Discord and serves until `shutdown` resolves (or the connection fails for good).
+pub async fn run(
+    config: DiscordConfig,
+    backend: Arc<dyn Backend>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let token = config
+        .token
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .context("no Discord token: set NEWSQA_DISCORD_TOKEN (or DISCORD_TOKEN), or [discord] token in config.toml")?;
+    let mut http = HttpBuilder::new(token.trim())
+        .default_allowed_mentions(serenity::all::CreateAllowedMentions::new());
+    let base = config.api_base.trim_end_matches('/');
+    if base != DISCORD {
+        // serenity's ratelimiter sends its requests to discord.com whatever the proxy says,
+        // so a proxy (or the tests' fake) needs it off.
+        http = http.proxy(base).ratelimiter_disabled(true);
+    }
+    let intents = intents(&config);
+    tracing::info!(api = base, ?intents, "starting the Discord bot");
+    let handler = handler::Handler::new(backend, config);
+    let mut client = ClientBuilder::new_with_http(http.build(), intents)
+        .event_handler(handler)
+        .await
+        .context("building the Discord client")?;
+    let shards = client.shard_manager.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        shards.shutdown_all().await;
+    });
+    client.start().await.context("connecting to Discord")?;
+    Ok(())
+}

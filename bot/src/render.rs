@@ -1,0 +1,609 @@
+//! What users see, as plain data: every reply the bot sends is built here, within Discord's
+//! limits, and turned into serenity builders only at the edge. Snapshot-tested.
+
+use serde::Serialize;
+
+use crate::backend::{Answer, ArticleSummary, IngestStatus, Ingested};
+
+/// Longest message content Discord accepts, in characters.
+pub const MESSAGE_LIMIT: usize = 2000;
+/// Longest embed description.
+pub const DESCRIPTION_LIMIT: usize = 4096;
+/// Longest embed field value.
+pub const FIELD_LIMIT: usize = 1024;
+/// Longest embed title.
+pub const TITLE_LIMIT: usize = 256;
+/// Longest button label.
+pub const LABEL_LIMIT: usize = 80;
+
+/// Embed colour of answers.
+const ANSWER_COLOUR: u32 = 0x2b6cb0;
+/// Embed colour of lists and notices.
+const NOTICE_COLOUR: u32 = 0x718096;
+
+/// One reply: content and/or an embed, with buttons.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct View {
+    /// Message text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// At most one embed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed: Option<EmbedView>,
+    /// Buttons, in one row.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<ButtonView>,
+    /// Only the user who acted sees it.
+    pub ephemeral: bool,
+}
+
+/// An embed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmbedView {
+    /// Title (bold, at the top).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Where the title links to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Body text (markdown).
+    pub description: String,
+    /// Named fields: (name, value).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<(String, String)>,
+    /// Small text at the bottom.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
+    /// Side colour.
+    pub colour: u32,
+}
+
+/// How a button looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ButtonStyle {
+    /// Blue.
+    Primary,
+    /// Grey.
+    Secondary,
+    /// Red.
+    Danger,
+}
+
+/// A button.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ButtonView {
+    /// What the bot gets back when it is pressed.
+    pub custom_id: String,
+    /// Its text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Its emoji.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    /// Its colour.
+    pub style: ButtonStyle,
+    /// Greyed out.
+    pub disabled: bool,
+}
+
+impl View {
+    fn text(content: impl Into<String>, ephemeral: bool) -> View {
+        View {
+            content: Some(truncate(&content.into(), MESSAGE_LIMIT)),
+            embed: None,
+            buttons: Vec::new(),
+            ephemeral,
+        }
+    }
+}
+
+fn button(custom_id: String, label: &str, style: ButtonStyle) -> ButtonView {
+    ButtonView {
+        custom_id,
+        label: Some(truncate(label, LABEL_LIMIT)),
+        emoji: None,
+        style,
+        disabled: false,
+    }
+}
+
+fn emoji_button(custom_id: String, emoji: &str) -> ButtonView {
+    ButtonView {
+        custom_id,
+        label: None,
+        emoji: Some(emoji.into()),
+        style: ButtonStyle::Secondary,
+        disabled: false,
+    }
+}
+
+/// Custom ids of buttons: `<action>:<key>`, where the key finds the bot's own record.
+pub mod ids {
+    /// "Show passage" on an answer.
+    pub const PASSAGE: &str = "passage";
+    /// 👍 on an answer.
+    pub const UP: &str = "up";
+    /// 👎 on an answer.
+    pub const DOWN: &str = "down";
+    /// A page of `/articles`.
+    pub const PAGE: &str = "page";
+    /// Confirming `/forget`.
+    pub const FORGET: &str = "forget";
+    /// Cancelling `/forget`.
+    pub const KEEP: &str = "keep";
+
+    /// Splits a custom id into action and key.
+    pub fn parse(custom_id: &str) -> Option<(&str, u64)> {
+        let (action, key) = custom_id.split_once(':')?;
+        Some((action, key.parse().ok()?))
+    }
+}
+
+/// The answer to `/ask` or a mention: the answer, the quoted sentence, the linked article and
+/// a confidence, with "Show passage" and 👍/👎. `key` finds the answer again when a button is
+/// pressed.
+pub fn answer(answer: &Answer, key: u64) -> View {
+    let quote = quote_block(&answer.citation, DESCRIPTION_LIMIT);
+    let source = match &answer.url {
+        Some(url) => format!("[{}]({})", escape(&answer.title), url),
+        None => escape(&answer.title),
+    };
+    let source = if source.chars().count() > FIELD_LIMIT {
+        truncate(&escape(&answer.title), FIELD_LIMIT)
+    } else {
+        source
+    };
+    View {
+        content: None,
+        embed: Some(EmbedView {
+            title: Some(truncate(&answer.text, TITLE_LIMIT)),
+            url: None,
+            description: quote,
+            fields: vec![("Source".into(), source)],
+            footer: Some(format!(
+                "Confidence {:.0}% · answers are quoted from the articles shared in this server",
+                answer.confidence * 100.0
+            )),
+            colour: ANSWER_COLOUR,
+        }),
+        buttons: vec![
+            button(
+                format!("{}:{key}", ids::PASSAGE),
+                "Show passage",
+                ButtonStyle::Secondary,
+            ),
+            emoji_button(format!("{}:{key}", ids::UP), "👍"),
+            emoji_button(format!("{}:{key}", ids::DOWN), "👎"),
+        ],
+        ephemeral: false,
+    }
+}
+
+/// The reply when the articles do not hold the answer. Never a guess.
+pub fn abstain() -> View {
+    View::text(
+        "I couldn't find the answer in the articles shared in this server, so I won't guess.",
+        false,
+    )
+}
+
+/// The reply when the models' queue is full.
+pub fn busy() -> View {
+    View::text(
+        "I'm busy answering other questions — please try again in a moment.",
+        false,
+    )
+}
+
+/// The reply to a question asked too soon after the last one.
+pub fn cooldown(seconds_left: f64) -> View {
+    View::text(
+        format!(
+            "You can ask again in {} s.",
+            seconds_left.ceil().max(1.0) as u64
+        ),
+        true,
+    )
+}
+
+/// The reply when something broke on the bot's side (the log has the details).
+pub fn failure() -> View {
+    View::text(
+        "Sorry, something went wrong on my side. Please try again later.",
+        true,
+    )
+}
+
+/// The reply to a command that only works in a server.
+pub fn guild_only() -> View {
+    View::text(
+        "Please use me in a server: each server has its own articles.",
+        true,
+    )
+}
+
+/// The reply to an empty question.
+pub fn empty_question() -> View {
+    View::text(
+        "Ask me a question about the articles shared in this server.",
+        true,
+    )
+}
+
+/// The refusal for members who are not moderators.
+pub fn not_moderator() -> View {
+    View::text(
+        "Sorry, only moderators can add or remove articles. Ask one of them to do it for you.",
+        true,
+    )
+}
+
+/// A reason the user's input was refused, told to them.
+pub fn rejected(reason: &str) -> View {
+    View::text(format!("I couldn't do that: {reason}"), true)
+}
+
+/// The passage an answer came from, the answer in bold, for "Show passage".
+pub fn passage(answer: &Answer) -> View {
+    let body = match &answer.answer_in_passage {
+        Some(r) if answer.passage.get(r.clone()).is_some() => format!(
+            "{}**{}**{}",
+            escape(&answer.passage[..r.start]),
+            escape(&answer.passage[r.clone()]),
+            escape(&answer.passage[r.end..])
+        ),
+        _ => escape(&answer.passage),
+    };
+    View {
+        content: None,
+        embed: Some(EmbedView {
+            title: Some(truncate(&answer.title, TITLE_LIMIT)),
+            url: answer.url.clone(),
+            description: truncate(&body, DESCRIPTION_LIMIT),
+            fields: Vec::new(),
+            footer: None,
+            colour: NOTICE_COLOUR,
+        }),
+        buttons: Vec::new(),
+        ephemeral: true,
+    }
+}
+
+/// Thanks for a vote.
+pub fn voted(helpful: bool) -> View {
+    let word = if helpful { "helpful" } else { "not helpful" };
+    View::text(
+        format!("Thanks! I noted that this answer was {word}."),
+        true,
+    )
+}
+
+/// A button whose record is gone (the bot restarted, or it is too old).
+pub fn expired() -> View {
+    View::text(
+        "That answer is too old for this button; please ask again.",
+        true,
+    )
+}
+
+/// What `/ingest` did.
+pub fn ingested(done: &Ingested) -> View {
+    let what = match done.status {
+        IngestStatus::Added => "Added a new article",
+        IngestStatus::Updated => "Updated an article",
+        IngestStatus::Unchanged => "Already had this article, unchanged",
+    };
+    let title = match &done.url {
+        Some(url) => format!("[{}]({url})", escape(&done.title)),
+        None => escape(&done.title),
+    };
+    View {
+        content: None,
+        embed: Some(EmbedView {
+            title: Some(what.into()),
+            url: None,
+            description: truncate(&title, DESCRIPTION_LIMIT),
+            fields: vec![
+                ("Sentences".into(), done.sentences.to_string()),
+                (
+                    "Id".into(),
+                    truncate(&format!("`{}`", done.id), FIELD_LIMIT),
+                ),
+            ],
+            footer: None,
+            colour: NOTICE_COLOUR,
+        }),
+        buttons: Vec::new(),
+        ephemeral: false,
+    }
+}
+
+/// One page of `/articles` (pages count from 1), with buttons to the neighbouring pages.
+pub fn articles(all: &[ArticleSummary], page: usize, per_page: usize) -> View {
+    let per_page = per_page.max(1);
+    if all.is_empty() {
+        return View::text(
+            "No articles yet. Moderators can add one with /ingest.",
+            true,
+        );
+    }
+    let pages = all.len().div_ceil(per_page);
+    let page = page.clamp(1, pages);
+    let mut lines = Vec::new();
+    for (i, a) in all
+        .iter()
+        .enumerate()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+    {
+        let title = truncate(&escape(&a.title), 120);
+        let title = match &a.url {
+            Some(url) if url.len() < 300 => format!("[{title}]({url})"),
+            _ => title,
+        };
+        lines.push(format!(
+            "{}. {title} · {} sentences · `{}`",
+            i + 1,
+            a.sentences,
+            short_id(&a.id)
+        ));
+    }
+    let mut buttons = Vec::new();
+    if pages > 1 {
+        let mut prev = button(
+            format!("{}:{}", ids::PAGE, page.saturating_sub(1).max(1)),
+            "Previous",
+            ButtonStyle::Secondary,
+        );
+        prev.disabled = page == 1;
+        let mut next = button(
+            format!("{}:{}", ids::PAGE, (page + 1).min(pages)),
+            "Next",
+            ButtonStyle::Secondary,
+        );
+        next.disabled = page == pages;
+        buttons = vec![prev, next];
+    }
+    View {
+        content: None,
+        embed: Some(EmbedView {
+            title: Some(format!("{} articles", all.len())),
+            url: None,
+            description: truncate(&lines.join("\n"), DESCRIPTION_LIMIT),
+            fields: Vec::new(),
+            footer: Some(format!(
+                "Page {page} of {pages} · /forget takes an id or URL"
+            )),
+            colour: NOTICE_COLOUR,
+        }),
+        buttons,
+        ephemeral: true,
+    }
+}
+
+/// Asks the moderator to confirm `/forget`.
+pub fn confirm_forget(article: &ArticleSummary, key: u64) -> View {
+    View {
+        content: Some(truncate(
+            &format!(
+                "Forget **{}** (`{}`, {} sentences)? Questions will no longer be answered from it.",
+                escape(&article.title),
+                short_id(&article.id),
+                article.sentences
+            ),
+            MESSAGE_LIMIT,
+        )),
+        embed: None,
+        buttons: vec![
+            button(
+                format!("{}:{key}", ids::FORGET),
+                "Forget it",
+                ButtonStyle::Danger,
+            ),
+            button(
+                format!("{}:{key}", ids::KEEP),
+                "Keep it",
+                ButtonStyle::Secondary,
+            ),
+        ],
+        ephemeral: true,
+    }
+}
+
+/// After `/forget` was confirmed.
+pub fn forgotten(title: &str) -> View {
+    View::text(format!("Forgot **{}**.", escape(title)), true)
+}
+
+/// After `/forget` was cancelled, or found nothing to forget.
+pub fn kept(note: &str) -> View {
+    View::text(note, true)
+}
+
+/// An id short enough to show: URLs whole, text hashes to their first 12 hex digits.
+pub fn short_id(id: &str) -> &str {
+    match id.strip_prefix("sha256:") {
+        Some(hex) => &id[..7 + hex.len().min(12)],
+        None => id,
+    }
+}
+
+/// A Discord block quote of `text`, escaped, at most `limit` characters.
+fn quote_block(text: &str, limit: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate(&format!("> {}", escape(&one_line)), limit)
+}
+
+/// Escapes Discord markdown so article text shows as written.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Cuts `text` to at most `max` characters, at a word boundary, ending in an ellipsis.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let keep: String = text.chars().take(max - 1).collect();
+    // Back off to the last space unless that would throw away most of the text.
+    let cut = match keep.rfind(char::is_whitespace) {
+        Some(i) if i >= keep.len() / 2 => &keep[..i],
+        _ => keep.as_str(),
+    };
+    let cut = cut.trim_end().trim_end_matches('\\');
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nsa() -> Answer {
+        let passage = "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters. Officials declined to comment.".to_string();
+        let start = passage.find("the NSA").unwrap();
+        Answer {
+            text: "the NSA".into(),
+            citation: "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.".into(),
+            article_id: "sha256:0123456789abcdef".into(),
+            title: "Cyber Operations Targeting Russia Paused, But Order Came Before Trump-Zelensky Meeting".into(),
+            url: Some("https://example.com/cyber".into()),
+            confidence: 0.87,
+            answer_in_passage: Some(start..start + "the NSA".len()),
+            passage,
+        }
+    }
+
+    #[test]
+    fn answer_embed_shows_answer_quote_linked_title_and_confidence() {
+        insta::assert_yaml_snapshot!(answer(&nsa(), 42));
+    }
+
+    #[test]
+    fn answer_without_url_names_the_article_without_a_link() {
+        let mut a = nsa();
+        a.url = None;
+        let view = answer(&a, 7);
+        let source = &view.embed.unwrap().fields[0].1;
+        assert_eq!(source, &a.title);
+    }
+
+    #[test]
+    fn passage_view_bolds_the_answer() {
+        insta::assert_yaml_snapshot!(passage(&nsa()));
+    }
+
+    #[test]
+    fn abstention_busy_and_refusal_texts() {
+        insta::assert_yaml_snapshot!([abstain(), busy(), cooldown(4.2), not_moderator()]);
+    }
+
+    #[test]
+    fn ingest_report_and_article_pages() {
+        let done = Ingested {
+            id: "https://example.com/cyber".into(),
+            title: "Cyber Operations Targeting Russia Paused".into(),
+            url: Some("https://example.com/cyber".into()),
+            sentences: 21,
+            status: IngestStatus::Added,
+        };
+        let list: Vec<ArticleSummary> = (1..=12)
+            .map(|i| ArticleSummary {
+                id: format!("sha256:{i:016x}"),
+                title: format!("Story number {i}"),
+                url: None,
+                sentences: i,
+            })
+            .collect();
+        insta::assert_yaml_snapshot!([ingested(&done), articles(&list, 2, 10)]);
+    }
+
+    #[test]
+    fn first_page_disables_previous_and_last_disables_next() {
+        let list: Vec<ArticleSummary> = (0..25)
+            .map(|i| ArticleSummary {
+                id: format!("id{i}"),
+                title: format!("t{i}"),
+                url: None,
+                sentences: 1,
+            })
+            .collect();
+        let first = articles(&list, 1, 10);
+        assert!(first.buttons[0].disabled && !first.buttons[1].disabled);
+        let last = articles(&list, 99, 10);
+        assert!(!last.buttons[0].disabled && last.buttons[1].disabled);
+        assert!(last
+            .embed
+            .unwrap()
+            .footer
+            .unwrap()
+            .starts_with("Page 3 of 3"));
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_word_boundary_with_an_ellipsis() {
+        let text = "alpha beta gamma delta epsilon";
+        assert_eq!(truncate(text, 14), "alpha beta…");
+        assert_eq!(truncate(text, 100), text);
+        let cut = truncate(&"word ".repeat(2000), MESSAGE_LIMIT);
+        assert!(cut.chars().count() <= MESSAGE_LIMIT);
+        assert!(cut.ends_with("word…"));
+    }
+
+    #[test]
+    fn a_word_longer_than_the_limit_is_cut_inside_it() {
+        let cut = truncate(&"x".repeat(50), 10);
+        assert_eq!(cut, format!("{}…", "x".repeat(9)));
+    }
+
+    #[test]
+    fn every_part_of_a_huge_answer_fits_discord_limits() {
+        let mut a = nsa();
+        a.text = "answer ".repeat(100);
+        a.citation = "sentence ".repeat(1000);
+        a.title = "Title ".repeat(400);
+        a.passage = "passage ".repeat(1000);
+        a.answer_in_passage = Some(0..7);
+        let view = answer(&a, 1);
+        let embed = view.embed.unwrap();
+        assert!(embed.title.unwrap().chars().count() <= TITLE_LIMIT);
+        assert!(embed.description.chars().count() <= DESCRIPTION_LIMIT);
+        assert!(embed.description.ends_with('…'));
+        assert!(embed
+            .fields
+            .iter()
+            .all(|(_, v)| v.chars().count() <= FIELD_LIMIT));
+        let shown = passage(&a).embed.unwrap();
+        assert!(shown.description.chars().count() <= DESCRIPTION_LIMIT);
+    }
+
+    #[test]
+    fn markdown_in_article_text_is_shown_literally() {
+        assert_eq!(escape("a *b* _c_ [d](e)"), r"a \*b\* \_c\_ \[d\](e)");
+    }
+
+    #[test]
+    fn button_ids_round_trip() {
+        assert_eq!(ids::parse("passage:42"), Some(("passage", 42)));
+        assert_eq!(ids::parse("passage:x"), None);
+        assert_eq!(ids::parse("nothing"), None);
+    }
+
+    #[test]
+    fn text_hash_ids_are_shortened_and_urls_are_not() {
+        assert_eq!(short_id("sha256:0123456789abcdef"), "sha256:0123456789ab");
+        assert_eq!(short_id("https://x.test/a"), "https://x.test/a");
+    }
+}

@@ -1,0 +1,741 @@
+//! The real bot (`newsqa serve`, real models, real serenity client) against a fake Discord on
+//! 127.0.0.1: what it registers, how it acknowledges, and every reply it sends.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::discord::{
+    attachment, button_press, interaction_token, message_create, slash_command, FakeDiscord,
+    FakeUser, APP_ID, BOT_USER_ID,
+};
+use crate::helpers::SEED_ARTICLE;
+
+const GUILD_A: u64 = 1001;
+const GUILD_B: u64 = 2002;
+const CHANNEL: u64 = 3003;
+const WAIT: Duration = Duration::from_secs(120);
+const MESSAGE_CONTENT_INTENT: u64 = 1 << 15;
+const EPHEMERAL: u64 = 1 << 6;
+
+const NSA_QUESTION: &str = "Which agency is exempted from the order?";
+const NSA_CITATION: &str = "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.";
+
+/// A running `newsqa serve` connected to its own fake Discord, with corpora in a temp dir.
+struct Bot {
+    dir: TempDir,
+    fake: FakeDiscord,
+    child: Child,
+}
+
+impl Bot {
+    /// Writes a config (`extra` is appended), seeds guild A with the seed article when asked,
+    /// starts the bot and waits until it is connected and has registered its commands.
+    async fn start(extra: &str, seed: bool) -> Bot {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeDiscord::start().await;
+        let config = format!(
+            "[index]\npath = \"{}\"\nguilds = \"{}\"\n{extra}\n",
+            dir.path().join("index").display(),
+            dir.path().join("guilds").display()
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        if seed {
+            let out = cli(
+                dir.path(),
+                &["--guild", &GUILD_A.to_string(), "ingest", SEED_ARTICLE],
+            );
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+        let child = base_command(dir.path())
+            .arg("serve")
+            .env("NEWSQA_DISCORD_TOKEN", "MTAw.fake.token-for-tests")
+            .env("NEWSQA_DISCORD_API_BASE", fake.api_base())
+            .env("RUST_LOG", "info,serenity=warn,tracing::span=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let bot = Bot { dir, fake, child };
+        bot.fake.wait_ready(WAIT).await;
+        bot.fake
+            .wait_for("global command registration", WAIT, |r| {
+                r.method == "PUT" && r.path == format!("/api/v10/applications/{APP_ID}/commands")
+            })
+            .await;
+        bot
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    fn guild_articles(&self, guild: u64) -> Vec<Value> {
+        let out = cli(
+            self.dir.path(),
+            &["--guild", &guild.to_string(), "articles", "--json"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Sends a slash command; returns its token.
+    async fn command(
+        &self,
+        name: &str,
+        options: Value,
+        resolved: Option<Value>,
+        guild: u64,
+        user: &FakeUser,
+    ) -> String {
+        let data = slash_command(name, options, resolved, guild, CHANNEL, user);
+        let token = interaction_token(&data);
+        self.fake.dispatch("INTERACTION_CREATE", data).await;
+        token
+    }
+
+    async fn ask(&self, question: &str, guild: u64, user: &FakeUser) -> String {
+        self.command(
+            "ask",
+            json!([{"name": "question", "type": 3, "value": question}]),
+            None,
+            guild,
+            user,
+        )
+        .await
+    }
+
+    /// The interaction callback for `token`.
+    async fn callback(&self, token: &str) -> Value {
+        let suffix = format!("/{token}/callback");
+        self.fake
+            .wait_for("interaction callback", WAIT, |r| {
+                r.method == "POST" && r.path.contains(&suffix)
+            })
+            .await
+            .body
+    }
+
+    /// The message the user finally sees for `token`: an immediate or updating callback, or the
+    /// edit of a deferred one.
+    async fn reply(&self, token: &str) -> Value {
+        let callback = self.callback(token).await;
+        match callback["type"].as_u64() {
+            Some(4) | Some(7) => callback["data"].clone(),
+            Some(5) | Some(6) => {
+                let original = format!("/api/v10/webhooks/{APP_ID}/{token}/messages/@original");
+                self.fake
+                    .wait_for("edit of the deferred reply", WAIT, |r| {
+                        r.method == "PATCH" && r.path.starts_with(&original)
+                    })
+                    .await
+                    .body
+            }
+            other => panic!("unexpected callback type {other:?}: {callback}"),
+        }
+    }
+
+    /// Presses a button (by its custom id) on the message the bot sent for `token`.
+    async fn press(&self, token: &str, custom_id: &str, guild: u64, user: &FakeUser) -> String {
+        let message = json!({"id": message_id_of(token)});
+        let data = button_press(custom_id, &message, guild, CHANNEL, user);
+        let press = interaction_token(&data);
+        self.fake.dispatch("INTERACTION_CREATE", data).await;
+        press
+    }
+
+    async fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "serve ignored SIGTERM:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- serve.log ---\n{}", self.log());
+        }
+    }
+}
+
+fn base_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_newsqa"));
+    cmd.arg("--config")
+        .arg(dir.join("config.toml"))
+        .current_dir(dir);
+    for var in [
+        "NEWSQA_CONFIG",
+        "NEWSQA_INDEX",
+        "NEWSQA_GUILDS",
+        "NEWSQA_DISCORD_TOKEN",
+        "DISCORD_TOKEN",
+        "NEWSQA_DISCORD_API_BASE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    base_command(dir).args(args).output().unwrap()
+}
+
+/// The id the fake gives the original response of `token` (see `discord.rs`).
+fn message_id_of(token: &str) -> String {
+    token.trim_start_matches("tok-").to_owned()
+}
+
+fn embed(message: &Value) -> &Value {
+    &message["embeds"][0]
+}
+
+fn button_ids(message: &Value) -> Vec<String> {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| b["custom_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn is_ephemeral(message: &Value) -> bool {
+    message["flags"].as_u64().unwrap_or(0) & EPHEMERAL != 0
+}
+
+/// Every message body the bot sent to Discord (callbacks, edits, followups, channel messages).
+fn sent_messages(fake: &FakeDiscord) -> Vec<Value> {
+    fake.requests()
+        .into_iter()
+        .filter_map(|r| {
+            if r.method == "POST" && r.path.ends_with("/callback") {
+                let data = r.body["data"].clone();
+                (!data.is_null()).then_some(data)
+            } else if (r.method == "PATCH" && r.path.contains("/webhooks/"))
+                || (r.method == "POST"
+                    && (r.path.contains("/webhooks/") || r.path.contains("/messages")))
+            {
+                Some(r.body)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn text_of(message: &Value) -> String {
+    format!(
+        "{} {}",
+        message["content"].as_str().unwrap_or(""),
+        message["embeds"]
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
+    let bot = Bot::start("[discord]\nask_cooldown_secs = 60.0\n", true).await;
+
+    // Registered: the four commands; moderators' ones hidden from members by default.
+    let put = bot
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT")
+        .unwrap();
+    let names: Vec<&str> = put
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ask", "ingest", "articles", "forget"]);
+    for c in put.body.as_array().unwrap().iter().skip(1) {
+        assert_eq!(c["default_member_permissions"], json!("8192"), "{c}");
+    }
+    // Plain slash commands: no privileged intent.
+    let identify = bot.fake.wait_ready(WAIT).await;
+    assert_eq!(
+        identify["intents"].as_u64().unwrap() & MESSAGE_CONTENT_INTENT,
+        0
+    );
+
+    let alice = FakeUser::member(11, "alice");
+    let asked = Instant::now();
+    let token = bot.ask(NSA_QUESTION, GUILD_A, &alice).await;
+    let callback_at = bot
+        .fake
+        .wait_for("deferral", WAIT, |r| {
+            r.path.contains(&format!("/{token}/callback"))
+        })
+        .await;
+    assert_eq!(
+        callback_at.body["type"],
+        json!(5),
+        "the answer must be deferred"
+    );
+    assert!(
+        callback_at.at.duration_since(asked) < Duration::from_secs(3),
+        "deferral took {:?}",
+        callback_at.at.duration_since(asked)
+    );
+    let reply = bot.reply(&token).await;
+    let e = embed(&reply);
+    assert_eq!(e["title"], json!("the NSA"), "{reply}");
+    assert_eq!(e["description"], json!(format!("> {NSA_CITATION}")));
+    assert!(
+        e["fields"][0]["value"]
+            .as_str()
+            .unwrap()
+            .contains("Cyber Operations Targeting Russia Paused"),
+        "{e}"
+    );
+    assert!(
+        e["footer"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Confidence "),
+        "{e}"
+    );
+    assert_eq!(reply["allowed_mentions"]["parse"], json!([]));
+
+    // "Show passage": only the asker sees it, with the answer in bold.
+    let buttons = button_ids(&reply);
+    assert_eq!(buttons.len(), 3, "{reply}");
+    let shown = bot
+        .reply(&bot.press(&token, &buttons[0], GUILD_A, &alice).await)
+        .await;
+    assert!(is_ephemeral(&shown), "{shown}");
+    assert!(
+        embed(&shown)["description"]
+            .as_str()
+            .unwrap()
+            .contains("**the NSA**"),
+        "{shown}"
+    );
+
+    // 👍 is recorded with the question, the answer and the article.
+    let thanks = bot
+        .reply(&bot.press(&token, &buttons[1], GUILD_A, &alice).await)
+        .await;
+    assert!(
+        is_ephemeral(&thanks) && text_of(&thanks).contains("helpful"),
+        "{thanks}"
+    );
+    let votes = std::fs::read_to_string(bot.dir.path().join("guilds/feedback.jsonl")).unwrap();
+    let vote: Value = serde_json::from_str(votes.lines().next().unwrap()).unwrap();
+    assert_eq!(vote["question"], json!(NSA_QUESTION));
+    assert_eq!(vote["answer"], json!("the NSA"));
+    assert_eq!(vote["helpful"], json!(true));
+    assert!(vote["article_id"].as_str().unwrap().starts_with("sha256:"));
+
+    // Cooldown: asking again at once is refused, privately, without deferring.
+    let again = bot
+        .reply(&bot.ask("Who issued the order?", GUILD_A, &alice).await)
+        .await;
+    assert!(
+        is_ephemeral(&again) && text_of(&again).contains("You can ask again in"),
+        "{again}"
+    );
+
+    // Abstention: a question the article does not answer gets no guess.
+    let bob = FakeUser::member(12, "bob");
+    let none = bot
+        .reply(
+            &bot.ask("Who won the 1998 football World Cup final?", GUILD_A, &bob)
+                .await,
+        )
+        .await;
+    assert!(
+        text_of(&none).contains("couldn't find the answer"),
+        "{none}"
+    );
+    assert_eq!(none["embeds"], json!([]), "{none}");
+
+    // Guild isolation: another server has none of guild A's articles.
+    let carol = FakeUser::member(13, "carol");
+    let elsewhere = bot
+        .reply(&bot.ask(NSA_QUESTION, GUILD_B, &carol).await)
+        .await;
+    assert!(
+        text_of(&elsewhere).contains("couldn't find the answer"),
+        "{elsewhere}"
+    );
+
+    // Logs name guild, user and article, never the token.
+    let log = bot.log();
+    assert!(
+        log.contains("question answered") && log.contains("guild=1001") && log.contains("user=11"),
+        "{log}"
+    );
+    assert!(!log.contains("fake.token-for-tests"));
+
+    let status = bot.stop().await;
+    assert!(status.success(), "serve exited with {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderators_ingest_and_forget_and_members_cannot() {
+    let bot = Bot::start(
+        "[discord]\nask_cooldown_secs = 0.0\nmoderator_roles = [\"Newsdesk\"]\n",
+        false,
+    )
+    .await;
+    let member = FakeUser::member(21, "reader");
+    let moderator = FakeUser::moderator(22, "mod");
+    let text = "Harbor Bridge Reopens After Repairs\n\nThe Harbor Bridge reopened to traffic on Monday after eight months of repairs. \
+                City engineer Maria Lopez said the repairs cost 42 million dollars. \
+                Cyclists will get a separate lane starting in June.";
+    let ingest_text = json!([{"name": "text", "type": 3, "value": text}]);
+
+    // A member is refused politely and nothing changes.
+    let refused = bot
+        .reply(
+            &bot.command("ingest", ingest_text.clone(), None, GUILD_A, &member)
+                .await,
+        )
+        .await;
+    assert!(
+        is_ephemeral(&refused) && text_of(&refused).contains("only moderators"),
+        "{refused}"
+    );
+    assert!(bot.guild_articles(GUILD_A).is_empty());
+
+    // A moderator's ingest reports what went in; a question then cites it.
+    let added = bot
+        .reply(
+            &bot.command("ingest", ingest_text, None, GUILD_A, &moderator)
+                .await,
+        )
+        .await;
+    assert_eq!(
+        embed(&added)["title"],
+        json!("Added a new article"),
+        "{added}"
+    );
+    assert!(embed(&added)["description"]
+        .as_str()
+        .unwrap()
+        .contains("Harbor Bridge Reopens After Repairs"));
+    assert_eq!(embed(&added)["fields"][0]["value"], json!("3"), "{added}");
+    let answer = bot
+        .reply(
+            &bot.ask("How much did the bridge repairs cost?", GUILD_A, &member)
+                .await,
+        )
+        .await;
+    assert_eq!(
+        embed(&answer)["title"],
+        json!("42 million dollars"),
+        "{answer}"
+    );
+    assert!(embed(&answer)["fields"][0]["value"]
+        .as_str()
+        .unwrap()
+        .contains("Harbor Bridge Reopens"));
+
+    // A role named in the config makes a moderator too; attachments are fetched and ingested.
+    bot.fake.add_role(GUILD_A, 77, "Newsdesk");
+    let editor = FakeUser::member(23, "editor").with_roles(&[77]);
+    let page = b"<html><head><title>Library Extends Opening Hours</title></head><body><nav>Home | News</nav>\
+        <article><h1>Library Extends Opening Hours</h1><p>The central library will stay open until 10 p.m. on weekdays from next month.</p>\
+        <p>Head librarian Tom Baker said students had asked for longer hours.</p></article><footer>Contact us</footer></body></html>";
+    let url = bot.fake.serve_file("hours.html", page.to_vec());
+    let resolved = json!({"attachments": {"555": attachment(555, "hours.html", page.len() as u64, &url, "text/html")}});
+    let filed = bot
+        .reply(
+            &bot.command(
+                "ingest",
+                json!([{"name": "file", "type": 11, "value": "555"}]),
+                Some(resolved),
+                GUILD_A,
+                &editor,
+            )
+            .await,
+        )
+        .await;
+    assert_eq!(
+        embed(&filed)["title"],
+        json!("Added a new article"),
+        "{filed}"
+    );
+    assert!(
+        text_of(&filed).contains("Library Extends Opening Hours"),
+        "{filed}"
+    );
+
+    // The same text again is recognised, not duplicated.
+    let again = bot
+        .reply(
+            &bot.command(
+                "ingest",
+                json!([{"name": "text", "type": 3, "value": text}]),
+                None,
+                GUILD_A,
+                &moderator,
+            )
+            .await,
+        )
+        .await;
+    assert!(
+        embed(&again)["title"]
+            .as_str()
+            .unwrap()
+            .contains("unchanged"),
+        "{again}"
+    );
+
+    // /articles lists both, privately.
+    let list = bot
+        .reply(
+            &bot.command("articles", json!([]), None, GUILD_A, &moderator)
+                .await,
+        )
+        .await;
+    assert!(is_ephemeral(&list));
+    assert_eq!(embed(&list)["title"], json!("2 articles"), "{list}");
+
+    // Guild isolation the other way round: guild B cannot see guild A's new article.
+    let elsewhere = bot
+        .reply(
+            &bot.ask("How much did the bridge repairs cost?", GUILD_B, &member)
+                .await,
+        )
+        .await;
+    assert!(
+        text_of(&elsewhere).contains("couldn't find the answer"),
+        "{elsewhere}"
+    );
+
+    // /forget asks first; a member cannot press on; the moderator confirms.
+    let bridge = bot
+        .guild_articles(GUILD_A)
+        .into_iter()
+        .find(|a| a["title"].as_str().unwrap().contains("Bridge"))
+        .unwrap();
+    let prefix = &bridge["id"].as_str().unwrap()[..14];
+    let forget = bot
+        .command(
+            "forget",
+            json!([{"name": "article", "type": 3, "value": prefix}]),
+            None,
+            GUILD_A,
+            &moderator,
+        )
+        .await;
+    let confirm = bot.reply(&forget).await;
+    assert!(
+        is_ephemeral(&confirm) && text_of(&confirm).contains("Harbor Bridge"),
+        "{confirm}"
+    );
+    let buttons = button_ids(&confirm);
+    assert_eq!(
+        bot.guild_articles(GUILD_A).len(),
+        2,
+        "nothing is removed before confirming"
+    );
+    let nope = bot
+        .reply(&bot.press(&forget, &buttons[0], GUILD_A, &member).await)
+        .await;
+    assert!(is_ephemeral(&nope), "{nope}");
+    assert_eq!(bot.guild_articles(GUILD_A).len(), 2);
+    let done = bot
+        .reply(&bot.press(&forget, &buttons[0], GUILD_A, &moderator).await)
+        .await;
+    assert!(text_of(&done).contains("Forgot"), "{done}");
+    assert_eq!(bot.guild_articles(GUILD_A).len(), 1);
+
+    // Bad input is a clear, private message.
+    let both = bot
+        .reply(&bot.command("ingest", json!([{"name": "text", "type": 3, "value": "x"}, {"name": "url", "type": 3, "value": "https://example.com"}]), None, GUILD_A, &moderator).await)
+        .await;
+    assert!(
+        is_ephemeral(&both) && text_of(&both).contains("exactly one"),
+        "{both}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_makes_the_bot_say_busy_and_loses_no_question() {
+    let bot = Bot::start(
+        "[reader]\nqueue = 1\n[discord]\nask_cooldown_secs = 0.0\n",
+        true,
+    )
+    .await;
+    let users: Vec<FakeUser> = (0..12)
+        .map(|i| FakeUser::member(100 + i, &format!("u{i}")))
+        .collect();
+    let mut tokens = Vec::new();
+    for u in &users {
+        tokens.push(bot.ask(NSA_QUESTION, GUILD_A, u).await);
+    }
+    let mut busy = 0;
+    let mut answered = 0;
+    for t in &tokens {
+        let reply = bot.reply(t).await;
+        let text = text_of(&reply);
+        if text.contains("busy") {
+            busy += 1;
+        } else if embed(&reply)["title"] == json!("the NSA") {
+            answered += 1;
+        } else {
+            panic!("neither answered nor busy: {reply}");
+        }
+    }
+    assert_eq!(busy + answered, tokens.len());
+    assert!(busy >= 1, "12 questions at once never filled a queue of 1");
+    assert!(answered >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
+    let bot = Bot::start(
+        "[discord]\nmentions = true\nask_cooldown_secs = 0.0\n",
+        false,
+    )
+    .await;
+    let identify = bot.fake.wait_ready(WAIT).await;
+    assert_ne!(
+        identify["intents"].as_u64().unwrap() & MESSAGE_CONTENT_INTENT,
+        0
+    );
+
+    let moderator = FakeUser::moderator(31, "mod");
+    let filler = "and the organisers listed every street, square, park and bus stop of the old town in turn ".repeat(60);
+    let text = format!(
+        "Festival Plans Announced\n\nThe organisers told @everyone and <@&4242> to gather at the central stadium on Friday evening. \
+         The parade will start at the harbour on Saturday at noon {filler}before the fireworks."
+    );
+    let added = bot
+        .reply(
+            &bot.command(
+                "ingest",
+                json!([{"name": "text", "type": 3, "value": text}]),
+                None,
+                GUILD_A,
+                &moderator,
+            )
+            .await,
+        )
+        .await;
+    assert_eq!(
+        embed(&added)["title"],
+        json!("Added a new article"),
+        "{added}"
+    );
+
+    let member = FakeUser::member(32, "fan");
+    let gather = bot
+        .reply(
+            &bot.ask("Where should everyone gather on Friday?", GUILD_A, &member)
+                .await,
+        )
+        .await;
+    assert!(
+        text_of(&gather).contains("@everyone"),
+        "the quote keeps the text: {gather}"
+    );
+    let parade = bot
+        .reply(
+            &bot.ask("Where will the parade start?", GUILD_A, &member)
+                .await,
+        )
+        .await;
+    let description = embed(&parade)["description"].as_str().unwrap();
+    assert!(
+        description.chars().count() <= 4096,
+        "{}",
+        description.chars().count()
+    );
+    assert!(description.ends_with('…'), "{description}");
+
+    // A mention is answered as a reply in the channel.
+    let msg = message_create(
+        &format!("<@{BOT_USER_ID}> Where will the parade start?"),
+        GUILD_A,
+        CHANNEL,
+        &member,
+        &[BOT_USER_ID],
+    );
+    let msg_id = msg["id"].as_str().unwrap().to_owned();
+    bot.fake.dispatch("MESSAGE_CREATE", msg).await;
+    let posted = bot
+        .fake
+        .wait_for("reply to the mention", WAIT, |r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
+        })
+        .await
+        .body;
+    assert_eq!(
+        posted["message_reference"]["message_id"],
+        json!(msg_id),
+        "{posted}"
+    );
+    assert!(embed(&posted)["title"].as_str().is_some(), "{posted}");
+
+    // Nothing the bot sent may ping anyone.
+    let sent = sent_messages(&bot.fake);
+    assert!(sent.len() >= 5, "{sent:?}");
+    for m in sent {
+        assert_eq!(m["allowed_mentions"]["parse"], json!([]), "{m}");
+        assert!(
+            m["allowed_mentions"]["users"]
+                .as_array()
+                .is_none_or(|u| u.is_empty()),
+            "{m}"
+        );
+        assert!(
+            m["allowed_mentions"]["roles"]
+                .as_array()
+                .is_none_or(|r| r.is_empty()),
+            "{m}"
+        );
+        if let Some(c) = m["content"].as_str() {
+            assert!(c.chars().count() <= 2000);
+        }
+    }
+}
+
+#[test]
+fn serve_without_a_token_says_how_to_get_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let out = cli(dir.path(), &["serve"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("NEWSQA_DISCORD_TOKEN") && err.contains("README"),
+        "{err}"
+    );
+}
