@@ -23,8 +23,81 @@ pub struct Config {
     pub encoder: EncoderConfig,
     /// How answers are picked, scored and withheld.
     pub answer: AnswerConfig,
+    /// Fetching pages and feeds from the web.
+    pub fetch: FetchSection,
+    /// Feed subscriptions.
+    pub feeds: FeedsConfig,
     /// The Discord bot (`newsqa serve`).
     pub discord: DiscordConfig,
+}
+
+/// `[fetch]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FetchSection {
+    /// Largest page or feed accepted, in bytes.
+    pub max_bytes: u64,
+    /// Seconds allowed to connect.
+    pub connect_timeout_secs: u64,
+    /// Seconds allowed for a whole request, redirects included.
+    pub timeout_secs: u64,
+    /// Redirects followed before giving up.
+    pub max_redirects: usize,
+    /// Private networks (CIDR or single addresses) that may be fetched from anyway, e.g. for
+    /// self-hosted sites; everything non-public is refused otherwise.
+    pub allow: Vec<String>,
+}
+
+impl Default for FetchSection {
+    fn default() -> Self {
+        FetchSection {
+            max_bytes: 5 * 1024 * 1024,
+            connect_timeout_secs: 10,
+            timeout_secs: 30,
+            max_redirects: 5,
+            allow: Vec::new(),
+        }
+    }
+}
+
+impl FetchSection {
+    /// The fetcher these settings describe.
+    pub fn fetcher(&self) -> Result<newsqa_web::Fetcher> {
+        let allow = self
+            .allow
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e: String| anyhow::anyhow!("[fetch] allow: {e}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(newsqa_web::Fetcher::new(newsqa_web::FetchConfig {
+            max_bytes: self.max_bytes,
+            connect_timeout: std::time::Duration::from_secs(self.connect_timeout_secs.max(1)),
+            timeout: std::time::Duration::from_secs(self.timeout_secs.max(1)),
+            max_redirects: self.max_redirects,
+            allow,
+        }))
+    }
+}
+
+/// `[feeds]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedsConfig {
+    /// Minutes between two polls of a feed.
+    pub poll_minutes: f64,
+    /// Hours a feed may keep failing before `feed list` flags it to moderators.
+    pub report_after_hours: f64,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        FeedsConfig {
+            poll_minutes: 15.0,
+            report_after_hours: 48.0,
+        }
+    }
 }
 
 /// `[index]`
@@ -199,7 +272,7 @@ impl Config {
     }
 
     /// Applies `NEWSQA_INDEX`, `NEWSQA_GUILDS`, `NEWSQA_READER_MODEL`, `NEWSQA_ENCODER_MODEL`,
-    /// `NEWSQA_THREADS`, `NEWSQA_DISCORD_TOKEN` (or `DISCORD_TOKEN`) and
+    /// `NEWSQA_THREADS`, `NEWSQA_FETCH_ALLOW` (comma-separated), `NEWSQA_DISCORD_TOKEN` (or `DISCORD_TOKEN`) and
     /// `NEWSQA_DISCORD_API_BASE`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
         if let Some(v) = var("NEWSQA_INDEX") {
@@ -213,6 +286,14 @@ impl Config {
         }
         if let Some(v) = var("NEWSQA_DISCORD_API_BASE") {
             self.discord.api_base = v;
+        }
+        if let Some(v) = var("NEWSQA_FETCH_ALLOW") {
+            self.fetch.allow = v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect();
         }
         if let Some(v) = var("NEWSQA_READER_MODEL") {
             self.reader.model = v.into();

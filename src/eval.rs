@@ -78,6 +78,7 @@ impl Dataset {
                     let extracted = Extracted {
                         title: title.clone(),
                         date: None,
+                        author: None,
                         url: None,
                         body: p.context.clone(),
                     };

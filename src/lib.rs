@@ -7,6 +7,7 @@ pub mod config;
 pub mod engine;
 pub mod eval;
 pub mod library;
+pub mod web;
 
 pub use config::Config;
 pub use engine::{Candidate, Engine, Ingested, Models, Reply, ABSTAIN_MESSAGE};

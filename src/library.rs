@@ -24,6 +24,7 @@ pub struct Library {
     root: PathBuf,
     engines: Mutex<HashMap<GuildId, Arc<Engine>>>,
     feedback: Mutex<()>,
+    fetcher: newsqa_web::Fetcher,
 }
 
 impl Library {
@@ -32,8 +33,10 @@ impl Library {
         let root = config.index.guilds.clone();
         std::fs::create_dir_all(&root)
             .with_context(|| format!("creating the server index directory {}", root.display()))?;
+        let fetcher = config.fetch.fetcher()?;
         let models = Models::load(&config)?;
         Ok(Library {
+            fetcher,
             config,
             models,
             root,
@@ -125,6 +128,7 @@ impl Backend for Library {
                     source: "discord message".into(),
                     title,
                     url: None,
+                    ..Default::default()
                 },
             ),
             Source::File { name, bytes, title } => (
@@ -133,12 +137,29 @@ impl Backend for Library {
                     source: name,
                     title,
                     url: None,
+                    ..Default::default()
                 },
             ),
-            Source::Url { .. } => {
-                return Err(BackendError::Rejected(
-                    "fetching web pages is not supported yet; paste the text or attach the page as a file.".into(),
-                ))
+            Source::Url { url, title } => {
+                let fetched = tokio::runtime::Handle::try_current()
+                    .context("fetching needs the bot's async runtime")?
+                    .block_on(self.fetcher.page(&url));
+                match fetched {
+                    // Every fetch refusal (private address, size, type, status) is for the moderator.
+                    Err(e) => return Err(BackendError::Rejected(e.to_string())),
+                    Ok(page) => {
+                        let fetched_from = Some(page.url.clone());
+                        (
+                            page.text.into_bytes(),
+                            Metadata {
+                                source: url,
+                                title,
+                                url: None,
+                                fetched_from,
+                            },
+                        )
+                    }
+                }
             }
         };
         let article = match engine.parse(&bytes, meta) {
@@ -176,10 +197,11 @@ impl Backend for Library {
             return Err(BackendError::NotFound(String::new()));
         }
         let all = self.corpus(guild)?.articles()?;
-        if let Some(a) = all
-            .iter()
-            .find(|a| a.id == wanted || a.url.as_deref() == Some(wanted))
-        {
+        if let Some(a) = all.iter().find(|a| {
+            a.id == wanted
+                || a.url.as_deref() == Some(wanted)
+                || a.url.as_deref() == Some(newsqa_index::canonical_url(wanted).as_str())
+        }) {
             return Ok(summary(a.clone()));
         }
         let mut matches = all.into_iter().filter(|a| a.id.starts_with(wanted));

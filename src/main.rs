@@ -302,6 +302,8 @@ fn ingest(
     let cap = engine.config().ingest.max_bytes;
     let batch = engine.config().ingest.batch_articles.max(1);
     let (mut added, mut updated, mut unchanged, mut failed, mut sentences) = (0, 0, 0, 0, 0);
+    // Web pages need an async runtime and a fetcher; made on the first URL.
+    let mut web: Option<(Result<tokio::runtime::Runtime>, Result<newsqa_web::Fetcher>)> = None;
     let mut report = |result: std::result::Result<&Ingested, (&Path, &anyhow::Error)>| match result
     {
         Ok(i) => {
@@ -350,8 +352,27 @@ fn ingest(
                 source: name,
                 title: title.clone(),
                 url: url.clone(),
+                ..Default::default()
             };
-            match read_input(path, cap).and_then(|b| engine.parse(&b, meta)) {
+            let parsed = match path.to_str().filter(|p| newsqa::web::is_url(p)) {
+                Some(address) => {
+                    let (runtime, fetcher) = web.get_or_insert_with(|| {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .context("starting the async runtime");
+                        (runtime, engine.config().fetch.fetcher())
+                    });
+                    match (runtime, fetcher) {
+                        (Ok(rt), Ok(f)) => rt.block_on(newsqa::web::fetch_article(
+                            &engine, f, address, meta.title, meta.url,
+                        )),
+                        (Err(e), _) | (_, Err(e)) => Err(anyhow::anyhow!("{e:#}")),
+                    }
+                }
+                None => read_input(path, cap).and_then(|b| engine.parse(&b, meta)),
+            };
+            match parsed {
                 Ok(a) => articles.push(a),
                 Err(e) => report(Err((path, &e))),
             }

@@ -35,6 +35,8 @@ pub struct Metadata {
     pub title: Option<String>,
     /// A URL that overrides the extracted canonical URL; it also becomes the id.
     pub url: Option<String>,
+    /// Where the page was fetched from: its URL when the page declares no canonical one.
+    pub fetched_from: Option<String>,
 }
 
 /// An article split into sentences and passages, not yet in the index.
@@ -48,6 +50,8 @@ pub struct Article {
     pub url: Option<String>,
     /// Publication date as written in the source.
     pub date: Option<String>,
+    /// The author, when the source names one.
+    pub author: Option<String>,
     /// File name or other origin, for messages.
     pub source: String,
     /// The article body, exactly as cited.
@@ -102,7 +106,8 @@ impl Article {
         let url = meta
             .url
             .or(extracted.url)
-            .map(|u| u.trim().to_owned())
+            .or(meta.fetched_from)
+            .map(|u| canonical_url(&u))
             .filter(|u| !u.is_empty());
         let id = match &url {
             Some(u) => u.clone(),
@@ -128,6 +133,7 @@ impl Article {
             title,
             url,
             date: extracted.date,
+            author: extracted.author,
             source: meta.source,
             text,
             sentences,
@@ -140,6 +146,39 @@ impl Article {
     pub fn sentence(&self, i: usize) -> &str {
         &self.text[self.sentences[i].clone()]
     }
+}
+
+/// Query parameters that only track where a click came from.
+const TRACKING: &[&str] = &[
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
+    "mc_cid", "mc_eid", "_ga", "_gl", "ref_src", "cmpid", "ocid", "smid", "mkt_tok",
+];
+
+/// The form of a URL used as an article id: fragment and tracking parameters (`utm_*`,
+/// `fbclid`, ...) removed, host lower-cased, default port dropped. Not-URLs are kept as given.
+pub fn canonical_url(raw: &str) -> String {
+    let raw = raw.trim();
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return raw.to_owned();
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return raw.to_owned();
+    }
+    url.set_fragment(None);
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            !k.starts_with("utm_") && !TRACKING.contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    url.to_string()
 }
 
 /// The id of an article with no URL: a hash of its text, lower-cased and with whitespace collapsed,
@@ -214,6 +253,7 @@ mod tests {
             source: "a.txt".into(),
             url: Some("https://example.com/a".into()),
             title: Some("Given title".into()),
+            ..Default::default()
         };
         let a = Article::parse(
             b"Headline\n\nOne. Two.",
@@ -253,5 +293,53 @@ mod tests {
         .unwrap();
         let got: Vec<&str> = (0..a.sentences.len()).map(|i| a.sentence(i)).collect();
         assert_eq!(got, vec!["El señor habló.", "“Sí,” dijo él.", "Fin."]);
+    }
+
+    #[test]
+    fn tracking_parameters_and_fragments_leave_the_canonical_url() {
+        assert_eq!(
+            canonical_url(
+                "https://News.Example:443/a/b?utm_source=tw&id=7&fbclid=x&UTM_MEDIUM=y#top"
+            ),
+            "https://news.example/a/b?id=7"
+        );
+        assert_eq!(
+            canonical_url("https://x.example/p?utm_campaign=z"),
+            "https://x.example/p"
+        );
+        assert_eq!(canonical_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn two_links_to_one_story_give_one_id() {
+        let cfg = PassageConfig {
+            sentences: 4,
+            overlap: 2,
+        };
+        let text = b"Title\n\nThe bridge reopened on Monday after repairs.";
+        let a = Article::parse(
+            text,
+            Metadata {
+                source: "a".into(),
+                fetched_from: Some("https://x.example/s?utm_source=a".into()),
+                ..Default::default()
+            },
+            1 << 20,
+            cfg,
+        )
+        .unwrap();
+        let b = Article::parse(
+            text,
+            Metadata {
+                source: "b".into(),
+                fetched_from: Some("https://x.example/s#comments".into()),
+                ..Default::default()
+            },
+            1 << 20,
+            cfg,
+        )
+        .unwrap();
+        assert_eq!(a.id, "https://x.example/s");
+        assert_eq!(a.id, b.id);
     }
 }

@@ -43,6 +43,8 @@ pub struct Extracted {
     pub title: String,
     /// The publication date as written in the source, if one was found.
     pub date: Option<String>,
+    /// The author (byline), if the page names one.
+    pub author: Option<String>,
     /// The canonical URL, if the page declares one.
     pub url: Option<String>,
     /// The article body, paragraphs separated by blank lines.
@@ -164,6 +166,7 @@ fn extract_text(text: &str) -> Extracted {
     Extracted {
         title,
         date,
+        author: None,
         url: None,
         body,
     }
@@ -184,10 +187,17 @@ fn extract_html(html: &str) -> Extracted {
             } else {
                 article.title.trim().to_owned()
             };
+            let date = article
+                .published_time
+                .filter(|d| !d.trim().is_empty())
+                .or_else(|| time_element(html));
             Extracted {
                 title,
-                date: article.published_time.filter(|d| !d.trim().is_empty()),
-                url: article.url.filter(|u| u.starts_with("http")),
+                date,
+                author: article.byline.as_deref().and_then(clean_byline),
+                url: canonical_link(html)
+                    .or(article.url)
+                    .filter(|u| u.starts_with("http")),
                 body,
             }
         }
@@ -199,6 +209,108 @@ fn extract_html(html: &str) -> Extracted {
             extract_text(&doc)
         }
     }
+}
+
+/// The author's name from a byline: "By Dana Whitfield · March 12, 2025" -> "Dana Whitfield".
+fn clean_byline(byline: &str) -> Option<String> {
+    let b = byline.trim();
+    let b = b
+        .strip_prefix("By ")
+        .or_else(|| b.strip_prefix("by "))
+        .unwrap_or(b);
+    let name = b.split(['·', '|', '•', '—', '\n']).next()?.trim();
+    let name = match find_date(name) {
+        Some(_) => name.split(',').next()?.trim(),
+        None => name,
+    };
+    (!name.is_empty() && name.chars().count() <= 120).then(|| name.to_owned())
+}
+
+/// The attributes of every `<name ...>` tag, lower-cased names, values with `&amp;` decoded.
+fn tags(html: &str, name: &str) -> Vec<Vec<(String, String)>> {
+    let lower = html.to_ascii_lowercase();
+    let open = format!("<{name}");
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(&open).map(|i| i + from) {
+        let start = at + open.len();
+        let Some(len) = lower[start..].find('>') else {
+            break;
+        };
+        from = start + len;
+        if !lower[start..].starts_with(|c: char| c.is_whitespace() || c == '/' || c == '>') {
+            continue;
+        }
+        out.push(attributes(&html[start..start + len]));
+    }
+    out
+}
+
+fn attributes(mut rest: &str) -> Vec<(String, String)> {
+    let mut attrs = Vec::new();
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '/');
+        let name_len = rest
+            .find(|c: char| c.is_whitespace() || c == '=' || c == '/')
+            .unwrap_or(rest.len());
+        if name_len == 0 {
+            return attrs;
+        }
+        let name = rest[..name_len].to_ascii_lowercase();
+        rest = rest[name_len..].trim_start();
+        let mut value = String::new();
+        if let Some(after) = rest.strip_prefix('=') {
+            let after = after.trim_start();
+            let (v, tail) = match after.chars().next() {
+                Some(q @ ('"' | '\'')) => {
+                    let body = &after[1..];
+                    let end = body.find(q).unwrap_or(body.len());
+                    (&body[..end], body.get(end + 1..).unwrap_or(""))
+                }
+                _ => {
+                    let end = after.find(char::is_whitespace).unwrap_or(after.len());
+                    (&after[..end], &after[end..])
+                }
+            };
+            value = v.replace("&amp;", "&");
+            rest = tail;
+        }
+        attrs.push((name, value));
+    }
+}
+
+fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim())
+}
+
+/// The page's canonical URL: `<link rel=canonical>`, else `og:url`.
+fn canonical_link(html: &str) -> Option<String> {
+    let link = tags(html, "link").into_iter().find_map(|a| {
+        attr(&a, "rel")
+            .is_some_and(|r| {
+                r.split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("canonical"))
+            })
+            .then(|| attr(&a, "href").map(str::to_owned))
+            .flatten()
+    });
+    link.or_else(|| {
+        tags(html, "meta").into_iter().find_map(|a| {
+            (attr(&a, "property") == Some("og:url"))
+                .then(|| attr(&a, "content").map(str::to_owned))
+                .flatten()
+        })
+    })
+    .filter(|u| !u.is_empty())
+}
+
+/// The `datetime` of the first `<time>` element, for pages without date metadata.
+fn time_element(html: &str) -> Option<String> {
+    tags(html, "time").into_iter().find_map(|a| {
+        attr(&a, "datetime")
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+    })
 }
 
 /// Collapses runs of spaces and blank lines that HTML-to-text conversion leaves behind.
@@ -378,5 +490,114 @@ mod tests {
         );
         assert_eq!(find_date("2025-03-10").as_deref(), Some("2025-03-10"));
         assert_eq!(find_date("Mayor speaks"), None);
+    }
+
+    fn page(name: &str) -> Extracted {
+        let path = format!("{}/../tests/data/pages/{name}", env!("CARGO_MANIFEST_DIR"));
+        let html = std::fs::read_to_string(&path).unwrap();
+        extract(name, &html, Format::Html).unwrap()
+    }
+
+    /// Text that is page furniture in the test pages, never article text.
+    const PAGE_FURNITURE: &[&str] = &[
+        "cookie",
+        "Related Posts",
+        "Leave a Reply",
+        "email address",
+        "Post Comment",
+        "All rights reserved",
+        "How can we help",
+        "Most Read",
+        "newsletter",
+        "Subscribe",
+        "Log in",
+        "Privacy",
+        "Menu",
+        "Sports",
+    ];
+
+    fn assert_clean(name: &str, body: &str) {
+        for junk in PAGE_FURNITURE {
+            assert!(!body.contains(junk), "{name}: body keeps {junk:?}:\n{body}");
+        }
+    }
+
+    #[test]
+    fn wordpress_post_keeps_the_article_and_drops_the_furniture() {
+        let a = page("wordpress.html");
+        assert_eq!(a.title, "Council Approves New Bike Lanes");
+        assert_eq!(
+            a.url.as_deref(),
+            Some("https://riverside.example/2025/03/council-bike-lanes/")
+        );
+        assert!(a.date.as_deref().unwrap().starts_with("2025-03-12"));
+        assert_eq!(a.author.as_deref(), Some("Dana Whitfield"));
+        assert!(a.body.contains("six loading zones"));
+        assert_clean("wordpress", &a.body);
+    }
+
+    #[test]
+    fn arc_page_takes_headline_date_and_author_from_json_ld() {
+        let a = page("arc.html");
+        assert_eq!(a.title, "Harbor Tunnel to Close for Two Weekends in April");
+        assert!(
+            a.date.as_deref().unwrap().starts_with("2025-04-02"),
+            "{:?}",
+            a.date
+        );
+        assert_eq!(a.author.as_deref(), Some("Marcus Lee"));
+        assert_eq!(
+            a.url.as_deref(),
+            Some("https://ledger.example/local/2025/04/02/harbor-tunnel-closure/")
+        );
+        assert!(a.body.contains("replace its ventilation fans"));
+        assert!(a.body.contains("every fifteen minutes"));
+        assert_clean("arc", &a.body);
+    }
+
+    #[test]
+    fn paywall_teaser_keeps_the_teaser_only() {
+        let a = page("paywall.html");
+        assert_eq!(a.title, "Grain prices climb after dry spring");
+        assert!(a.body.contains("Wheat futures rose 6 percent"));
+        assert!(a.body.contains("15 percent smaller"));
+        assert_clean("paywall", &a.body);
+    }
+
+    #[test]
+    fn amp_page_keeps_the_story_and_points_at_the_canonical_page() {
+        let a = page("amp.html");
+        assert!(
+            a.title.starts_with("Council Approves New Bike Lanes"),
+            "{}",
+            a.title
+        );
+        assert!(a
+            .url
+            .as_deref()
+            .unwrap()
+            .starts_with("https://riverside.example/2025/03/council-bike-lanes/"));
+        assert!(a.body.contains("Councillor Priya Natarajan"));
+        assert_clean("amp", &a.body);
+    }
+
+    #[test]
+    fn bylines_give_the_name_alone() {
+        assert_eq!(
+            clean_byline("By Dana Whitfield · March 12, 2025").as_deref(),
+            Some("Dana Whitfield")
+        );
+        assert_eq!(clean_byline("Marcus Lee").as_deref(), Some("Marcus Lee"));
+        assert_eq!(clean_byline("  "), None);
+    }
+
+    #[test]
+    fn a_time_element_gives_the_date_when_metadata_has_none() {
+        assert_eq!(
+            time_element(r#"<p>x</p><time class="d" datetime="2025-01-02T03:04:05Z">Jan 2</time>"#)
+                .as_deref(),
+            Some("2025-01-02T03:04:05Z")
+        );
+        assert_eq!(time_element("<p>no time here</p>"), None);
     }
 }

@@ -11,6 +11,6 @@ pub mod extract;
 pub mod sentences;
 mod store;
 
-pub use article::{passage_windows, text_id, Article, Metadata, PassageConfig};
+pub use article::{canonical_url, passage_windows, text_id, Article, Metadata, PassageConfig};
 pub use error::{IndexError, Result};
 pub use store::{ArticleIndex, ArticleInfo, PassageHit, SentenceHit, Upsert};

@@ -39,6 +39,9 @@ pub struct ArticleInfo {
     pub url: Option<String>,
     /// Publication date as written in the source.
     pub date: Option<String>,
+    /// The author, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     /// Where it was ingested from.
     pub source: String,
     /// Number of sentences.
@@ -214,6 +217,7 @@ impl ArticleIndex {
             title: article.title.clone(),
             url: article.url.clone(),
             date: article.date.clone(),
+            author: article.author.clone(),
             source: article.source.clone(),
             sentences: article.sentences.len(),
             passages: article.passages.len(),
@@ -305,8 +309,12 @@ impl ArticleIndex {
     /// Removes an article, found by id or URL, with all its passages. Commits.
     pub fn forget(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
         let key = id_or_url.trim();
+        let canonical = crate::canonical_url(key);
         let found = match self.article(key)? {
             Some(info) => Some(info),
+            None if canonical != key && self.article(&canonical)?.is_some() => {
+                self.article(&canonical)?
+            }
             None => {
                 // A unique prefix of an id will do; an ambiguous one must not pick at random.
                 let mut matches: Vec<ArticleInfo> = self
@@ -513,6 +521,7 @@ mod tests {
                 source: "test.txt".into(),
                 url: url.map(Into::into),
                 title: None,
+                ..Default::default()
             },
             1 << 20,
             PassageConfig::default(),

@@ -408,7 +408,7 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderators_ingest_and_forget_and_members_cannot() {
     let bot = Bot::start(
-        "[discord]\nask_cooldown_secs = 0.0\nmoderator_roles = [\"Newsdesk\"]\n",
+        "[fetch]\nallow = [\"127.0.0.1\"]\n[discord]\nask_cooldown_secs = 0.0\nmoderator_roles = [\"Newsdesk\"]\n",
         false,
     )
     .await;
@@ -516,7 +516,36 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
         "{again}"
     );
 
-    // /articles lists both, privately.
+    // A link is fetched (the allow-list opens the fake's 127.0.0.1) and its canonical URL kept.
+    let arc = std::fs::read(format!(
+        "{}/tests/data/pages/arc.html",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let link = bot.fake.serve_file("tunnel.html", arc);
+    let linked = bot
+        .reply(
+            &bot.command(
+                "ingest",
+                json!([{"name": "url", "type": 3, "value": link}]),
+                None,
+                GUILD_A,
+                &moderator,
+            )
+            .await,
+        )
+        .await;
+    assert_eq!(
+        embed(&linked)["title"],
+        json!("Added a new article"),
+        "{linked}"
+    );
+    assert!(
+        text_of(&linked).contains("ledger.example/local/2025/04/02/harbor-tunnel-closure"),
+        "{linked}"
+    );
+
+    // /articles lists all three, privately.
     let list = bot
         .reply(
             &bot.command("articles", json!([]), None, GUILD_A, &moderator)
@@ -524,7 +553,7 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
         )
         .await;
     assert!(is_ephemeral(&list));
-    assert_eq!(embed(&list)["title"], json!("2 articles"), "{list}");
+    assert_eq!(embed(&list)["title"], json!("3 articles"), "{list}");
 
     // Guild isolation the other way round: guild B cannot see guild A's new article.
     let elsewhere = bot
@@ -562,19 +591,19 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
     let buttons = button_ids(&confirm);
     assert_eq!(
         bot.guild_articles(GUILD_A).len(),
-        2,
+        3,
         "nothing is removed before confirming"
     );
     let nope = bot
         .reply(&bot.press(&forget, &buttons[0], GUILD_A, &member).await)
         .await;
     assert!(is_ephemeral(&nope), "{nope}");
-    assert_eq!(bot.guild_articles(GUILD_A).len(), 2);
+    assert_eq!(bot.guild_articles(GUILD_A).len(), 3);
     let done = bot
         .reply(&bot.press(&forget, &buttons[0], GUILD_A, &moderator).await)
         .await;
     assert!(text_of(&done).contains("Forgot"), "{done}");
-    assert_eq!(bot.guild_articles(GUILD_A).len(), 1);
+    assert_eq!(bot.guild_articles(GUILD_A).len(), 2);
 
     // Bad input is a clear, private message.
     let both = bot
@@ -653,6 +682,27 @@ async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
         embed(&added)["title"],
         json!("Added a new article"),
         "{added}"
+    );
+
+    // Without an allow-list, a link to a private address is refused with a clear reason.
+    let private = bot
+        .fake
+        .serve_file("private.html", b"<html><p>secret</p></html>".to_vec());
+    let refused = bot
+        .reply(
+            &bot.command(
+                "ingest",
+                json!([{"name": "url", "type": 3, "value": private}]),
+                None,
+                GUILD_A,
+                &moderator,
+            )
+            .await,
+        )
+        .await;
+    assert!(
+        text_of(&refused).contains("refused to fetch from 127.0.0.1"),
+        "{refused}"
     );
 
     let member = FakeUser::member(32, "fan");

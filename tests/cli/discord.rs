@@ -637,8 +637,15 @@ async fn serve_attachment(State(s): State<Arc<Shared>>, Path(name): Path<String>
         at: Instant::now(),
         status,
     });
+    let content_type = if name.ends_with(".html") {
+        "text/html; charset=utf-8"
+    } else if name.ends_with(".txt") {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/octet-stream"
+    };
     match file {
-        Some(bytes) => bytes.into_response(),
+        Some(bytes) => ([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

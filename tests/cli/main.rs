@@ -7,3 +7,4 @@ mod ask;
 mod bot;
 mod eval;
 mod ingest;
+mod web;

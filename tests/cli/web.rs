@@ -1,0 +1,143 @@
+//! `newsqa ingest https://...` against a local web server on 127.0.0.1 serving the test pages.
+
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::helpers::{spawn_app, App, Run};
+
+fn page(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/data/pages/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Serves the test pages; returns the base URL.
+async fn site() -> String {
+    let html = |name: &'static str| {
+        let body = page(name);
+        move || {
+            let body = body.clone();
+            async move { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body) }
+        }
+    };
+    let app = Router::new()
+        .route("/2025/03/council-bike-lanes/", get(html("wordpress.html")))
+        .route("/amp/council-bike-lanes", get(html("amp.html")))
+        .route("/local/harbor-tunnel", get(html("arc.html")))
+        .route(
+            "/short/tunnel",
+            get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "/local/harbor-tunnel")],
+                )
+                    .into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+fn fetch(app: &App, args: &[&str], allow: bool) -> Run {
+    let mut cmd = app.command(args);
+    cmd.env_remove("NEWSQA_FETCH_ALLOW");
+    if allow {
+        cmd.env("NEWSQA_FETCH_ALLOW", "127.0.0.1");
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        ok: out.status.success(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_links_to_one_story_are_stored_once_under_its_canonical_url() {
+    let base = site().await;
+    let app = spawn_app();
+    let wp = format!("{base}/2025/03/council-bike-lanes/?utm_source=newsletter&fbclid=abc");
+    let amp = format!("{base}/amp/council-bike-lanes");
+    let run = tokio::task::spawn_blocking({
+        let app_dir = app.dir.path().to_owned();
+        move || {
+            let app = App {
+                dir: tempfile::TempDir::new_in(app_dir).unwrap(),
+            };
+            let first = fetch(&app, &["ingest", &wp], true);
+            let second = fetch(&app, &["ingest", &amp], true);
+            let list = app.articles();
+            let answer = app
+                .ok(&["ask", "--json", "How much will the bike lanes cost?"])
+                .json();
+            (first, second, list, answer)
+        }
+    })
+    .await
+    .unwrap();
+    let (first, second, list, answer) = run;
+    assert!(first.ok, "{}", first.stderr);
+    assert!(
+        first
+            .stdout
+            .starts_with("added: Council Approves New Bike Lanes"),
+        "{}",
+        first.stdout
+    );
+    assert!(second.ok, "{}", second.stderr);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        list[0]["id"],
+        "https://riverside.example/2025/03/council-bike-lanes/"
+    );
+    assert_eq!(list[0]["author"], "Dana Whitfield");
+    assert_eq!(answer["answer"], "3.2 million dollars", "{answer}");
+    assert_eq!(
+        answer["citation"],
+        "Construction will begin in May and is expected to cost 3.2 million dollars, paid from the state transport fund rather than from local taxes."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_followed_and_private_addresses_refused_without_the_allow_list() {
+    let base = site().await;
+    let app = spawn_app();
+    let short = format!("{base}/short/tunnel");
+    let (refused, fetched, list) = tokio::task::spawn_blocking({
+        let dir = app.dir.path().to_owned();
+        move || {
+            let app = App {
+                dir: tempfile::TempDir::new_in(dir).unwrap(),
+            };
+            let refused = fetch(&app, &["ingest", &short], false);
+            let fetched = fetch(&app, &["ingest", &short], true);
+            (refused, fetched, app.articles())
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!refused.ok);
+    assert!(
+        refused
+            .stderr
+            .contains("refused to fetch from 127.0.0.1 (a loopback address)"),
+        "{}",
+        refused.stderr
+    );
+    assert!(fetched.ok, "{}", fetched.stderr);
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        list[0]["title"],
+        "Harbor Tunnel to Close for Two Weekends in April"
+    );
+    assert_eq!(
+        list[0]["id"],
+        "https://ledger.example/local/2025/04/02/harbor-tunnel-closure/"
+    );
+}

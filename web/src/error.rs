@@ -1,0 +1,63 @@
+use std::net::IpAddr;
+
+/// Everything that can go wrong fetching a page or a feed. Each message is fit to show to the
+/// moderator who asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebError {
+    /// Not a URL at all.
+    #[error("{url:?} is not a valid URL")]
+    BadUrl { url: String },
+    /// A scheme other than http and https.
+    #[error("{url}: only http and https links can be fetched")]
+    Scheme { url: String },
+    /// The host is, or resolves to, an address newsqa must not reach.
+    #[error("{url}: refused to fetch from {addr} ({why}); only public addresses are allowed")]
+    Blocked {
+        url: String,
+        addr: IpAddr,
+        why: &'static str,
+    },
+    /// The host name did not resolve.
+    #[error("{url}: could not resolve the host name")]
+    Resolve {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// More redirects than allowed.
+    #[error("{url}: more than {max} redirects")]
+    TooManyRedirects { url: String, max: usize },
+    /// The server answered with an error status.
+    #[error("{url}: the server answered {status}")]
+    Status { url: String, status: u16 },
+    /// A content type other than the ones asked for.
+    #[error("{url}: {content_type:?} is not a web page or text")]
+    ContentType { url: String, content_type: String },
+    /// The response is larger than the cap.
+    #[error("{url}: the response is larger than {cap} bytes")]
+    TooLarge { url: String, cap: u64 },
+    /// Connecting or the whole request took too long.
+    #[error("{url}: timed out after {secs} s")]
+    Timeout { url: String, secs: u64 },
+    /// A network or protocol error.
+    #[error("{url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A feed that does not parse as RSS or Atom.
+    #[error("{url}: not an RSS or Atom feed ({reason})")]
+    Feed { url: String, reason: String },
+    /// The feed list could not be read or written.
+    #[error("feed list {path}: {source}")]
+    Store {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result type of this crate.
+pub type Result<T, E = WebError> = std::result::Result<T, E>;
