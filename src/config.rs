@@ -89,6 +89,8 @@ pub struct FeedsConfig {
     pub poll_minutes: f64,
     /// Hours a feed may keep failing before `feed list` flags it to moderators.
     pub report_after_hours: f64,
+    /// The subscriptions and what each feed has given so far. Env: NEWSQA_FEEDS.
+    pub state: PathBuf,
 }
 
 impl Default for FeedsConfig {
@@ -96,6 +98,7 @@ impl Default for FeedsConfig {
         FeedsConfig {
             poll_minutes: 15.0,
             report_after_hours: 48.0,
+            state: PathBuf::from("data/feeds.json"),
         }
     }
 }
@@ -286,6 +289,9 @@ impl Config {
         }
         if let Some(v) = var("NEWSQA_DISCORD_API_BASE") {
             self.discord.api_base = v;
+        }
+        if let Some(v) = var("NEWSQA_FEEDS") {
+            self.feeds.state = v.into();
         }
         if let Some(v) = var("NEWSQA_FETCH_ALLOW") {
             self.fetch.allow = v

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod feeds;
 pub mod library;
 pub mod web;
 

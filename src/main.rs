@@ -33,7 +33,39 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum FeedCommand {
+    /// Subscribe the index to an RSS or Atom feed, and ingest what it lists now.
+    Add {
+        /// The feed's address.
+        url: String,
+        /// With --guild: the Discord channel (id) where the bot announces new articles.
+        #[arg(long, value_name = "ID")]
+        channel: Option<u64>,
+    },
+    /// List the subscribed feeds, with their health.
+    List {
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unsubscribe a feed (its articles stay; `forget` removes them).
+    Remove {
+        /// The feed's address, as `feed list` shows it.
+        url: String,
+    },
+    /// Poll every subscribed feed once now and ingest new items (the bot does this on its own).
+    Poll {
+        /// Print one JSON report per feed.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
+    /// Follow RSS/Atom feeds: new items are fetched and ingested as they appear.
+    #[command(subcommand)]
+    Feed(FeedCommand),
     /// Run the Discord bot until stopped (Ctrl-C or SIGTERM). Needs a bot token: see the README.
     Serve,
     /// Add text or HTML articles to the index (files, directories recursively, or - for stdin).
@@ -128,6 +160,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         config.index.path = config.index.guilds.join(guild.to_string());
     }
     match cli.command {
+        Command::Feed(cmd) => feed(config, cli.guild, cmd),
         Command::Serve => serve(config),
         Command::Ingest {
             paths,
@@ -146,6 +179,143 @@ fn run(cli: Cli) -> Result<ExitCode> {
             details,
         } => run_eval(config, &file, limit, json, no_ingest, details.as_deref()),
     }
+}
+
+fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Result<ExitCode> {
+    let store = newsqa::feeds::FeedStore::new(&config.feeds.state);
+    let report_after = config.feeds.report_after_hours;
+    match cmd {
+        FeedCommand::Add { url, channel } => {
+            if !newsqa::web::is_url(&url) {
+                bail!("{url:?} is not an http(s) address");
+            }
+            if channel.is_some() && guild.is_none() {
+                bail!("--channel names a Discord channel; give the server with --guild too");
+            }
+            let sub = newsqa::feeds::Subscription::new(&url, &config.index.path, guild, channel);
+            store.add(sub)?;
+            println!("subscribed to {url}");
+            poll_feeds(config, Some(&url), false)
+        }
+        FeedCommand::List { json } => {
+            let subs = store.load()?;
+            let at = newsqa::feeds::now();
+            if json {
+                let list: Vec<_> = subs
+                    .iter()
+                    .map(|s| {
+                        let mut v = serde_json::to_value(s).unwrap_or_default();
+                        v["seen"] = serde_json::json!(s.seen.len());
+                        v["failing"] = serde_json::json!(s.failing_for(report_after, at));
+                        v
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if subs.is_empty() {
+                println!("no feeds; add one with `newsqa feed add URL`");
+            }
+            if !json {
+                for s in &subs {
+                    println!(
+                        "{}  {}  {} articles  {}",
+                        s.url,
+                        s.title.as_deref().unwrap_or("(not read yet)"),
+                        s.ingested,
+                        s.guild.map(|g| format!("server {g}")).unwrap_or_default()
+                    );
+                    if let Some(e) = &s.last_error {
+                        let flag = if s.failing_for(report_after, at) {
+                            "FAILING FOR DAYS"
+                        } else {
+                            "last poll failed"
+                        };
+                        println!("    {flag}: {e}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FeedCommand::Remove { url } => match store.remove(&url, &config.index.path)? {
+            Some(s) => {
+                println!("unsubscribed from {} ({} articles stay)", s.url, s.ingested);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!(
+                    "error: no subscription to {url:?} for this index (see `newsqa feed list`)"
+                );
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        FeedCommand::Poll { json } => poll_feeds(config, None, json),
+    }
+}
+
+/// Polls the subscribed feeds (or one of them) once, whatever their schedule.
+fn poll_feeds(config: Config, only: Option<&str>, json: bool) -> Result<ExitCode> {
+    let store = newsqa::feeds::FeedStore::new(&config.feeds.state);
+    let subs: Vec<_> = store
+        .load()?
+        .into_iter()
+        .filter(|s| only.is_none_or(|u| s.url == u.trim()))
+        .collect();
+    if subs.is_empty() {
+        println!("no feeds to poll");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let fetcher = config.fetch.fetcher()?;
+    let models = newsqa::Models::load(&config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let interval = (config.feeds.poll_minutes * 60.0).max(60.0) as u64;
+    let mut engines: std::collections::HashMap<PathBuf, Engine> = std::collections::HashMap::new();
+    let mut failed = false;
+    for mut sub in subs {
+        if !engines.contains_key(&sub.index) {
+            let engine = Engine::open_with(config.clone(), models.clone(), &sub.index)?;
+            engines.insert(sub.index.clone(), engine);
+        }
+        let engine = &engines[&sub.index];
+        let report = runtime.block_on(newsqa::feeds::poll(&mut sub, engine, &fetcher, interval));
+        store.update(&sub)?;
+        failed |= report.error.is_some();
+        if json {
+            println!("{}", serde_json::to_string(&report)?);
+            continue;
+        }
+        match (&report.error, report.not_modified) {
+            (Some(e), _) => eprintln!("error: {e}"),
+            (None, true) => println!("{}: not modified", report.feed),
+            (None, false) => {
+                println!(
+                    "{}: {} new article(s){}",
+                    report.feed,
+                    report.added.len(),
+                    if report.failed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            ", {} item(s) failed (retried next poll)",
+                            report.failed.len()
+                        )
+                    }
+                );
+                for a in &report.added {
+                    println!("  added: {}", a.title);
+                }
+                for f in &report.failed {
+                    eprintln!("  error: {f}");
+                }
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Runs the Discord bot: one tokio runtime, the models loaded once, a corpus per server.

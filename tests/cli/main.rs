@@ -6,5 +6,6 @@ mod helpers;
 mod ask;
 mod bot;
 mod eval;
+mod feeds;
 mod ingest;
 mod web;

@@ -1,0 +1,191 @@
+//! `newsqa feed`: a local feed server on 127.0.0.1 whose feed grows between polls.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::helpers::{spawn_app, App, Run};
+
+#[derive(Default)]
+struct Site {
+    /// 1: items A and B; 2: C added.
+    version: AtomicUsize,
+    not_modified: AtomicUsize,
+    page_fetches: AtomicUsize,
+}
+
+const ITEM_A: &str = r#"<item><guid>story-a</guid><title>Water main repairs finished</title><link>BASE/news/a</link><description>short</description></item>"#;
+const ITEM_B: &str = r#"<item><guid>story-b</guid><title>Museum adds Sunday hours</title><link>BASE/news/b-gone</link><description>&lt;p&gt;The city museum will open on Sundays from noon to five starting in June, the director announced.&lt;/p&gt;</description></item>"#;
+const ITEM_C: &str = r#"<item><guid>story-c</guid><title>School term starts a week late</title><link>BASE/news/c</link></item>"#;
+
+fn article(title: &str, body: &str) -> String {
+    format!("<!DOCTYPE html><html><head><title>{title}</title></head><body><nav>Home | News</nav><article><h1>{title}</h1><p>{body}</p></article><footer>Contact</footer></body></html>")
+}
+
+async fn feed(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
+    let version = site.version.load(Ordering::SeqCst);
+    let etag = format!("\"v{version}\"");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
+        site.not_modified.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let base = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let items = if version >= 2 {
+        format!("{ITEM_C}{ITEM_B}{ITEM_A}")
+    } else {
+        format!("{ITEM_B}{ITEM_A}")
+    };
+    let xml = format!(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Town Crier</title><link>http://{base}/</link><description>Local news</description>{}</channel></rss>"#,
+        items.replace("BASE", &format!("http://{base}"))
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/rss+xml; charset=utf-8"),
+            (header::ETAG, etag.as_str()),
+        ],
+        xml,
+    )
+        .into_response()
+}
+
+async fn serve(site: Arc<Site>) -> String {
+    let app = Router::new()
+        .route("/feed.xml", get(feed))
+        .route("/news/a", get(|State(s): State<Arc<Site>>| async move {
+            s.page_fetches.fetch_add(1, Ordering::SeqCst);
+            ([(header::CONTENT_TYPE, "text/html")], article("Water main repairs finished", "Crews finished replacing the water main under Elm Street on Thursday, two days ahead of schedule."))
+        }))
+        .route("/news/c", get(|State(s): State<Arc<Site>>| async move {
+            s.page_fetches.fetch_add(1, Ordering::SeqCst);
+            ([(header::CONTENT_TYPE, "text/html")], article("School term starts a week late", "The autumn term will start on September 9 because the new heating system is not ready, the school board said."))
+        }))
+        .with_state(site);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+fn run(app: &App, args: &[&str]) -> Run {
+    let out = app
+        .command(args)
+        .env("NEWSQA_FETCH_ALLOW", "127.0.0.1")
+        .env_remove("NEWSQA_FEEDS")
+        .output()
+        .unwrap();
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        ok: out.status.success(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_ingest_new_items_once_across_polls_and_restarts() {
+    let site = Arc::new(Site::default());
+    site.version.store(1, Ordering::SeqCst);
+    let base = serve(site.clone()).await;
+    let url = format!("{base}/feed.xml");
+    let app = spawn_app();
+    // Every CLI run is a fresh process: the state file is all that carries over.
+    let (added, unchanged, grown, again, list, titles, answer) = tokio::task::spawn_blocking({
+        let site = site.clone();
+        move || {
+            let added = run(&app, &["feed", "add", &url]);
+            let unchanged = run(&app, &["feed", "poll"]);
+            site.version.store(2, Ordering::SeqCst);
+            let grown = run(&app, &["feed", "poll"]);
+            let again = run(&app, &["feed", "poll", "--json"]);
+            let list = run(&app, &["feed", "list", "--json"]);
+            let titles: Vec<String> = app
+                .articles()
+                .iter()
+                .map(|a| a["title"].as_str().unwrap().to_owned())
+                .collect();
+            let answer = app
+                .ok(&["ask", "--json", "When will the museum open on Sundays?"])
+                .json();
+            assert!(run(&app, &["feed", "remove", &url]).ok);
+            assert!(run(&app, &["feed", "list"]).stdout.contains("no feeds"));
+            (added, unchanged, grown, again, list, titles, answer)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(added.ok, "{}\n{}", added.stdout, added.stderr);
+    assert!(
+        added.stdout.contains("2 new article(s)"),
+        "{}",
+        added.stdout
+    );
+    assert!(
+        unchanged.stdout.contains("not modified"),
+        "{}",
+        unchanged.stdout
+    );
+    assert!(
+        grown.stdout.contains("1 new article(s)")
+            && grown.stdout.contains("School term starts a week late"),
+        "{}",
+        grown.stdout
+    );
+    let again: serde_json::Value = serde_json::from_str(again.stdout.trim()).unwrap();
+    assert_eq!(again["not_modified"], true);
+    assert_eq!(site.not_modified.load(Ordering::SeqCst), 2);
+    // Item pages fetched once each; B's page is gone, so the feed's own copy went in.
+    assert_eq!(site.page_fetches.load(Ordering::SeqCst), 2);
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(
+        titles.iter().any(|t| t == "Museum adds Sunday hours"),
+        "{titles:?}"
+    );
+    assert_eq!(
+        answer["citation"],
+        "The city museum will open on Sundays from noon to five starting in June, the director announced.",
+        "{answer}"
+    );
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(list[0]["title"], "Town Crier");
+    assert_eq!(list[0]["ingested"], 3);
+    assert_eq!(list[0]["seen"], 3);
+    assert_eq!(list[0]["failing"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_feed_is_reported_and_backed_off() {
+    let base = serve(Arc::new(Site::default())).await;
+    let app = spawn_app();
+    let url = format!("{base}/no-such-feed.xml");
+    let (added, list) = tokio::task::spawn_blocking(move || {
+        (
+            run(&app, &["feed", "add", &url]),
+            run(&app, &["feed", "list", "--json"]),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!added.ok);
+    assert!(
+        added.stderr.contains("the server answered 404"),
+        "{}",
+        added.stderr
+    );
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(list[0]["failures"], 1);
+    assert!(list[0]["last_error"].as_str().unwrap().contains("404"));
+    assert!(list[0]["next_poll"].as_u64().unwrap() > list[0]["added_at"].as_u64().unwrap() + 900);
+}
