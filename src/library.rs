@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use newsqa_bot::{
-    Answer, ArticleSummary, Backend, BackendError, Feedback, GuildId, IngestStatus, Ingested,
-    Source,
+    Announcement, Answer, ArticleSummary, Backend, BackendError, FeedInfo, Feedback, GuildId,
+    IngestStatus, Ingested, Source,
 };
 use newsqa_index::{ArticleInfo, IndexError, Metadata, Upsert};
 use newsqa_models::ModelError;
 
 use crate::engine::{Candidate, Engine, Models};
+use crate::feeds::{FeedStore, Subscription};
 use crate::Config;
 
 /// Every server's corpus, opened on first use.
@@ -25,6 +26,9 @@ pub struct Library {
     engines: Mutex<HashMap<GuildId, Arc<Engine>>>,
     feedback: Mutex<()>,
     fetcher: newsqa_web::Fetcher,
+    feeds: FeedStore,
+    /// One poll or subscription change at a time (they share the feed list).
+    polling: Mutex<()>,
 }
 
 impl Library {
@@ -37,6 +41,8 @@ impl Library {
         let models = Models::load(&config)?;
         Ok(Library {
             fetcher,
+            feeds: FeedStore::new(&config.feeds.state),
+            polling: Mutex::new(()),
             config,
             models,
             root,
@@ -59,6 +65,43 @@ impl Library {
         )?);
         engines.insert(guild, Arc::clone(&engine));
         Ok(engine)
+    }
+
+    fn guild_dir(&self, guild: GuildId) -> PathBuf {
+        self.root.join(guild.to_string())
+    }
+
+    fn poll_interval(&self) -> u64 {
+        (self.config.feeds.poll_minutes * 60.0).max(1.0) as u64
+    }
+
+    fn feed_info(&self, s: &Subscription) -> FeedInfo {
+        FeedInfo {
+            url: s.url.clone(),
+            title: s.title.clone(),
+            articles: s.ingested,
+            channel: s.channel,
+            last_error: s.last_error.clone(),
+            failing: s.failing_for(self.config.feeds.report_after_hours, crate::feeds::now()),
+        }
+    }
+
+    /// Polls one subscription now and stores its new state.
+    fn poll_one(&self, sub: &mut Subscription) -> Result<crate::feeds::PollReport> {
+        let guild = sub
+            .guild
+            .context("a feed of the command line's own index")?;
+        let engine = self.corpus(guild)?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .context("polling needs the bot's async runtime")?;
+        let report = runtime.block_on(crate::feeds::poll(
+            sub,
+            &engine,
+            &self.fetcher,
+            self.poll_interval(),
+        ));
+        self.feeds.update(sub)?;
+        Ok(report)
     }
 
     /// Where votes are appended, one JSON object per line.
@@ -246,5 +289,104 @@ impl Backend for Library {
 
     fn max_article_bytes(&self) -> u64 {
         self.config.ingest.max_bytes
+    }
+
+    fn feed_add(
+        &self,
+        guild: GuildId,
+        url: &str,
+        channel: Option<u64>,
+    ) -> Result<(FeedInfo, usize), BackendError> {
+        let url = url.trim();
+        if !crate::web::is_url(url) {
+            return Err(BackendError::Rejected(format!(
+                "{url:?} is not an http(s) address."
+            )));
+        }
+        let _one = self.polling.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sub = Subscription::new(url, &self.guild_dir(guild), Some(guild), channel);
+        if self
+            .feeds
+            .load()?
+            .iter()
+            .any(|s| s.url == sub.url && s.index == sub.index)
+        {
+            return Err(BackendError::Rejected(format!(
+                "this server already follows {url}."
+            )));
+        }
+        // Read it once before subscribing: a page that is not a feed is refused, not stored.
+        let report = {
+            self.feeds.add(sub.clone())?;
+            self.poll_one(&mut sub)?
+        };
+        if let Some(error) = report.error {
+            self.feeds.remove(&sub.url, &sub.index)?;
+            return Err(BackendError::Rejected(error));
+        }
+        Ok((self.feed_info(&sub), report.added.len()))
+    }
+
+    fn feeds(&self, guild: GuildId) -> Result<Vec<FeedInfo>, BackendError> {
+        let dir = self.guild_dir(guild);
+        Ok(self
+            .feeds
+            .load()?
+            .iter()
+            .filter(|s| s.guild == Some(guild) && s.index == dir)
+            .map(|s| self.feed_info(s))
+            .collect())
+    }
+
+    fn feed_remove(&self, guild: GuildId, url: &str) -> Result<Option<FeedInfo>, BackendError> {
+        let _one = self.polling.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self
+            .feeds
+            .remove(url, &self.guild_dir(guild))?
+            .map(|s| self.feed_info(&s)))
+    }
+
+    fn poll_feeds(&self) -> Vec<Announcement> {
+        let _one = self.polling.lock().unwrap_or_else(|e| e.into_inner());
+        let subs = match self.feeds.load() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "reading the feed list");
+                return Vec::new();
+            }
+        };
+        let at = crate::feeds::now();
+        let mut news = Vec::new();
+        for mut sub in subs {
+            let Some(guild) = sub.guild else { continue };
+            if sub.next_poll > at || sub.index != self.guild_dir(guild) {
+                continue;
+            }
+            match self.poll_one(&mut sub) {
+                Ok(report) => {
+                    if !report.added.is_empty() {
+                        tracing::info!(guild, feed = %sub.url, added = report.added.len(), "feed brought new articles");
+                    }
+                    if let Some(channel) = sub.channel {
+                        let feed = sub.title.clone().unwrap_or_else(|| sub.url.clone());
+                        news.extend(report.added.into_iter().map(|a| Announcement {
+                            guild,
+                            channel,
+                            feed: feed.clone(),
+                            title: a.title,
+                            url: a.url,
+                        }));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(guild, feed = %sub.url, error = format!("{e:#}"), "feed poll failed")
+                }
+            }
+        }
+        news
+    }
+
+    fn feed_tick(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.poll_interval().clamp(1, 60))
     }
 }

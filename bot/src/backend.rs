@@ -26,6 +26,54 @@ pub trait Backend: Send + Sync + 'static {
     fn feedback(&self, feedback: &Feedback) -> Result<(), BackendError>;
     /// Largest article, in bytes, that ingest accepts.
     fn max_article_bytes(&self) -> u64;
+    /// Subscribes the guild to a feed (announcing new articles in `channel`, if given) and
+    /// ingests what it lists now; returns the feed and how many articles went in.
+    fn feed_add(
+        &self,
+        guild: GuildId,
+        url: &str,
+        channel: Option<u64>,
+    ) -> Result<(FeedInfo, usize), BackendError>;
+    /// The guild's feeds.
+    fn feeds(&self, guild: GuildId) -> Result<Vec<FeedInfo>, BackendError>;
+    /// Unsubscribes a feed; `None` when the guild had no such feed.
+    fn feed_remove(&self, guild: GuildId, url: &str) -> Result<Option<FeedInfo>, BackendError>;
+    /// Polls every feed that is due, in every guild; returns what to announce.
+    fn poll_feeds(&self) -> Vec<Announcement>;
+    /// How often the bot should call [`Backend::poll_feeds`].
+    fn feed_tick(&self) -> std::time::Duration;
+}
+
+/// A subscribed feed, as `/feed list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedInfo {
+    /// The feed's address.
+    pub url: String,
+    /// Its title, once read.
+    pub title: Option<String>,
+    /// Articles ingested from it.
+    pub articles: u64,
+    /// Where new articles are announced.
+    pub channel: Option<u64>,
+    /// The last poll's error, if it failed.
+    pub last_error: Option<String>,
+    /// Failing for longer than the configured report threshold.
+    pub failing: bool,
+}
+
+/// A new article from a feed, to post in a channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Announcement {
+    /// The server.
+    pub guild: GuildId,
+    /// The channel.
+    pub channel: u64,
+    /// The feed's title.
+    pub feed: String,
+    /// The article's title.
+    pub title: String,
+    /// The article's URL.
+    pub url: Option<String>,
 }
 
 /// An answer with the sentence it came from.

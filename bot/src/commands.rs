@@ -52,6 +52,50 @@ pub fn all() -> Vec<CreateCommand> {
                 CreateCommandOption::new(CommandOptionType::Integer, "page", "Page number")
                     .min_int_value(1),
             ),
+        CreateCommand::new("feed")
+            .description("Moderators: follow RSS/Atom news feeds")
+            .dm_permission(false)
+            .default_member_permissions(moderators)
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::SubCommand,
+                    "add",
+                    "Subscribe to a feed: its articles are ingested as they appear",
+                )
+                .add_sub_option(
+                    CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "url",
+                        "The feed's address",
+                    )
+                    .required(true),
+                )
+                .add_sub_option(CreateCommandOption::new(
+                    CommandOptionType::Channel,
+                    "channel",
+                    "Where to announce new articles (optional)",
+                )),
+            )
+            .add_option(CreateCommandOption::new(
+                CommandOptionType::SubCommand,
+                "list",
+                "The feeds this server follows",
+            ))
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::SubCommand,
+                    "remove",
+                    "Unsubscribe a feed",
+                )
+                .add_sub_option(
+                    CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "url",
+                        "The feed's address",
+                    )
+                    .required(true),
+                ),
+            ),
         CreateCommand::new("forget")
             .description("Moderators: remove an article")
             .dm_permission(false)

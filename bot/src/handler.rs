@@ -10,7 +10,7 @@ use serenity::all::{
     CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter,
     CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage,
     EditInteractionResponse, EventHandler, GuildId, Interaction, Member, Message, ReactionType,
-    Ready, ResolvedValue, UserId,
+    Ready, ResolvedValue, Unresolved, UserId,
 };
 use serenity::async_trait;
 
@@ -26,6 +26,7 @@ pub struct Handler {
     backend: Arc<dyn Backend>,
     config: DiscordConfig,
     me: OnceLock<UserId>,
+    polling: std::sync::atomic::AtomicBool,
     next_key: AtomicU64,
     state: Mutex<State>,
     downloads: reqwest::Client,
@@ -104,6 +105,7 @@ impl Handler {
             backend,
             config,
             me: OnceLock::new(),
+            polling: std::sync::atomic::AtomicBool::new(false),
             next_key: AtomicU64::new(start),
             state: Mutex::new(State::default()),
             downloads: reqwest::Client::builder()
@@ -245,6 +247,7 @@ impl Handler {
             "ingest" => self.ingest(ctx, cmd, guild.get()).await,
             "articles" => self.articles(ctx, cmd, guild.get()).await,
             "forget" => self.forget(ctx, cmd, guild.get()).await,
+            "feed" => self.feed(ctx, cmd, guild.get()).await,
             other => tracing::warn!(command = other, "unknown command"),
         }
     }
@@ -414,6 +417,91 @@ impl Handler {
         respond(ctx, cmd, view).await;
     }
 
+    #[tracing::instrument(skip_all, fields(guild, user = cmd.user.id.get()))]
+    async fn feed(&self, ctx: &Context, cmd: &CommandInteraction, guild: u64) {
+        let Some(sub) = cmd.data.options().into_iter().next() else {
+            return;
+        };
+        let ResolvedValue::SubCommand(options) = sub.value else {
+            return;
+        };
+        let text = |name: &str| {
+            options.iter().find_map(|o| match o.value {
+                ResolvedValue::String(s) if o.name == name => Some(s.trim().to_owned()),
+                _ => None,
+            })
+        };
+        let channel = options.iter().find_map(|o| match &o.value {
+            ResolvedValue::Channel(c) if o.name == "channel" => Some(c.id.get()),
+            ResolvedValue::Unresolved(Unresolved::Channel(id)) if o.name == "channel" => {
+                Some(id.get())
+            }
+            _ => None,
+        });
+        match sub.name {
+            "add" => {
+                let url = text("url").unwrap_or_default();
+                // The first poll fetches every item's page: acknowledge first.
+                if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
+                    tracing::warn!(error = %e, "could not acknowledge /feed add");
+                    return;
+                }
+                let view = match self.call(move |b| b.feed_add(guild, &url, channel)).await {
+                    Ok((feed, added)) => {
+                        tracing::info!(feed = %feed.url, added, "feed subscribed");
+                        render::feed_added(&feed, added)
+                    }
+                    Err(e) => backend_error(e, "feed add"),
+                };
+                edit(ctx, cmd, view).await;
+            }
+            "list" => {
+                let view = match self.call(move |b| b.feeds(guild)).await {
+                    Ok(list) => render::feeds(&list),
+                    Err(e) => backend_error(e, "feed list"),
+                };
+                respond(ctx, cmd, view).await;
+            }
+            "remove" => {
+                let url = text("url").unwrap_or_default();
+                let view = match self.call(move |b| b.feed_remove(guild, &url)).await {
+                    Ok(Some(feed)) => render::feed_removed(&feed),
+                    Ok(None) => {
+                        render::rejected("this server does not follow that feed (see /feed list).")
+                    }
+                    Err(e) => backend_error(e, "feed remove"),
+                };
+                respond(ctx, cmd, view).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// Polls the feeds for ever, posting a notice for each new article where one was asked for.
+    async fn poll_feeds(backend: Arc<dyn Backend>, http: Arc<serenity::all::Http>) {
+        let tick = backend.feed_tick();
+        loop {
+            tokio::time::sleep(tick).await;
+            let b = Arc::clone(&backend);
+            let news = match tokio::task::spawn_blocking(move || b.poll_feeds()).await {
+                Ok(news) => news,
+                Err(e) => {
+                    tracing::error!(error = %e, "feed poll panicked");
+                    continue;
+                }
+            };
+            for a in news {
+                let message = to_message(render::announcement(&a));
+                if let Err(e) = serenity::all::ChannelId::new(a.channel)
+                    .send_message(&http, message)
+                    .await
+                {
+                    tracing::warn!(guild = a.guild, channel = a.channel, error = %e, "could not announce a new article");
+                }
+            }
+        }
+    }
+
     async fn component(&self, ctx: &Context, press: &ComponentInteraction) {
         let Some((action, key)) = ids::parse(&press.data.custom_id) else {
             return;
@@ -524,6 +612,13 @@ impl Handler {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         let _ = self.me.set(ready.user.id);
+        // Reconnects send READY again; one poller is enough.
+        if !self.polling.swap(true, Ordering::SeqCst) {
+            tokio::spawn(Handler::poll_feeds(
+                Arc::clone(&self.backend),
+                Arc::clone(&ctx.http),
+            ));
+        }
         tracing::info!(bot = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
         match Command::set_global_commands(&ctx.http, crate::commands::all()).await {
             Ok(commands) => tracing::info!(commands = commands.len(), "slash commands registered"),

@@ -18,8 +18,8 @@ use anyhow::{Context as _, Result};
 use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 
 pub use backend::{
-    Answer, ArticleSummary, Backend, BackendError, Feedback, GuildId, IngestStatus, Ingested,
-    Source,
+    Announcement, Answer, ArticleSummary, Backend, BackendError, FeedInfo, Feedback, GuildId,
+    IngestStatus, Ingested, Source,
 };
 pub use config::DiscordConfig;
 

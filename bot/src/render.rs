@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::backend::{Answer, ArticleSummary, IngestStatus, Ingested};
+use crate::backend::{Announcement, Answer, ArticleSummary, FeedInfo, IngestStatus, Ingested};
 
 /// Longest message content Discord accepts, in characters.
 pub const MESSAGE_LIMIT: usize = 2000;
@@ -420,6 +420,87 @@ pub fn kept(note: &str) -> View {
     View::text(note, true)
 }
 
+/// After `/feed add`.
+pub fn feed_added(feed: &FeedInfo, articles: usize) -> View {
+    let name = feed.title.as_deref().unwrap_or(&feed.url);
+    let whereto = match feed.channel {
+        Some(c) => format!(" New articles will be announced in <#{c}>."),
+        None => String::new(),
+    };
+    View::text(
+        format!(
+            "Following **{}**: {articles} article(s) ingested now; new ones are picked up as they appear.{whereto}",
+            escape(name)
+        ),
+        true,
+    )
+}
+
+/// `/feed list`.
+pub fn feeds(list: &[FeedInfo]) -> View {
+    if list.is_empty() {
+        return View::text(
+            "This server follows no feeds. Add one with /feed add.",
+            true,
+        );
+    }
+    let lines: Vec<String> = list
+        .iter()
+        .map(|f| {
+            let name = escape(f.title.as_deref().unwrap_or("(not read yet)"));
+            let mut line = format!("**{name}** · {} articles · <{}>", f.articles, f.url);
+            if let Some(c) = f.channel {
+                line.push_str(&format!(" · announced in <#{c}>"));
+            }
+            if let Some(e) = &f.last_error {
+                let flag = if f.failing {
+                    "⚠️ failing for days"
+                } else {
+                    "last poll failed"
+                };
+                line.push_str(&format!("\n  {flag}: {}", escape(&truncate(e, 300))));
+            }
+            line
+        })
+        .collect();
+    View {
+        content: None,
+        embed: Some(EmbedView {
+            title: Some(format!("{} feeds", list.len())),
+            url: None,
+            description: truncate(&lines.join("\n"), DESCRIPTION_LIMIT),
+            fields: Vec::new(),
+            footer: Some("/feed remove takes a feed's address".into()),
+            colour: NOTICE_COLOUR,
+        }),
+        buttons: Vec::new(),
+        ephemeral: true,
+    }
+}
+
+/// After `/feed remove`.
+pub fn feed_removed(feed: &FeedInfo) -> View {
+    View::text(
+        format!(
+            "No longer following **{}**; its {} article(s) stay (use /forget to remove them).",
+            escape(feed.title.as_deref().unwrap_or(&feed.url)),
+            feed.articles
+        ),
+        true,
+    )
+}
+
+/// The notice posted in a channel when a feed brings a new article.
+pub fn announcement(a: &Announcement) -> View {
+    let title = escape(&a.title);
+    let title = match &a.url {
+        // Angle brackets: a link without a preview card.
+        Some(url) => format!("[{title}](<{url}>)"),
+        None => format!("**{title}**"),
+    };
+    View::text(format!("📰 New from {}: {title}", escape(&a.feed)), false)
+}
+
 /// An id short enough to show: URLs whole, text hashes to their first 12 hex digits.
 pub fn short_id(id: &str) -> &str {
     match id.strip_prefix("sha256:") {
@@ -528,6 +609,36 @@ mod tests {
             })
             .collect();
         insta::assert_yaml_snapshot!([ingested(&done), articles(&list, 2, 10)]);
+    }
+
+    #[test]
+    fn feed_list_flags_failing_feeds_and_announcements_link_quietly() {
+        let list = vec![
+            FeedInfo {
+                url: "https://city.example/feed.xml".into(),
+                title: Some("Town Crier".into()),
+                articles: 12,
+                channel: Some(3003),
+                last_error: None,
+                failing: false,
+            },
+            FeedInfo {
+                url: "https://gone.example/rss".into(),
+                title: None,
+                articles: 0,
+                channel: None,
+                last_error: Some("https://gone.example/rss: the server answered 404".into()),
+                failing: true,
+            },
+        ];
+        let notice = announcement(&Announcement {
+            guild: 1,
+            channel: 3003,
+            feed: "Town Crier".into(),
+            title: "School term starts a week late".into(),
+            url: Some("https://city.example/news/c".into()),
+        });
+        insta::assert_yaml_snapshot!([feeds(&list), feed_added(&list[0], 2), notice]);
     }
 
     #[test]

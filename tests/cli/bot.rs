@@ -280,7 +280,7 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["ask", "ingest", "articles", "forget"]);
+    assert_eq!(names, ["ask", "ingest", "articles", "feed", "forget"]);
     for c in put.body.as_array().unwrap().iter().skip(1) {
         assert_eq!(c["default_member_permissions"], json!("8192"), "{c}");
     }
@@ -775,6 +775,121 @@ async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
             assert!(c.chars().count() <= 2000);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderators_follow_feeds_and_new_articles_are_announced() {
+    use std::sync::atomic::Ordering;
+    let site = std::sync::Arc::new(crate::feeds::Site::default());
+    site.version.store(1, Ordering::SeqCst);
+    let base = crate::feeds::serve(site.clone()).await;
+    let bot = Bot::start(
+        "[fetch]\nallow = [\"127.0.0.1\"]\n[feeds]\npoll_minutes = 0.02\n[discord]\nask_cooldown_secs = 0.0\n",
+        false,
+    )
+    .await;
+    let moderator = FakeUser::moderator(41, "mod");
+    let member = FakeUser::member(42, "reader");
+    let url = format!("{base}/feed.xml");
+    let list = json!([{"name": "list", "type": 1, "options": []}]);
+
+    let refused = bot
+        .reply(
+            &bot.command("feed", list.clone(), None, GUILD_A, &member)
+                .await,
+        )
+        .await;
+    assert!(text_of(&refused).contains("only moderators"), "{refused}");
+
+    let add = json!([{"name": "add", "type": 1, "options": [
+        {"name": "url", "type": 3, "value": url},
+        {"name": "channel", "type": 7, "value": CHANNEL.to_string()}
+    ]}]);
+    let added = bot
+        .reply(&bot.command("feed", add, None, GUILD_A, &moderator).await)
+        .await;
+    assert!(
+        text_of(&added).contains("Following **Town Crier**: 2 article(s)"),
+        "{added}"
+    );
+
+    // The feed grows: the background poll ingests the new item and announces it, quietly.
+    site.version.store(2, Ordering::SeqCst);
+    let notice = bot
+        .fake
+        .wait_for("announcement of the new article", WAIT, |r| {
+            r.method == "POST"
+                && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
+                && r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("School term starts a week late"))
+        })
+        .await
+        .body;
+    assert!(
+        notice["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("📰 New from Town Crier"),
+        "{notice}"
+    );
+    assert_eq!(notice["allowed_mentions"]["parse"], json!([]));
+    let answer = bot
+        .reply(
+            &bot.ask("When will the autumn term start?", GUILD_A, &member)
+                .await,
+        )
+        .await;
+    assert!(
+        embed(&answer)["title"]
+            .as_str()
+            .unwrap()
+            .contains("September 9"),
+        "{answer}"
+    );
+    // Only once, however often it polls.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let notices = sent_messages(&bot.fake)
+        .into_iter()
+        .filter(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("School term"))
+        })
+        .count();
+    assert_eq!(notices, 1);
+
+    let listed = bot
+        .reply(&bot.command("feed", list, None, GUILD_A, &moderator).await)
+        .await;
+    let text = embed(&listed)["description"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("Town Crier") && text.contains("3 articles"),
+        "{listed}"
+    );
+    // Another server does not see this one's feeds.
+    let other = bot
+        .reply(
+            &bot.command(
+                "feed",
+                json!([{"name": "list", "type": 1, "options": []}]),
+                None,
+                GUILD_B,
+                &moderator,
+            )
+            .await,
+        )
+        .await;
+    assert!(text_of(&other).contains("follows no feeds"), "{other}");
+
+    let remove = json!([{"name": "remove", "type": 1, "options": [{"name": "url", "type": 3, "value": url}]}]);
+    let removed = bot
+        .reply(&bot.command("feed", remove, None, GUILD_A, &moderator).await)
+        .await;
+    assert!(
+        text_of(&removed).contains("No longer following"),
+        "{removed}"
+    );
 }
 
 #[test]

@@ -12,9 +12,9 @@ use axum::Router;
 use crate::helpers::{spawn_app, App, Run};
 
 #[derive(Default)]
-struct Site {
+pub struct Site {
     /// 1: items A and B; 2: C added.
-    version: AtomicUsize,
+    pub version: AtomicUsize,
     not_modified: AtomicUsize,
     page_fetches: AtomicUsize,
 }
@@ -62,7 +62,7 @@ async fn feed(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-async fn serve(site: Arc<Site>) -> String {
+pub async fn serve(site: Arc<Site>) -> String {
     let app = Router::new()
         .route("/feed.xml", get(feed))
         .route("/news/a", get(|State(s): State<Arc<Site>>| async move {
