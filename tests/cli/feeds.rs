@@ -81,17 +81,7 @@ pub async fn serve(site: Arc<Site>) -> String {
 }
 
 fn run(app: &App, args: &[&str]) -> Run {
-    let out = app
-        .command(args)
-        .env("NEWSQA_FETCH_ALLOW", "127.0.0.1")
-        .env_remove("NEWSQA_FEEDS")
-        .output()
-        .unwrap();
-    Run {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        ok: out.status.success(),
-    }
+    app.run_with_env(args, &[("NEWSQA_FETCH_ALLOW", "127.0.0.1")])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,6 +73,15 @@ impl App {
         finish(child.wait_with_output().unwrap())
     }
 
+    /// Runs with extra environment variables (others of ours removed, as always).
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.env_remove("NEWSQA_FETCH_ALLOW")
+            .env_remove("NEWSQA_FEEDS");
+        cmd.envs(env.iter().copied());
+        finish(cmd.output().unwrap())
+    }
+
     /// Runs and asserts success.
     pub fn ok(&self, args: &[&str]) -> Run {
         let r = self.run(args);

@@ -28,6 +28,7 @@ async fn site() -> String {
         .route("/2025/03/council-bike-lanes/", get(html("wordpress.html")))
         .route("/amp/council-bike-lanes", get(html("amp.html")))
         .route("/local/harbor-tunnel", get(html("arc.html")))
+        .route("/markets/grain", get(html("paywall.html")))
         .route(
             "/short/tunnel",
             get(|| async {
@@ -45,17 +46,12 @@ async fn site() -> String {
 }
 
 fn fetch(app: &App, args: &[&str], allow: bool) -> Run {
-    let mut cmd = app.command(args);
-    cmd.env_remove("NEWSQA_FETCH_ALLOW");
-    if allow {
-        cmd.env("NEWSQA_FETCH_ALLOW", "127.0.0.1");
-    }
-    let out = cmd.output().unwrap();
-    Run {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        ok: out.status.success(),
-    }
+    let env: &[(&str, &str)] = if allow {
+        &[("NEWSQA_FETCH_ALLOW", "127.0.0.1")]
+    } else {
+        &[]
+    };
+    app.run_with_env(args, env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,6 +105,7 @@ async fn redirects_are_followed_and_private_addresses_refused_without_the_allow_
     let base = site().await;
     let app = spawn_app();
     let short = format!("{base}/short/tunnel");
+    let grain = format!("{base}/markets/grain");
     let (refused, fetched, list) = tokio::task::spawn_blocking({
         let dir = app.dir.path().to_owned();
         move || {
@@ -117,6 +114,25 @@ async fn redirects_are_followed_and_private_addresses_refused_without_the_allow_
             };
             let refused = fetch(&app, &["ingest", &short], false);
             let fetched = fetch(&app, &["ingest", &short], true);
+            let teaser = fetch(&app, &["ingest", &grain], true);
+            assert!(teaser.ok, "{}", teaser.stderr);
+            let answer = app
+                .ok(&[
+                    "ask",
+                    "--json",
+                    "How much did wheat futures rise this week?",
+                ])
+                .json();
+            assert_eq!(answer["answer"], "6 percent", "{answer}");
+            let subscribe = app
+                .ok(&["ask", "--json", "How much does a subscription cost?"])
+                .json();
+            assert!(
+                subscribe["citation"]
+                    .as_str()
+                    .is_none_or(|c| !c.contains("Subscribe")),
+                "{subscribe}"
+            );
             (refused, fetched, app.articles())
         }
     })
@@ -131,13 +147,13 @@ async fn redirects_are_followed_and_private_addresses_refused_without_the_allow_
         refused.stderr
     );
     assert!(fetched.ok, "{}", fetched.stderr);
-    assert_eq!(list.len(), 1);
+    assert_eq!(list.len(), 2);
+    let tunnel = list
+        .iter()
+        .find(|a| a["title"] == "Harbor Tunnel to Close for Two Weekends in April")
+        .unwrap();
     assert_eq!(
-        list[0]["title"],
-        "Harbor Tunnel to Close for Two Weekends in April"
-    );
-    assert_eq!(
-        list[0]["id"],
+        tunnel["id"],
         "https://ledger.example/local/2025/04/02/harbor-tunnel-closure/"
     );
 }

@@ -30,6 +30,17 @@ async fn serve() -> String {
             }),
         )
         .route(
+            "/meta1252",
+            get(|| async {
+                // No charset in the header: the page's <meta> names it.
+                (
+                    [(header::CONTENT_TYPE, "text/html")],
+                    b"<html><head><meta charset=\"windows-1252\"></head><body>\x93Caf\xe9\x94</body></html>"
+                        .to_vec(),
+                )
+            }),
+        )
+        .route(
             "/hop/:n",
             get(|Path(n): Path<u32>| async move {
                 if n == 0 {
@@ -126,6 +137,11 @@ async fn a_page_is_fetched_and_decoded_when_the_allow_list_opens_loopback() {
     assert!(page.text.contains("<p>Hello</p>"));
     let latin = fetcher(true).page(&format!("{base}/latin1")).await.unwrap();
     assert_eq!(latin.text, "café crème");
+    let meta = fetcher(true)
+        .page(&format!("{base}/meta1252"))
+        .await
+        .unwrap();
+    assert!(meta.text.contains("\u{201c}Café\u{201d}"), "{}", meta.text);
 }
 
 #[tokio::test]
