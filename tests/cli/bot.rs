@@ -311,6 +311,17 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
         callback_at.at.duration_since(asked)
     );
     let reply = bot.reply(&token).await;
+    let edited = bot
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH" && r.path.contains(&token))
+        .unwrap();
+    eprintln!(
+        "deferred after {:?}, answered after {:?}",
+        callback_at.at.duration_since(asked),
+        edited.at.duration_since(asked)
+    );
     let e = embed(&reply);
     assert_eq!(e["title"], json!("the NSA"), "{reply}");
     assert_eq!(e["description"], json!(format!("> {NSA_CITATION}")));
@@ -642,6 +653,7 @@ async fn a_full_queue_makes_the_bot_say_busy_and_loses_no_question() {
             panic!("neither answered nor busy: {reply}");
         }
     }
+    eprintln!("{answered} answered, {busy} told busy, of {}", tokens.len());
     assert_eq!(busy + answered, tokens.len());
     assert!(busy >= 1, "12 questions at once never filled a queue of 1");
     assert!(answered >= 1);
