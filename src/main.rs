@@ -63,14 +63,12 @@ enum FeedCommand {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Follow RSS/Atom feeds: new items are fetched and ingested as they appear.
-    #[command(subcommand)]
-    Feed(FeedCommand),
     /// Run the Discord bot until stopped (Ctrl-C or SIGTERM). Needs a bot token: see the README.
     Serve,
-    /// Add text or HTML articles to the index (files, directories recursively, or - for stdin).
+    /// Add articles to the index: text or HTML files, directories (recursively), web pages
+    /// (http/https URLs) or - for stdin.
     Ingest {
-        /// Files, directories or - (standard input).
+        /// Files, directories, http(s) URLs or - (standard input).
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
         /// Title of the article (only with a single input; default: extracted).
@@ -103,6 +101,9 @@ enum Command {
         #[arg(value_name = "ID|URL")]
         article: String,
     },
+    /// Follow RSS/Atom feeds: new items are fetched and ingested as they appear.
+    #[command(subcommand)]
+    Feed(FeedCommand),
     /// Measure quality and speed on a SQuAD-format file (EM, F1, recall@k, latency).
     Eval {
         /// A SQuAD v1.1 or v2.0 JSON file.
