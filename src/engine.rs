@@ -203,6 +203,13 @@ impl Engine {
         Ok(out)
     }
 
+    /// Ingests one article (see [`Engine::ingest`]) and says what happened to it.
+    pub fn ingest_one(&self, article: &Article) -> Result<Ingested> {
+        self.ingest(std::slice::from_ref(article))?
+            .pop()
+            .context("ingest reported nothing")
+    }
+
     /// Embeds and writes articles without committing (bulk ingest commits once at the end).
     pub fn write(&self, articles: &[Article]) -> Result<Vec<Ingested>> {
         let mut statuses = Vec::with_capacity(articles.len());
@@ -245,6 +252,11 @@ impl Engine {
     /// Every indexed article.
     pub fn articles(&self) -> Result<Vec<ArticleInfo>> {
         Ok(self.index.articles()?)
+    }
+
+    /// Finds an article by id, URL or unique id prefix, changing nothing.
+    pub fn find(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
+        Ok(self.index.find(id_or_url)?)
     }
 
     /// Removes an article by id or URL; `None` when there is no such article.

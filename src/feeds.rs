@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use newsqa_index::Metadata;
 use newsqa_web::{parse_feed, Conditional, Fetched, Fetcher, FEED_TYPES};
 use serde::{Deserialize, Serialize};
@@ -139,17 +139,18 @@ impl FeedStore {
             .with_context(|| format!("replacing {}", self.path.display()))
     }
 
-    /// Adds a subscription; an existing one for the same feed and index is an error.
-    pub fn add(&self, sub: Subscription) -> Result<()> {
+    /// Adds a subscription; `false` (and nothing written) when the index already follows the feed.
+    pub fn add(&self, sub: Subscription) -> Result<bool> {
         let mut subs = self.load()?;
         if subs
             .iter()
             .any(|s| s.url == sub.url && s.index == sub.index)
         {
-            bail!("already subscribed to {}", sub.url);
+            return Ok(false);
         }
         subs.push(sub);
-        self.save(&subs)
+        self.save(&subs)?;
+        Ok(true)
     }
 
     /// Removes the subscription to `url` feeding `index`; returns it.
@@ -328,11 +329,10 @@ async fn ingest_item(
         }
         (Err(e), None) => return Err(e),
     };
-    let done = engine.ingest(std::slice::from_ref(&article))?;
-    let done = done.into_iter().next().context("ingest reported nothing")?;
+    let done = engine.ingest_one(&article)?;
     Ok(NewArticle {
         id: done.id,
         title: done.title,
-        url: article.url.clone(),
+        url: article.url,
     })
 }

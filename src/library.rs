@@ -164,25 +164,16 @@ impl Backend for Library {
 
     fn ingest(&self, guild: GuildId, source: Source) -> Result<Ingested, BackendError> {
         let engine = self.corpus(guild)?;
-        let (bytes, meta) = match source {
-            Source::Text { text, title } => (
-                text.into_bytes(),
-                Metadata {
-                    source: "discord message".into(),
-                    title,
-                    url: None,
-                    ..Default::default()
-                },
-            ),
-            Source::File { name, bytes, title } => (
-                bytes,
-                Metadata {
-                    source: name,
-                    title,
-                    url: None,
-                    ..Default::default()
-                },
-            ),
+        let text_meta = |source: String, title| Metadata {
+            source,
+            title,
+            ..Default::default()
+        };
+        let parsed = match source {
+            Source::Text { text, title } => {
+                engine.parse(text.as_bytes(), text_meta("discord message".into(), title))
+            }
+            Source::File { name, bytes, title } => engine.parse(&bytes, text_meta(name, title)),
             Source::Url { url, title } => {
                 let fetched = tokio::runtime::Handle::try_current()
                     .context("fetching needs the bot's async runtime")?
@@ -190,36 +181,19 @@ impl Backend for Library {
                 match fetched {
                     // Every fetch refusal (private address, size, type, status) is for the moderator.
                     Err(e) => return Err(BackendError::Rejected(e.to_string())),
-                    Ok(page) => {
-                        let fetched_from = Some(page.url.clone());
-                        (
-                            page.text.into_bytes(),
-                            Metadata {
-                                source: url,
-                                title,
-                                url: None,
-                                fetched_from,
-                            },
-                        )
-                    }
+                    Ok(page) => crate::web::article_from_page(&engine, page, title, None),
                 }
             }
         };
-        let article = match engine.parse(&bytes, meta) {
-            Ok(a) => a,
-            Err(e) => match e.downcast_ref::<IndexError>() {
-                Some(index_error) => return Err(BackendError::Rejected(index_error.to_string())),
-                None => return Err(internal(e)),
-            },
-        };
-        let done = engine
-            .ingest(std::slice::from_ref(&article))
-            .map_err(internal)?;
-        let done = done.into_iter().next().context("ingest reported nothing")?;
+        let article = parsed.map_err(|e| match e.downcast_ref::<IndexError>() {
+            Some(index_error) => BackendError::Rejected(index_error.to_string()),
+            None => internal(e),
+        })?;
+        let done = engine.ingest_one(&article).map_err(internal)?;
         Ok(Ingested {
             id: done.id,
             title: done.title,
-            url: article.url.clone(),
+            url: article.url,
             sentences: done.sentences,
             status: match done.status {
                 Upsert::Added => IngestStatus::Added,
@@ -236,25 +210,16 @@ impl Backend for Library {
 
     fn lookup(&self, guild: GuildId, id_or_url: &str) -> Result<ArticleSummary, BackendError> {
         let wanted = id_or_url.trim();
-        if wanted.is_empty() {
-            return Err(BackendError::NotFound(String::new()));
-        }
-        let all = self.corpus(guild)?.articles()?;
-        if let Some(a) = all.iter().find(|a| {
-            a.id == wanted
-                || a.url.as_deref() == Some(wanted)
-                || a.url.as_deref() == Some(newsqa_index::canonical_url(wanted).as_str())
-        }) {
-            return Ok(summary(a.clone()));
-        }
-        let mut matches = all.into_iter().filter(|a| a.id.starts_with(wanted));
-        match (matches.next(), matches.count()) {
-            (Some(a), 0) => Ok(summary(a)),
-            (Some(_), more) => Err(BackendError::Ambiguous {
-                prefix: wanted.to_owned(),
-                count: more + 1,
-            }),
-            (None, _) => Err(BackendError::NotFound(wanted.to_owned())),
+        match self.corpus(guild)?.find(wanted) {
+            Ok(Some(a)) => Ok(summary(a)),
+            Ok(None) => Err(BackendError::NotFound(wanted.to_owned())),
+            Err(e) => match e.downcast_ref::<IndexError>() {
+                Some(IndexError::Ambiguous { matches, .. }) => Err(BackendError::Ambiguous {
+                    prefix: wanted.to_owned(),
+                    count: *matches,
+                }),
+                _ => Err(internal(e)),
+            },
         }
     }
 
@@ -270,10 +235,7 @@ impl Backend for Library {
             #[serde(flatten)]
             feedback: &'a Feedback,
         }
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let at = crate::feeds::now();
         let mut line = serde_json::to_string(&Line { at, feedback }).context("encoding a vote")?;
         line.push('\n');
         let path = self.feedback_path();
@@ -291,6 +253,10 @@ impl Backend for Library {
         self.config.ingest.max_bytes
     }
 
+    fn article_extensions(&self) -> &'static [&'static str] {
+        newsqa_index::ARTICLE_EXTENSIONS
+    }
+
     fn feed_add(
         &self,
         guild: GuildId,
@@ -305,21 +271,13 @@ impl Backend for Library {
         }
         let _one = self.polling.lock().unwrap_or_else(|e| e.into_inner());
         let mut sub = Subscription::new(url, &self.guild_dir(guild), Some(guild), channel);
-        if self
-            .feeds
-            .load()?
-            .iter()
-            .any(|s| s.url == sub.url && s.index == sub.index)
-        {
+        if !self.feeds.add(sub.clone())? {
             return Err(BackendError::Rejected(format!(
                 "this server already follows {url}."
             )));
         }
-        // Read it once before subscribing: a page that is not a feed is refused, not stored.
-        let report = {
-            self.feeds.add(sub.clone())?;
-            self.poll_one(&mut sub)?
-        };
+        // The first poll decides: a link that is not a feed is refused and not kept.
+        let report = self.poll_one(&mut sub)?;
         if let Some(error) = report.error {
             self.feeds.remove(&sub.url, &sub.index)?;
             return Err(BackendError::Rejected(error));

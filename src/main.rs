@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use newsqa::engine::Ingested;
 use newsqa::{eval, Config, Engine, Reply, ABSTAIN_MESSAGE};
-use newsqa_index::{Metadata, Upsert};
+use newsqa_index::{Metadata, Upsert, ARTICLE_EXTENSIONS};
 
 /// Answers questions about news articles, quoting the sentence each answer comes from.
 #[derive(Parser)]
@@ -194,7 +194,9 @@ fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Result<ExitCode
                 bail!("--channel names a Discord channel; give the server with --guild too");
             }
             let sub = newsqa::feeds::Subscription::new(&url, &config.index.path, guild, channel);
-            store.add(sub)?;
+            if !store.add(sub)? {
+                bail!("already subscribed to {url}");
+            }
             println!("subscribed to {url}");
             poll_feeds(config, Some(&url), false)
         }
@@ -214,8 +216,7 @@ fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Result<ExitCode
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if subs.is_empty() {
                 println!("no feeds; add one with `newsqa feed add URL`");
-            }
-            if !json {
+            } else {
                 for s in &subs {
                     println!(
                         "{}  {}  {} articles  {}",
@@ -337,11 +338,9 @@ fn serve(config: Config) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let discord = config.discord.clone();
+    let guilds = config.index.guilds.clone();
     let library = newsqa::Library::open(config)?;
-    tracing::info!(
-        guilds = %library.feedback_path().parent().unwrap_or(Path::new(".")).display(),
-        "models loaded"
-    );
+    tracing::info!(guilds = %guilds.display(), "models loaded");
     runtime.block_on(newsqa_bot::run(
         discord,
         std::sync::Arc::new(library),
@@ -371,9 +370,6 @@ async fn stop_signal() {
         _ = term => {}
     }
 }
-
-/// Extensions taken from directories; files named explicitly are read whatever their name.
-const ARTICLE_EXTENSIONS: &[&str] = &["txt", "text", "html", "htm", "xhtml", "md"];
 
 fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -473,8 +469,22 @@ fn ingest(
     let cap = engine.config().ingest.max_bytes;
     let batch = engine.config().ingest.batch_articles.max(1);
     let (mut added, mut updated, mut unchanged, mut failed, mut sentences) = (0, 0, 0, 0, 0);
-    // Web pages need an async runtime and a fetcher; made on the first URL.
-    let mut web: Option<(Result<tokio::runtime::Runtime>, Result<newsqa_web::Fetcher>)> = None;
+    // Web pages need an async runtime and a fetcher; made only when some input is a URL.
+    let url_of = |path: &Path| {
+        path.to_str()
+            .filter(|p| newsqa::web::is_url(p))
+            .map(str::to_owned)
+    };
+    let web = match inputs.iter().any(|p| url_of(p).is_some()) {
+        true => Some((
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?,
+            engine.config().fetch.fetcher()?,
+        )),
+        false => None,
+    };
     let mut report = |result: std::result::Result<&Ingested, (&Path, &anyhow::Error)>| match result
     {
         Ok(i) => {
@@ -525,23 +535,11 @@ fn ingest(
                 url: url.clone(),
                 ..Default::default()
             };
-            let parsed = match path.to_str().filter(|p| newsqa::web::is_url(p)) {
-                Some(address) => {
-                    let (runtime, fetcher) = web.get_or_insert_with(|| {
-                        let runtime = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .context("starting the async runtime");
-                        (runtime, engine.config().fetch.fetcher())
-                    });
-                    match (runtime, fetcher) {
-                        (Ok(rt), Ok(f)) => rt.block_on(newsqa::web::fetch_article(
-                            &engine, f, address, meta.title, meta.url,
-                        )),
-                        (Err(e), _) | (_, Err(e)) => Err(anyhow::anyhow!("{e:#}")),
-                    }
-                }
-                None => read_input(path, cap).and_then(|b| engine.parse(&b, meta)),
+            let parsed = match (url_of(path), &web) {
+                (Some(address), Some((runtime, fetcher))) => runtime.block_on(
+                    newsqa::web::fetch_article(&engine, fetcher, &address, meta.title, meta.url),
+                ),
+                _ => read_input(path, cap).and_then(|b| engine.parse(&b, meta)),
             };
             match parsed {
                 Ok(a) => articles.push(a),

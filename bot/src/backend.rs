@@ -26,6 +26,8 @@ pub trait Backend: Send + Sync + 'static {
     fn feedback(&self, feedback: &Feedback) -> Result<(), BackendError>;
     /// Largest article, in bytes, that ingest accepts.
     fn max_article_bytes(&self) -> u64;
+    /// Extensions (lower case, no dot) of the files ingest accepts as articles.
+    fn article_extensions(&self) -> &'static [&'static str];
     /// Subscribes the guild to a feed (announcing new articles in `channel`, if given) and
     /// ingests what it lists now; returns the feed and how many articles went in.
     fn feed_add(

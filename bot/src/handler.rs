@@ -10,7 +10,7 @@ use serenity::all::{
     CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter,
     CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage,
     EditInteractionResponse, EventHandler, GuildId, Interaction, Member, Message, ReactionType,
-    Ready, ResolvedValue, Unresolved, UserId,
+    Ready, ResolvedOption, ResolvedValue, Unresolved, UserId,
 };
 use serenity::async_trait;
 
@@ -276,13 +276,13 @@ impl Handler {
 
     #[tracing::instrument(skip_all, fields(guild, user = cmd.user.id.get()))]
     async fn ingest(&self, ctx: &Context, cmd: &CommandInteraction, guild: u64) {
-        let title = string_option(cmd, "title").filter(|t| !t.trim().is_empty());
-        let url = string_option(cmd, "url").filter(|t| !t.trim().is_empty());
-        let text = string_option(cmd, "text").filter(|t| !t.trim().is_empty());
-        let file = cmd.data.options().into_iter().find_map(|o| match o.value {
-            ResolvedValue::Attachment(a) if o.name == "file" => Some(a.clone()),
+        let options = cmd.data.options();
+        let given_text = |name| string_in(&options, name).filter(|t| !t.trim().is_empty());
+        let (title, url, text) = (given_text("title"), given_text("url"), given_text("text"));
+        let file = match option(&options, "file") {
+            Some(ResolvedValue::Attachment(a)) => Some((*a).clone()),
             _ => None,
-        });
+        };
         let given =
             usize::from(url.is_some()) + usize::from(text.is_some()) + usize::from(file.is_some());
         if given != 1 {
@@ -330,8 +330,8 @@ impl Handler {
     /// Fetches an attached article from Discord's CDN, refusing what ingest would refuse anyway.
     async fn download(&self, file: &serenity::all::Attachment) -> Result<Vec<u8>, String> {
         let name = file.filename.to_ascii_lowercase();
-        let known = [".txt", ".text", ".html", ".htm", ".xhtml", ".md"];
-        if !known.iter().any(|ext| name.ends_with(ext)) {
+        let extension = name.rsplit_once('.').map_or("", |(_, e)| e);
+        if !self.backend.article_extensions().contains(&extension) {
             return Err(format!("{} is not a .txt or .html file.", file.filename));
         }
         let cap = self.backend.max_article_bytes();
@@ -374,15 +374,10 @@ impl Handler {
     }
 
     async fn articles(&self, ctx: &Context, cmd: &CommandInteraction, guild: u64) {
-        let page = cmd
-            .data
-            .options()
-            .into_iter()
-            .find_map(|o| match o.value {
-                ResolvedValue::Integer(n) if o.name == "page" => Some(n.max(1) as usize),
-                _ => None,
-            })
-            .unwrap_or(1);
+        let page = match option(&cmd.data.options(), "page") {
+            Some(ResolvedValue::Integer(n)) => (*n).max(1) as usize,
+            _ => 1,
+        };
         let view = self.articles_page(guild, page).await;
         respond(ctx, cmd, view).await;
     }
@@ -425,19 +420,12 @@ impl Handler {
         let ResolvedValue::SubCommand(options) = sub.value else {
             return;
         };
-        let text = |name: &str| {
-            options.iter().find_map(|o| match o.value {
-                ResolvedValue::String(s) if o.name == name => Some(s.trim().to_owned()),
-                _ => None,
-            })
-        };
-        let channel = options.iter().find_map(|o| match &o.value {
-            ResolvedValue::Channel(c) if o.name == "channel" => Some(c.id.get()),
-            ResolvedValue::Unresolved(Unresolved::Channel(id)) if o.name == "channel" => {
-                Some(id.get())
-            }
+        let text = |name| string_in(&options, name).map(|s| s.trim().to_owned());
+        let channel = match option(&options, "channel") {
+            Some(ResolvedValue::Channel(c)) => Some(c.id.get()),
+            Some(ResolvedValue::Unresolved(Unresolved::Channel(id))) => Some(id.get()),
             _ => None,
-        });
+        };
         match sub.name {
             "add" => {
                 let url = text("url").unwrap_or_default();
@@ -660,11 +648,21 @@ fn backend_error(e: BackendError, what: &str) -> View {
     }
 }
 
-fn string_option(cmd: &CommandInteraction, name: &str) -> Option<String> {
-    cmd.data.options().into_iter().find_map(|o| match o.value {
-        ResolvedValue::String(s) if o.name == name => Some(s.to_owned()),
+/// The value of the option called `name`.
+fn option<'a, 'b>(options: &'b [ResolvedOption<'a>], name: &str) -> Option<&'b ResolvedValue<'a>> {
+    options.iter().find(|o| o.name == name).map(|o| &o.value)
+}
+
+/// The string option called `name`.
+fn string_in(options: &[ResolvedOption<'_>], name: &str) -> Option<String> {
+    match option(options, name)? {
+        ResolvedValue::String(s) => Some((*s).to_owned()),
         _ => None,
-    })
+    }
+}
+
+fn string_option(cmd: &CommandInteraction, name: &str) -> Option<String> {
+    string_in(&cmd.data.options(), name)
 }
 
 /// The question in a message that mentions the bot: the mention removed.

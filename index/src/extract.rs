@@ -2,6 +2,11 @@
 
 use crate::{IndexError, Result};
 
+/// File extensions (lower case, without the dot) of the articles ingest looks for: taken from
+/// directories by the CLI (files named explicitly are read whatever their name), accepted as
+/// attachments by the bot.
+pub const ARTICLE_EXTENSIONS: &[&str] = &["txt", "text", "html", "htm", "xhtml", "md"];
+
 /// What kind of document some bytes hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

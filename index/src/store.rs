@@ -306,33 +306,40 @@ impl ArticleIndex {
         }
     }
 
-    /// Removes an article, found by id or URL, with all its passages. Commits.
-    pub fn forget(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
+    /// Finds one article by id, URL (tracking parameters or not) or a unique id prefix of at
+    /// least 8 characters. An ambiguous prefix is an error: it must not pick at random.
+    pub fn find(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
         let key = id_or_url.trim();
+        if key.is_empty() {
+            return Ok(None);
+        }
+        if let Some(info) = self.article(key)? {
+            return Ok(Some(info));
+        }
         let canonical = crate::canonical_url(key);
-        let found = match self.article(key)? {
-            Some(info) => Some(info),
-            None if canonical != key && self.article(&canonical)?.is_some() => {
-                self.article(&canonical)?
+        if canonical != key {
+            if let Some(info) = self.article(&canonical)? {
+                return Ok(Some(info));
             }
-            None => {
-                // A unique prefix of an id will do; an ambiguous one must not pick at random.
-                let mut matches: Vec<ArticleInfo> = self
-                    .articles()?
-                    .into_iter()
-                    .filter(|a| {
-                        a.url.as_deref() == Some(key) || (key.len() >= 8 && a.id.starts_with(key))
-                    })
-                    .collect();
-                if matches.len() > 1 {
-                    return Err(IndexError::Ambiguous {
-                        key: key.to_owned(),
-                        matches: matches.len(),
-                    });
-                }
-                matches.pop()
-            }
-        };
+        }
+        let mut matches: Vec<ArticleInfo> = self
+            .articles()?
+            .into_iter()
+            .filter(|a| a.url.as_deref() == Some(key) || (key.len() >= 8 && a.id.starts_with(key)))
+            .collect();
+        if matches.len() > 1 {
+            return Err(IndexError::Ambiguous {
+                key: key.to_owned(),
+                matches: matches.len(),
+            });
+        }
+        Ok(matches.pop())
+    }
+
+    /// Removes an article, found as [`ArticleIndex::find`] finds it, with all its passages.
+    /// Commits.
+    pub fn forget(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
+        let found = self.find(id_or_url)?;
         let Some(info) = found else { return Ok(None) };
         {
             let mut guard = self.writer()?;
