@@ -121,6 +121,24 @@ impl Bot {
         .await
     }
 
+    /// Sends a slash command and returns what the user finally sees.
+    async fn run(
+        &self,
+        name: &str,
+        options: Value,
+        resolved: Option<Value>,
+        guild: u64,
+        user: &FakeUser,
+    ) -> Value {
+        self.reply(&self.command(name, options, resolved, guild, user).await)
+            .await
+    }
+
+    /// Asks `/ask` and returns what the user finally sees.
+    async fn answer(&self, question: &str, guild: u64, user: &FakeUser) -> Value {
+        self.reply(&self.ask(question, guild, user).await).await
+    }
+
     /// The interaction callback for `token`.
     async fn callback(&self, token: &str) -> Value {
         let suffix = format!("/{token}/callback");
@@ -372,9 +390,7 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
     assert!(vote["article_id"].as_str().unwrap().starts_with("sha256:"));
 
     // Cooldown: asking again at once is refused, privately, without deferring.
-    let again = bot
-        .reply(&bot.ask("Who issued the order?", GUILD_A, &alice).await)
-        .await;
+    let again = bot.answer("Who issued the order?", GUILD_A, &alice).await;
     assert!(
         is_ephemeral(&again) && text_of(&again).contains("You can ask again in"),
         "{again}"
@@ -383,10 +399,7 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
     // Abstention: a question the article does not answer gets no guess.
     let bob = FakeUser::member(12, "bob");
     let none = bot
-        .reply(
-            &bot.ask("Who won the 1998 football World Cup final?", GUILD_A, &bob)
-                .await,
-        )
+        .answer("Who won the 1998 football World Cup final?", GUILD_A, &bob)
         .await;
     assert!(
         text_of(&none).contains("couldn't find the answer"),
@@ -396,9 +409,7 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
 
     // Guild isolation: another server has none of guild A's articles.
     let carol = FakeUser::member(13, "carol");
-    let elsewhere = bot
-        .reply(&bot.ask(NSA_QUESTION, GUILD_B, &carol).await)
-        .await;
+    let elsewhere = bot.answer(NSA_QUESTION, GUILD_B, &carol).await;
     assert!(
         text_of(&elsewhere).contains("couldn't find the answer"),
         "{elsewhere}"
@@ -432,10 +443,7 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
 
     // A member is refused politely and nothing changes.
     let refused = bot
-        .reply(
-            &bot.command("ingest", ingest_text.clone(), None, GUILD_A, &member)
-                .await,
-        )
+        .run("ingest", ingest_text.clone(), None, GUILD_A, &member)
         .await;
     assert!(
         is_ephemeral(&refused) && text_of(&refused).contains("only moderators"),
@@ -445,10 +453,7 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
 
     // A moderator's ingest reports what went in; a question then cites it.
     let added = bot
-        .reply(
-            &bot.command("ingest", ingest_text, None, GUILD_A, &moderator)
-                .await,
-        )
+        .run("ingest", ingest_text, None, GUILD_A, &moderator)
         .await;
     assert_eq!(
         embed(&added)["title"],
@@ -461,10 +466,7 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
         .contains("Harbor Bridge Reopens After Repairs"));
     assert_eq!(embed(&added)["fields"][0]["value"], json!("3"), "{added}");
     let answer = bot
-        .reply(
-            &bot.ask("How much did the bridge repairs cost?", GUILD_A, &member)
-                .await,
-        )
+        .answer("How much did the bridge repairs cost?", GUILD_A, &member)
         .await;
     assert_eq!(
         embed(&answer)["title"],
@@ -485,15 +487,12 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
     let url = bot.fake.serve_file("hours.html", page.to_vec());
     let resolved = json!({"attachments": {"555": attachment(555, "hours.html", page.len() as u64, &url, "text/html")}});
     let filed = bot
-        .reply(
-            &bot.command(
-                "ingest",
-                json!([{"name": "file", "type": 11, "value": "555"}]),
-                Some(resolved),
-                GUILD_A,
-                &editor,
-            )
-            .await,
+        .run(
+            "ingest",
+            json!([{"name": "file", "type": 11, "value": "555"}]),
+            Some(resolved),
+            GUILD_A,
+            &editor,
         )
         .await;
     assert_eq!(
@@ -508,15 +507,12 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
 
     // The same text again is recognised, not duplicated.
     let again = bot
-        .reply(
-            &bot.command(
-                "ingest",
-                json!([{"name": "text", "type": 3, "value": text}]),
-                None,
-                GUILD_A,
-                &moderator,
-            )
-            .await,
+        .run(
+            "ingest",
+            json!([{"name": "text", "type": 3, "value": text}]),
+            None,
+            GUILD_A,
+            &moderator,
         )
         .await;
     assert!(
@@ -535,15 +531,12 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
     .unwrap();
     let link = bot.fake.serve_file("tunnel.html", arc);
     let linked = bot
-        .reply(
-            &bot.command(
-                "ingest",
-                json!([{"name": "url", "type": 3, "value": link}]),
-                None,
-                GUILD_A,
-                &moderator,
-            )
-            .await,
+        .run(
+            "ingest",
+            json!([{"name": "url", "type": 3, "value": link}]),
+            None,
+            GUILD_A,
+            &moderator,
         )
         .await;
     assert_eq!(
@@ -558,20 +551,14 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
 
     // /articles lists all three, privately.
     let list = bot
-        .reply(
-            &bot.command("articles", json!([]), None, GUILD_A, &moderator)
-                .await,
-        )
+        .run("articles", json!([]), None, GUILD_A, &moderator)
         .await;
     assert!(is_ephemeral(&list));
     assert_eq!(embed(&list)["title"], json!("3 articles"), "{list}");
 
     // Guild isolation the other way round: guild B cannot see guild A's new article.
     let elsewhere = bot
-        .reply(
-            &bot.ask("How much did the bridge repairs cost?", GUILD_B, &member)
-                .await,
-        )
+        .answer("How much did the bridge repairs cost?", GUILD_B, &member)
         .await;
     assert!(
         text_of(&elsewhere).contains("couldn't find the answer"),
@@ -617,9 +604,7 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
     assert_eq!(bot.guild_articles(GUILD_A).len(), 2);
 
     // Bad input is a clear, private message.
-    let both = bot
-        .reply(&bot.command("ingest", json!([{"name": "text", "type": 3, "value": "x"}, {"name": "url", "type": 3, "value": "https://example.com"}]), None, GUILD_A, &moderator).await)
-        .await;
+    let both = bot.run("ingest", json!([{"name": "text", "type": 3, "value": "x"}, {"name": "url", "type": 3, "value": "https://example.com"}]), None, GUILD_A, &moderator).await;
     assert!(
         is_ephemeral(&both) && text_of(&both).contains("exactly one"),
         "{both}"
@@ -679,15 +664,12 @@ async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
          The parade will start at the harbour on Saturday at noon {filler}before the fireworks."
     );
     let added = bot
-        .reply(
-            &bot.command(
-                "ingest",
-                json!([{"name": "text", "type": 3, "value": text}]),
-                None,
-                GUILD_A,
-                &moderator,
-            )
-            .await,
+        .run(
+            "ingest",
+            json!([{"name": "text", "type": 3, "value": text}]),
+            None,
+            GUILD_A,
+            &moderator,
         )
         .await;
     assert_eq!(
@@ -701,15 +683,12 @@ async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
         .fake
         .serve_file("private.html", b"<html><p>secret</p></html>".to_vec());
     let refused = bot
-        .reply(
-            &bot.command(
-                "ingest",
-                json!([{"name": "url", "type": 3, "value": private}]),
-                None,
-                GUILD_A,
-                &moderator,
-            )
-            .await,
+        .run(
+            "ingest",
+            json!([{"name": "url", "type": 3, "value": private}]),
+            None,
+            GUILD_A,
+            &moderator,
         )
         .await;
     assert!(
@@ -719,20 +698,14 @@ async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
 
     let member = FakeUser::member(32, "fan");
     let gather = bot
-        .reply(
-            &bot.ask("Where should everyone gather on Friday?", GUILD_A, &member)
-                .await,
-        )
+        .answer("Where should everyone gather on Friday?", GUILD_A, &member)
         .await;
     assert!(
         text_of(&gather).contains("@everyone"),
         "the quote keeps the text: {gather}"
     );
     let parade = bot
-        .reply(
-            &bot.ask("Where will the parade start?", GUILD_A, &member)
-                .await,
-        )
+        .answer("Where will the parade start?", GUILD_A, &member)
         .await;
     let description = embed(&parade)["description"].as_str().unwrap();
     assert!(
@@ -805,21 +778,14 @@ async fn moderators_follow_feeds_and_new_articles_are_announced() {
     let url = format!("{base}/feed.xml");
     let list = json!([{"name": "list", "type": 1, "options": []}]);
 
-    let refused = bot
-        .reply(
-            &bot.command("feed", list.clone(), None, GUILD_A, &member)
-                .await,
-        )
-        .await;
+    let refused = bot.run("feed", list.clone(), None, GUILD_A, &member).await;
     assert!(text_of(&refused).contains("only moderators"), "{refused}");
 
     let add = json!([{"name": "add", "type": 1, "options": [
         {"name": "url", "type": 3, "value": url},
         {"name": "channel", "type": 7, "value": CHANNEL.to_string()}
     ]}]);
-    let added = bot
-        .reply(&bot.command("feed", add, None, GUILD_A, &moderator).await)
-        .await;
+    let added = bot.run("feed", add, None, GUILD_A, &moderator).await;
     assert!(
         text_of(&added).contains("Following **Town Crier**: 2 article(s)"),
         "{added}"
@@ -847,10 +813,7 @@ async fn moderators_follow_feeds_and_new_articles_are_announced() {
     );
     assert_eq!(notice["allowed_mentions"]["parse"], json!([]));
     let answer = bot
-        .reply(
-            &bot.ask("When will the autumn term start?", GUILD_A, &member)
-                .await,
-        )
+        .answer("When will the autumn term start?", GUILD_A, &member)
         .await;
     assert!(
         embed(&answer)["title"]
@@ -871,9 +834,7 @@ async fn moderators_follow_feeds_and_new_articles_are_announced() {
         .count();
     assert_eq!(notices, 1);
 
-    let listed = bot
-        .reply(&bot.command("feed", list, None, GUILD_A, &moderator).await)
-        .await;
+    let listed = bot.run("feed", list, None, GUILD_A, &moderator).await;
     let text = embed(&listed)["description"].as_str().unwrap().to_owned();
     assert!(
         text.contains("Town Crier") && text.contains("3 articles"),
@@ -881,23 +842,18 @@ async fn moderators_follow_feeds_and_new_articles_are_announced() {
     );
     // Another server does not see this one's feeds.
     let other = bot
-        .reply(
-            &bot.command(
-                "feed",
-                json!([{"name": "list", "type": 1, "options": []}]),
-                None,
-                GUILD_B,
-                &moderator,
-            )
-            .await,
+        .run(
+            "feed",
+            json!([{"name": "list", "type": 1, "options": []}]),
+            None,
+            GUILD_B,
+            &moderator,
         )
         .await;
     assert!(text_of(&other).contains("follows no feeds"), "{other}");
 
     let remove = json!([{"name": "remove", "type": 1, "options": [{"name": "url", "type": 3, "value": url}]}]);
-    let removed = bot
-        .reply(&bot.command("feed", remove, None, GUILD_A, &moderator).await)
-        .await;
+    let removed = bot.run("feed", remove, None, GUILD_A, &moderator).await;
     assert!(
         text_of(&removed).contains("No longer following"),
         "{removed}"

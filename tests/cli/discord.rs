@@ -1099,30 +1099,12 @@ impl Shared {
             ("PUT", ["applications", app, "guilds", g, "commands"]) if app_ok(app) => {
                 self.put_commands(Some(id(g)), body)
             }
-            ("GET", ["applications", app, "commands"]) if app_ok(app) => (
-                200,
-                Some(
-                    self.inner
-                        .lock()
-                        .unwrap()
-                        .commands
-                        .get(&None)
-                        .cloned()
-                        .unwrap_or(json!([])),
-                ),
-            ),
-            ("GET", ["applications", app, "guilds", g, "commands"]) if app_ok(app) => (
-                200,
-                Some(
-                    self.inner
-                        .lock()
-                        .unwrap()
-                        .commands
-                        .get(&Some(id(g)))
-                        .cloned()
-                        .unwrap_or(json!([])),
-                ),
-            ),
+            ("GET", ["applications", app, "commands"]) if app_ok(app) => {
+                (200, Some(self.commands(None)))
+            }
+            ("GET", ["applications", app, "guilds", g, "commands"]) if app_ok(app) => {
+                (200, Some(self.commands(Some(id(g)))))
+            }
             ("POST", ["applications", app, "commands"]) if app_ok(app) => {
                 (200, Some(command_json(body, None, next_id())))
             }
@@ -1180,6 +1162,12 @@ impl Shared {
 
     /// Bulk overwrite: echo the list as `Command`s (required: id, type, application_id, name,
     /// description, version).
+    /// The commands registered globally (`None`) or in a guild; `[]` when none were.
+    fn commands(&self, guild: Option<u64>) -> Value {
+        let inner = self.inner.lock().unwrap();
+        inner.commands.get(&guild).cloned().unwrap_or(json!([]))
+    }
+
     fn put_commands(&self, guild: Option<u64>, body: &Value) -> (u16, Option<Value>) {
         let Some(list) = body.as_array() else {
             return error(400, 50035, "Invalid Form Body");
