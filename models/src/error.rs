@@ -26,6 +26,9 @@ pub enum ModelError {
         #[source]
         source: rust_bert::RustBertError,
     },
+    /// The model's weights or config are a variant the packed BERT pass does not compute.
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
     /// The model's queue is full; try again shortly.
     #[error("the {0} is busy; try again in a moment")]
     Busy(&'static str),

@@ -7,6 +7,7 @@
 //! [`ModelError::Busy`] rather than blocking forever. It knows nothing of
 //! tantivy or Discord.
 
+mod bert;
 mod error;
 mod load;
 mod worker;

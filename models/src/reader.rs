@@ -7,7 +7,10 @@
 //!   scores that compare, so this reader returns raw start+end logits;
 //! - for BERT it runs the model without token type ids, which BERT QA models are usually
 //!   trained with (question = 0, context = 1); here that is a setting;
-//! - it tokenises the question again for every context; here it is tokenised once.
+//! - it tokenises the question again for every context; here it is tokenised once;
+//! - it pads every context of a batch to the longest and computes the padding too; a BERT
+//!   reader here is run by the packed forward pass of `bert.rs` over rust-bert's weights,
+//!   which computes the same logits (a test checks it) on the real tokens only.
 
 use std::path::PathBuf;
 
@@ -18,6 +21,7 @@ use rust_bert::Config as _;
 use rust_tokenizers::TokenIdsWithOffsets;
 use tch::{nn, Device, Kind, Tensor};
 
+use crate::bert::{Bert, BertShape};
 use crate::load::{local, ModelFiles};
 use crate::worker::Worker;
 use crate::{ModelError, Result};
@@ -70,11 +74,12 @@ pub struct Span {
 }
 
 enum Model {
-    /// BERT, run directly so that token type ids reach it; the store owns its weights.
-    Bert(
-        Box<BertForQuestionAnswering>,
-        #[allow(dead_code)] nn::VarStore,
-    ),
+    /// BERT: rust-bert's weights, run by the packed forward pass (no compute on padding).
+    Bert {
+        encoder: Bert,
+        /// The span head: `[2, hidden]` weight and `[2]` bias (start, end).
+        head: (Tensor, Tensor),
+    },
     /// Any other architecture rust-bert supports for QA.
     Other(Box<QuestionAnsweringOption>),
 }
@@ -120,13 +125,18 @@ impl Reader {
             )
             .map_err(err)?;
             let model = if files.model_type == ModelType::Bert {
-                let mut vs = nn::VarStore::new(Device::Cpu);
-                let config = BertConfig::from_file(&files.config);
-                let model = BertForQuestionAnswering::new(vs.root(), &config);
-                vs.load(&files.weights)
-                    .map_err(|e| err(rust_bert::RustBertError::from(e)))?;
-                vs.set_kind(Kind::Float);
-                Model::Bert(Box::new(model), vs)
+                let vs = bert_qa_weights(&files.config, &files.weights).map_err(err)?;
+                let vars = vs.variables();
+                let head = |name: &str| {
+                    vars.get(name)
+                        .map(Tensor::shallow_clone)
+                        .ok_or_else(|| ModelError::Unsupported(format!("no weight named {name}")))
+                };
+                let encoder = Bert::new(&vars, "bert.", &BertShape::read(&files.config)?)?;
+                Model::Bert {
+                    encoder,
+                    head: (head("qa_outputs.weight")?, head("qa_outputs.bias")?),
+                }
             } else {
                 let mut qa = QuestionAnsweringConfig::new(
                     files.model_type,
@@ -176,6 +186,18 @@ impl Reader {
             Ok(m.read(&question, &contexts, top_k.max(1)))
         })
     }
+}
+
+/// rust-bert's `BertForQuestionAnswering` weights from `weights`, in float32.
+fn bert_qa_weights(
+    config: &std::path::Path,
+    weights: &std::path::Path,
+) -> std::result::Result<nn::VarStore, rust_bert::RustBertError> {
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let _model = BertForQuestionAnswering::new(vs.root(), &BertConfig::from_file(config));
+    vs.load(weights)?;
+    vs.set_kind(Kind::Float);
+    Ok(vs)
 }
 
 fn empty() -> TokenIdsWithOffsets {
@@ -249,37 +271,49 @@ impl Loaded {
             .collect()
     }
 
-    /// Start and end logits of every feature, from one padded batch.
+    /// Start and end logits of every feature, from one batched forward pass.
     fn logits(&self, features: &[Feature]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-        let len = features.iter().map(|f| f.ids.len()).max().unwrap_or(0);
-        let pad = |v: &[i64], with: i64| {
-            let mut v = v.to_vec();
-            v.resize(len, with);
-            Tensor::from_slice(&v)
-        };
-        let ids: Vec<Tensor> = features.iter().map(|f| pad(&f.ids, self.pad)).collect();
-        let types: Vec<Tensor> = features.iter().map(|f| pad(&f.types, 0)).collect();
-        let mask: Vec<Tensor> = features
-            .iter()
-            .map(|f| pad(&vec![1; f.ids.len()], 0))
-            .collect();
-        let (ids, types, mask) = (
-            Tensor::stack(&ids, 0),
-            Tensor::stack(&types, 0),
-            Tensor::stack(&mask, 0),
-        );
-        let (start, end) = tch::no_grad(|| match &self.model {
-            Model::Bert(m, _) => {
-                let types = self.cfg.token_types.then_some(&types);
-                let out = m.forward_t(Some(&ids), Some(&mask), types, None, None, false);
-                (out.start_logits, out.end_logits)
+        match &self.model {
+            Model::Bert { encoder, head } => {
+                let ids: Vec<Vec<i64>> = features.iter().map(|f| f.ids.clone()).collect();
+                let types: Vec<Vec<i64>> = features.iter().map(|f| f.types.clone()).collect();
+                let types = self.cfg.token_types.then_some(types.as_slice());
+                let packed = tch::no_grad(|| encoder.forward(&ids, types));
+                let logits = packed.states.linear(&head.0, Some(&head.1));
+                // [tokens, 2] row-major: start, end, start, end, ...
+                let flat = Vec::<f32>::try_from(logits.contiguous().view(-1)).unwrap_or_default();
+                let row = |i: usize, k: usize| {
+                    (packed.starts[i]..packed.starts[i + 1])
+                        .map(|t| flat.get(2 * t + k).copied().unwrap_or(f32::MIN))
+                        .collect()
+                };
+                (0..features.len()).map(|i| (row(i, 0), row(i, 1))).unzip()
             }
-            Model::Other(m) => m.forward_t(Some(&ids), Some(&mask), None, Some(&types), false),
-        });
-        let to_vec = |t: Tensor| -> Vec<Vec<f32>> {
-            Vec::<Vec<f32>>::try_from(t.to_kind(Kind::Float)).unwrap_or_default()
-        };
-        (to_vec(start), to_vec(end))
+            Model::Other(m) => {
+                let len = features.iter().map(|f| f.ids.len()).max().unwrap_or(0);
+                let pad = |v: &[i64], with: i64| {
+                    let mut v = v.to_vec();
+                    v.resize(len, with);
+                    Tensor::from_slice(&v)
+                };
+                let stack = |rows: Vec<Tensor>| Tensor::stack(&rows, 0);
+                let ids = stack(features.iter().map(|f| pad(&f.ids, self.pad)).collect());
+                let types = stack(features.iter().map(|f| pad(&f.types, 0)).collect());
+                let mask = stack(
+                    features
+                        .iter()
+                        .map(|f| pad(&vec![1; f.ids.len()], 0))
+                        .collect(),
+                );
+                let (start, end) = tch::no_grad(|| {
+                    m.forward_t(Some(&ids), Some(&mask), None, Some(&types), false)
+                });
+                let to_vec = |t: Tensor| -> Vec<Vec<f32>> {
+                    Vec::<Vec<f32>>::try_from(t.to_kind(Kind::Float)).unwrap_or_default()
+                };
+                (to_vec(start), to_vec(end))
+            }
+        }
     }
 
     /// The `top_k` highest start+end logit spans of one feature, at most `max_answer_tokens` long.
