@@ -8,6 +8,12 @@ the file with its features (cosine similarity, term overlap, BM25) and the reade
 `read_sentences` and any ranking and fusion weights can be replayed exactly.
 
     python3 scripts/tune_fusion.py details.jsonl [--read 2,3,4,5,6]
+    python3 scripts/tune_fusion.py details.jsonl --margins 0,0.2,0.3,0.4 [--min-read 3]
+
+With `--margins`, the file comes from a run with `read_sentences` (and
+`max_read_sentences`) = 9 and the default ranking; its windows are in the engine's pick
+order. Each margin is replayed as the engine reads: the first `--min-read` picks, then any
+later pick whose ranking score is within the margin of the best sentence's.
 
 1. For each reader budget, grid-searches the sentence-ranking weights and the linear
    fusion z = logit + ws*cosine + wo*overlap + wb*bm25 for the best F1 on the answerable
@@ -51,6 +57,39 @@ def choose(rows, read, rank_o, rank_b, ws, wo, wb):
     return out
 
 
+def rank_score(w, rank_o=0.6, rank_b=0.3):
+    return w["similarity"] + rank_o * w["overlap"] + rank_b * w["bm25"]
+
+
+def choose_adaptive(rows, min_read, margin, ws, wo, wb):
+    """Like choose, reading the first min_read picks and later ones within margin of the best."""
+    out = []
+    for answerable, windows in rows:
+        top = max((rank_score(w) for w in windows), default=0.0)
+        best = None
+        for k, w in enumerate(windows):
+            if k >= min_read and rank_score(w) < top - margin:
+                continue
+            for _text, logit, single, em, f1 in w["spans"]:
+                if not single:
+                    continue
+                z = logit + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"]
+                if best is None or z > best[0]:
+                    best = (z, w["similarity"], em, f1)
+        out.append((answerable,) + (best or (None, 0.0, 0.0, 0.0)))
+    return out
+
+
+def reads(rows, min_read, margin):
+    """Windows read per question: (median, mean, 95th percentile)."""
+    counts = []
+    for _answerable, windows in rows:
+        top = max((rank_score(w) for w in windows), default=0.0)
+        counts.append(sum(1 for k, w in enumerate(windows) if k < min_read or rank_score(w) >= top - margin))
+    counts.sort()
+    return counts[len(counts) // 2], sum(counts) / len(counts), counts[int(0.95 * len(counts))]
+
+
 def scores(chosen):
     n = sum(1 for c in chosen if c[0]) or 1
     return (100 * sum(c[3] for c in chosen if c[0]) / n, 100 * sum(c[4] for c in chosen if c[0]) / n)
@@ -78,9 +117,14 @@ def main():
     ap.add_argument("details")
     ap.add_argument("--read", default="2,3,4,5,6")
     ap.add_argument("--min-similarity", type=float, default=0.2)
+    ap.add_argument("--margins", help="adaptive reading depth: margins to replay")
+    ap.add_argument("--min-read", type=int, default=3)
+    ap.add_argument("--pick", help="margin,ws,wo,wb to fit the confidence for (default: the best)")
     args = ap.parse_args()
     rows = load(args.details)
     print(f"{len(rows)} questions, {sum(a for a, _ in rows)} answerable")
+    if args.margins:
+        return adaptive(rows, args)
     grid_rank = [(o, b) for o in (0.3, 0.6, 1.0) for b in (0.0, 0.1, 0.3)]
     grid_fuse = list(itertools.product((4.0, 6.0, 9.0, 12.0, 16.0), (0.0, 2.0, 4.0, 6.0), (0.0, 1.0)))
     best_by_read = {}
@@ -108,7 +152,44 @@ def main():
     print(f"  reader_weight = {a:.4f}\n  similarity_weight = {a * ws:.4f}")
     print(f"  overlap_weight = {a * wo:.4f}\n  bm25_weight = {a * wb:.4f}\n  score_bias = {b:.4f}")
 
-    print(f"\nabstention trade-off at read_sentences={read} (min_similarity {args.min_similarity}):")
+    trade_off(chosen, a, b, args.min_similarity, f"read_sentences={read}")
+
+
+def adaptive(rows, args):
+    grid_fuse = list(itertools.product((2.0, 4.0, 6.0, 9.0, 12.0), (0.0, 1.0, 2.0, 3.0, 4.0, 6.0), (0.0, 1.0)))
+    best = None
+    for margin in [float(x) for x in args.margins.split(",")]:
+        med, mean, p95 = reads(rows, args.min_read, margin)
+        top = None
+        for fuse in grid_fuse:
+            em, f1 = scores(choose_adaptive(rows, args.min_read, margin, *fuse))
+            if top is None or f1 > top[1]:
+                top = (em, f1, fuse)
+        em, f1, fuse = top
+        print(
+            f"margin {margin}: windows read median {med}, mean {mean:.2f}, p95 {p95}; best EM {em:.2f} F1 {f1:.2f} "
+            f"z = logit + {fuse[0]}*cosine + {fuse[1]}*overlap + {fuse[2]}*bm25"
+        )
+        if best is None or f1 > best[0]:
+            best = (f1, margin, fuse)
+        for other in [(12.0, 6.0, 1.0), (6.0, 3.0, 1.0), (4.0, 2.0, 1.0)]:
+            em, f1 = scores(choose_adaptive(rows, args.min_read, margin, *other))
+            print(f"    with {other}: EM {em:.2f} F1 {f1:.2f}")
+    _f1, margin, (ws, wo, wb) = best
+    if args.pick:
+        margin, ws, wo, wb = [float(x) for x in args.pick.split(",")]
+    chosen = choose_adaptive(rows, args.min_read, margin, ws, wo, wb)
+    with_z = [c for c in chosen if c[1] is not None]
+    a, b = fit_logistic([c[1] for c in with_z], [1.0 if c[0] and c[4] >= 0.5 else 0.0 for c in with_z])
+    print(f"\nmargin {margin}, z = logit + {ws}*cosine + {wo}*overlap + {wb}*bm25")
+    print(f"confidence = sigmoid({a:.4f} * z + {b:.4f}); as [answer] weights:")
+    print(f"  read_margin = {margin}\n  reader_weight = {a:.4f}\n  similarity_weight = {a * ws:.4f}")
+    print(f"  overlap_weight = {a * wo:.4f}\n  bm25_weight = {a * wb:.4f}\n  score_bias = {b:.4f}")
+    trade_off(chosen, a, b, args.min_similarity, f"margin {margin}")
+
+
+def trade_off(chosen, a, b, min_similarity, label):
+    print(f"\nabstention trade-off at {label} (min_similarity {min_similarity}):")
     print("threshold  F1(answerable)  answered(answerable)  abstained(unanswerable)")
     n_ans = sum(1 for c in chosen if c[0]) or 1
     n_un = sum(1 for c in chosen if not c[0]) or 1
@@ -116,7 +197,7 @@ def main():
         f1 = ans = unab = 0
         for answerable, z, sim, _e, f in chosen:
             p = 0.0 if z is None else 1 / (1 + math.exp(-(a * z + b)))
-            answered = p >= t and sim >= args.min_similarity
+            answered = p >= t and sim >= min_similarity
             if answerable:
                 f1 += f if answered else 0
                 ans += answered

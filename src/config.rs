@@ -203,8 +203,13 @@ impl Default for EncoderConfig {
 pub struct AnswerConfig {
     /// Passages fetched by BM25 for each question.
     pub passages: usize,
-    /// Best sentences (by similarity and BM25) whose windows the reader reads.
+    /// Best sentences (by similarity and BM25) whose windows the reader always reads.
     pub read_sentences: usize,
+    /// Further sentences are read while their ranking score is within this margin of the best
+    /// sentence's (the ranking cannot tell them apart), up to `max_read_sentences` in all.
+    pub read_margin: f32,
+    /// Most sentences read for one question.
+    pub max_read_sentences: usize,
     /// Neighbouring sentences on each side of a best sentence in its reader window.
     pub window_sentences: usize,
     /// Spans the reader returns per window.
@@ -237,16 +242,18 @@ impl Default for AnswerConfig {
         AnswerConfig {
             passages: 10,
             read_sentences: 3,
+            read_margin: 0.4,
+            max_read_sentences: 9,
             window_sentences: 0,
             spans_per_window: 3,
             diversity: 0.3,
             rank_overlap_weight: 0.6,
             rank_bm25_weight: 0.3,
-            reader_weight: 0.2123,
-            similarity_weight: 2.5477,
-            overlap_weight: 1.2739,
-            bm25_weight: 0.2123,
-            score_bias: -5.3246,
+            reader_weight: 0.2895,
+            similarity_weight: 2.6054,
+            overlap_weight: 0.8685,
+            bm25_weight: 0.5790,
+            score_bias: -6.0688,
             threshold: 0.1,
             min_similarity: 0.2,
         }

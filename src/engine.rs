@@ -468,16 +468,21 @@ fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Wi
     }
     let mut ranked: Vec<_> = best.into_values().collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let top = ranked.first().map_or(0.0, |r| r.0);
+    // The reading depth adapts to the ranking's certainty: the best `read_sentences` are always
+    // read, and further picks (up to `max_read_sentences`) only while their score is within
+    // `read_margin` of the best sentence's, i.e. when the ranking cannot tell them apart.
+    let most = cfg.max_read_sentences.max(cfg.read_sentences);
     // Maximal marginal relevance: each pick is penalised by its similarity to the sentences
     // already picked, so near-paraphrases do not use up the reader's budget.
-    let mut pool: Vec<_> = ranked
-        .into_iter()
-        .take(4 * cfg.read_sentences.max(1))
-        .collect();
+    let mut pool: Vec<_> = ranked.into_iter().take(4 * most.max(1)).collect();
     // Highest cosine of each pool entry to the sentences picked so far, kept up to date.
     let mut redundancy = vec![0.0f32; pool.len()];
     let mut windows: Vec<Window> = Vec::new();
-    while windows.len() < cfg.read_sentences && !pool.is_empty() {
+    for picks in 0..most {
+        if pool.is_empty() {
+            break;
+        }
         // The best MMR score; ties go to the earlier (more relevant) entry.
         let mut pick = 0;
         let mut pick_mmr = f32::NEG_INFINITY;
@@ -487,11 +492,14 @@ fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Wi
                 (pick, pick_mmr) = (k, mmr);
             }
         }
-        let (_, h, i, _) = pool.remove(pick);
+        let (score, h, i, _) = pool.remove(pick);
         redundancy.remove(pick);
         let picked = &hits[h].sentences[i].vector;
         for (k, &(_, ph, pi, _)) in pool.iter().enumerate() {
             redundancy[k] = redundancy[k].max(cosine(picked, &hits[ph].sentences[pi].vector));
+        }
+        if picks >= cfg.read_sentences && score < top - cfg.read_margin {
+            continue;
         }
         let n = hits[h].sentences.len();
         let start = i.saturating_sub(cfg.window_sentences);
@@ -573,6 +581,7 @@ mod tests {
     fn a_sentence_in_two_overlapping_passages_is_read_once() {
         let cfg = AnswerConfig {
             read_sentences: 3,
+            max_read_sentences: 3,
             window_sentences: 0,
             ..Default::default()
         };
@@ -613,6 +622,7 @@ mod tests {
         let picks = |diversity| {
             let cfg = AnswerConfig {
                 read_sentences: 2,
+                max_read_sentences: 2,
                 window_sentences: 0,
                 diversity,
                 ..Default::default()
@@ -624,6 +634,40 @@ mod tests {
         };
         assert_eq!(picks(0.0), vec!["Lead.", "Lead again."]);
         assert_eq!(picks(0.3), vec!["Lead.", "Other angle."]);
+    }
+
+    #[test]
+    fn close_calls_read_more_sentences_and_clear_cuts_read_the_minimum() {
+        // Unit vectors at a given cosine to the question [1, 0].
+        let at = |c: f32| vec![c, (1.0 - c * c).sqrt()];
+        let sentences = |cosines: &[f32]| -> Vec<(String, Vec<f32>)> {
+            cosines
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| (format!("S{i}."), at(c)))
+                .collect()
+        };
+        let read = |cosines: &[f32]| {
+            let owned = sentences(cosines);
+            let refs: Vec<(&str, Vec<f32>)> =
+                owned.iter().map(|(t, v)| (t.as_str(), v.clone())).collect();
+            let hits = vec![hit("a", 0, &refs, 1.0)];
+            let cfg = AnswerConfig {
+                read_sentences: 2,
+                read_margin: 0.2,
+                max_read_sentences: 4,
+                diversity: 0.0,
+                window_sentences: 0,
+                ..Default::default()
+            };
+            pick_windows(&hits, &[1.0, 0.0], &cfg).len()
+        };
+        // One sentence well ahead of the rest: only the minimum is read.
+        assert_eq!(read(&[0.9, 0.5, 0.45, 0.4, 0.35]), 2);
+        // Five sentences the ranking cannot tell apart: up to the maximum.
+        assert_eq!(read(&[0.9, 0.85, 0.8, 0.78, 0.75]), 4);
+        // In between: the minimum, plus those within the margin of the best.
+        assert_eq!(read(&[0.9, 0.8, 0.75, 0.6, 0.5]), 3);
     }
 
     #[test]

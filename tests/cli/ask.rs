@@ -16,15 +16,6 @@ fn seed_questions() -> Vec<SeedQuestion> {
         .collect()
 }
 
-/// Seed questions the shipped reader is known to get wrong, with the measured reason.
-/// Listed, not hidden: the test fails if any other question goes wrong, and says so when a
-/// listed one starts to pass. See BENCHMARKS.md, "Seed questions".
-const KNOWN_MISSES: &[(&str, &str)] = &[(
-    "Who issued the order to pause the cyber operations?",
-    "the Pete Hegseth sentence ranks 8th of 19 by question similarity (0.52 against 0.69-0.73), \
-     so the 3-sentence reader budget never reads it; reading all sentences finds it",
-)];
-
 #[test]
 fn every_seed_question_gets_its_answer_and_exact_citation_or_an_abstention() {
     let app = spawn_app();
@@ -40,12 +31,8 @@ fn every_seed_question_gets_its_answer_and_exact_citation_or_an_abstention() {
     let mut failures = Vec::new();
     for q in seed_questions() {
         let reply = app.ok(&["ask", "--json", &q.question]).json();
-        let known = KNOWN_MISSES.iter().find(|(k, _)| *k == q.question);
-        match (check(&q, &reply, &body), known) {
-            (Ok(()), Some(_)) => eprintln!("note: known miss now passes: {}", q.question),
-            (Ok(()), None) => {}
-            (Err(e), Some((_, why))) => eprintln!("known miss ({why}): {e}"),
-            (Err(e), None) => failures.push(e),
+        if let Err(e) = check(&q, &reply, &body) {
+            failures.push(e);
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
