@@ -229,9 +229,23 @@ impl Encoder {
                 for (&i, v) in chunk.iter().zip(vectors) {
                     out[i] = v;
                 }
+                if texts.len() > batch {
+                    release_free_memory();
+                }
             }
             Ok(out)
         })
+    }
+}
+
+/// Hands the heap's free memory back to the system. A bulk embedding allocates and frees
+/// many activation buffers of varying sizes, which glibc otherwise keeps (on `bbc/tech`, peak
+/// RSS 785 MB without this, against 416 MB when every buffer is its own mapping).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
