@@ -38,55 +38,45 @@ def load(path):
     return rows
 
 
-def choose(rows, read, rank_o, rank_b, ws, wo, wb):
-    """Per question: (answerable, z of the best span, its cosine, em, f1); z None if no span."""
-    out = []
-    for answerable, windows in rows:
-        ranked = sorted(
-            windows, key=lambda w: -(w["similarity"] + rank_o * w["overlap"] + rank_b * w["bm25"])
-        )[:read]
-        best = None
-        for w in ranked:
-            for _text, logit, single, em, f1 in w["spans"]:
-                if not single:
-                    continue
-                z = logit + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"]
-                if best is None or z > best[0]:
-                    best = (z, w["similarity"], em, f1)
-        out.append((answerable,) + (best or (None, 0.0, 0.0, 0.0)))
-    return out
-
-
 def rank_score(w, rank_o=0.6, rank_b=0.3):
     return w["similarity"] + rank_o * w["overlap"] + rank_b * w["bm25"]
 
 
-def choose_adaptive(rows, min_read, margin, ws, wo, wb):
-    """Like choose, reading the first min_read picks and later ones within margin of the best."""
-    out = []
-    for answerable, windows in rows:
-        top = max((rank_score(w) for w in windows), default=0.0)
-        best = None
-        for k, w in enumerate(windows):
-            if k >= min_read and rank_score(w) < top - margin:
+def best_span(windows, ws, wo, wb):
+    """(z, cosine, em, f1) of the best single-sentence span in the windows read; None if none."""
+    best = None
+    for w in windows:
+        for _text, logit, single, em, f1 in w["spans"]:
+            if not single:
                 continue
-            for _text, logit, single, em, f1 in w["spans"]:
-                if not single:
-                    continue
-                z = logit + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"]
-                if best is None or z > best[0]:
-                    best = (z, w["similarity"], em, f1)
-        out.append((answerable,) + (best or (None, 0.0, 0.0, 0.0)))
-    return out
+            z = logit + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"]
+            if best is None or z > best[0]:
+                best = (z, w["similarity"], em, f1)
+    return best or (None, 0.0, 0.0, 0.0)
+
+
+def read_adaptive(windows, min_read, margin):
+    """The windows the engine reads: the first min_read picks, then those within margin of the best."""
+    top = max((rank_score(w) for w in windows), default=0.0)
+    return [w for k, w in enumerate(windows) if k < min_read or rank_score(w) >= top - margin]
+
+
+def choose(rows, read, rank_o, rank_b, ws, wo, wb):
+    """Per question: (answerable, z of the best span, its cosine, em, f1); z None if no span."""
+    return [
+        (answerable,) + best_span(sorted(windows, key=lambda w: -rank_score(w, rank_o, rank_b))[:read], ws, wo, wb)
+        for answerable, windows in rows
+    ]
+
+
+def choose_adaptive(rows, min_read, margin, ws, wo, wb):
+    """Like choose, reading as the engine does with a read margin (see read_adaptive)."""
+    return [(answerable,) + best_span(read_adaptive(windows, min_read, margin), ws, wo, wb) for answerable, windows in rows]
 
 
 def reads(rows, min_read, margin):
     """Windows read per question: (median, mean, 95th percentile)."""
-    counts = []
-    for _answerable, windows in rows:
-        top = max((rank_score(w) for w in windows), default=0.0)
-        counts.append(sum(1 for k, w in enumerate(windows) if k < min_read or rank_score(w) >= top - margin))
-    counts.sort()
+    counts = sorted(len(read_adaptive(windows, min_read, margin)) for _answerable, windows in rows)
     return counts[len(counts) // 2], sum(counts) / len(counts), counts[int(0.95 * len(counts))]
 
 
@@ -145,14 +135,20 @@ def main():
     read = 3 if 3 in best_by_read else max(best_by_read)
     _em, _f1, ro, rb, (ws, wo, wb) = best_by_read[read]
     chosen = choose(rows, read, ro, rb, ws, wo, wb)
+    print(f"\nread_sentences={read}, rank_overlap_weight = {ro}, rank_bm25_weight = {rb}")
+    calibrate(chosen, (ws, wo, wb), args.min_similarity, f"read_sentences={read}")
+
+
+def calibrate(chosen, fuse, min_similarity, label):
+    """Fits the confidence on the chosen answers and prints it as [answer] weights, then the trade-off."""
+    ws, wo, wb = fuse
     with_z = [c for c in chosen if c[1] is not None]
     a, b = fit_logistic([c[1] for c in with_z], [1.0 if c[0] and c[4] >= 0.5 else 0.0 for c in with_z])
-    print(f"\nconfidence = sigmoid({a:.4f} * z + {b:.4f}); as [answer] weights:")
-    print(f"  rank_overlap_weight = {ro}\n  rank_bm25_weight = {rb}")
+    print(f"z = logit + {ws}*cosine + {wo}*overlap + {wb}*bm25")
+    print(f"confidence = sigmoid({a:.4f} * z + {b:.4f}); as [answer] weights:")
     print(f"  reader_weight = {a:.4f}\n  similarity_weight = {a * ws:.4f}")
     print(f"  overlap_weight = {a * wo:.4f}\n  bm25_weight = {a * wb:.4f}\n  score_bias = {b:.4f}")
-
-    trade_off(chosen, a, b, args.min_similarity, f"read_sentences={read}")
+    trade_off(chosen, a, b, min_similarity, label)
 
 
 def adaptive(rows, args):
@@ -179,13 +175,8 @@ def adaptive(rows, args):
     if args.pick:
         margin, ws, wo, wb = [float(x) for x in args.pick.split(",")]
     chosen = choose_adaptive(rows, args.min_read, margin, ws, wo, wb)
-    with_z = [c for c in chosen if c[1] is not None]
-    a, b = fit_logistic([c[1] for c in with_z], [1.0 if c[0] and c[4] >= 0.5 else 0.0 for c in with_z])
-    print(f"\nmargin {margin}, z = logit + {ws}*cosine + {wo}*overlap + {wb}*bm25")
-    print(f"confidence = sigmoid({a:.4f} * z + {b:.4f}); as [answer] weights:")
-    print(f"  read_margin = {margin}\n  reader_weight = {a:.4f}\n  similarity_weight = {a * ws:.4f}")
-    print(f"  overlap_weight = {a * wo:.4f}\n  bm25_weight = {a * wb:.4f}\n  score_bias = {b:.4f}")
-    trade_off(chosen, a, b, args.min_similarity, f"margin {margin}")
+    print(f"\nread_margin = {margin}")
+    calibrate(chosen, (ws, wo, wb), args.min_similarity, f"margin {margin}")
 
 
 def trade_off(chosen, a, b, min_similarity, label):
