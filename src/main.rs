@@ -584,6 +584,7 @@ fn ask(config: Config, question: &str, json: bool) -> Result<ExitCode> {
     if question.trim().is_empty() {
         bail!("the question is empty");
     }
+    require_index(&config)?;
     let engine = Engine::open(config)?;
     let reply = engine.ask(question)?;
     if json {
@@ -661,9 +662,27 @@ fn open_index(config: &Config) -> Result<newsqa_index::ArticleIndex> {
         .with_context(|| format!("opening index at {}", config.index.path.display()))
 }
 
+/// Questions and removals need an index that exists: a mistyped `--index` is an error, not a
+/// new empty index in the wrong place.
+fn require_index(config: &Config) -> Result<()> {
+    let dir = &config.index.path;
+    if !newsqa_index::ArticleIndex::exists(dir) {
+        bail!(
+            "no index at {}: nothing has been ingested there. Ingest articles first \
+             (`newsqa ingest PATH`), or point --index (NEWSQA_INDEX, [index] path) at your index",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn articles(config: Config, json: bool) -> Result<ExitCode> {
-    let index = open_index(&config)?;
-    let list = index.articles()?;
+    // Listing a directory without an index shows no articles and creates nothing there.
+    let list = if newsqa_index::ArticleIndex::exists(&config.index.path) {
+        open_index(&config)?.articles()?
+    } else {
+        Vec::new()
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else if list.is_empty() {
@@ -683,6 +702,7 @@ fn articles(config: Config, json: bool) -> Result<ExitCode> {
 }
 
 fn forget(config: Config, article: &str) -> Result<ExitCode> {
+    require_index(&config)?;
     let index = open_index(&config)?;
     match index.forget(article)? {
         Some(a) => {

@@ -104,6 +104,10 @@ fn page_furniture_after_the_article_is_never_cited() {
 #[test]
 fn an_empty_index_abstains_politely() {
     let app = spawn_app();
+    // An index whose only article was forgotten: it exists and holds nothing.
+    app.ingest_seed();
+    let id = app.articles()[0]["id"].as_str().unwrap().to_owned();
+    app.ok(&["forget", &id]);
     let out = app.ok(&["ask", "Who issued the order?"]).stdout;
     assert_eq!(
         out.trim(),
@@ -112,6 +116,25 @@ fn an_empty_index_abstains_politely() {
     let r = app.run(&["ask", "   "]);
     assert!(!r.ok);
     assert!(r.stderr.contains("the question is empty"), "{}", r.stderr);
+}
+
+#[test]
+fn a_directory_without_an_index_is_an_error_for_ask_and_forget_and_empty_for_articles() {
+    let app = spawn_app();
+    for args in [
+        &["ask", "Which agency is exempted?"][..],
+        &["forget", "abc"],
+    ] {
+        let r = app.run(args);
+        assert!(!r.ok, "{args:?} succeeded");
+        assert!(r.stderr.contains("no index at"), "{}", r.stderr);
+        assert!(r.stderr.contains("newsqa ingest"), "{}", r.stderr);
+    }
+    let list = app.ok(&["articles", "--json"]).json();
+    assert_eq!(list, serde_json::json!([]));
+    assert!(app.ok(&["articles"]).stdout.contains("no articles"));
+    // None of them created an index where there was none.
+    assert!(!app.index().exists());
 }
 
 #[test]
