@@ -144,13 +144,13 @@ fn schema() -> (Schema, Fields) {
 }
 
 impl ArticleIndex {
-    /// Opens the index in `dir`, creating it (and the directory) when missing.
     /// Whether `dir` holds an index, i.e. whether [`ArticleIndex::open`] would open one rather
     /// than create it.
     pub fn exists(dir: &Path) -> bool {
         dir.join("meta.json").is_file()
     }
 
+    /// Opens the index in `dir`, creating it (and the directory) when missing.
     pub fn open(dir: &Path) -> Result<ArticleIndex> {
         std::fs::create_dir_all(dir).map_err(|source| IndexError::CreateDir {
             path: dir.to_owned(),

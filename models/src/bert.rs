@@ -13,8 +13,11 @@
 //! matches rust-bert's forward pass.
 
 use std::collections::HashMap;
+use std::path::Path;
 
-use tch::{Device, Kind, Tensor};
+use rust_bert::bert::BertConfig;
+use rust_bert::Config as _;
+use tch::{nn, Device, Kind, Tensor};
 
 use crate::{ModelError, Result};
 
@@ -89,9 +92,24 @@ pub(crate) struct Packed {
     pub(crate) starts: Vec<usize>,
 }
 
+/// Loads a BERT model's weights the way rust-bert does, in float32: `declare` builds the
+/// rust-bert model struct over a fresh `VarStore` (which names its variables), then the weights
+/// file fills them. Returns the variables by name.
+pub(crate) fn load_weights(
+    config: &Path,
+    weights: &Path,
+    declare: impl FnOnce(nn::Path, &BertConfig),
+) -> std::result::Result<HashMap<String, Tensor>, rust_bert::RustBertError> {
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    declare(vs.root(), &BertConfig::from_file(config));
+    vs.load(weights)?;
+    vs.set_kind(Kind::Float);
+    Ok(vs.variables())
+}
+
 impl BertShape {
     /// Reads the shape from a model's `config.json`.
-    pub(crate) fn read(config: &std::path::Path) -> Result<BertShape> {
+    pub(crate) fn read(config: &Path) -> Result<BertShape> {
         serde_json::from_value(crate::load::read_json(config)?).map_err(|e| ModelError::Config {
             path: config.to_owned(),
             source: Box::new(e),
@@ -257,9 +275,7 @@ impl Bert {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rust_bert::bert::{BertConfig, BertForQuestionAnswering};
-    use rust_bert::Config as _;
-    use tch::nn;
+    use rust_bert::bert::BertForQuestionAnswering;
 
     #[test]
     fn the_packed_pass_matches_rust_berts_bert_on_a_ragged_batch() {

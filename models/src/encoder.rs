@@ -2,16 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
+use rust_bert::bert::{BertEmbeddings, BertModel};
 use rust_bert::pipelines::common::{ModelType, TokenizerOption};
 use rust_bert::pipelines::sentence_embeddings::{
     SentenceEmbeddingsConfig, SentenceEmbeddingsModel,
 };
-use rust_bert::Config as _;
 use rust_tokenizers::tokenizer::TruncationStrategy;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
-use crate::bert::{Bert, BertShape};
+use crate::bert::{load_weights, Bert, BertShape};
 use crate::load::{local, read_json, require, ModelFiles};
 use crate::worker::Worker;
 use crate::{ModelError, Result};
@@ -105,7 +104,7 @@ fn load_model(dir: &Path, packed: bool) -> Result<Model> {
     let pooling = require(&dir.join("1_Pooling"), &["config.json"])?;
     let sbert = require(dir, &["sentence_bert_config.json"])?;
     let tokenizer = require(dir, &["tokenizer_config.json"])?;
-    if packed && is_plain_bert(dir, files.model_type, &pooling)? {
+    if packed && is_plain_bert(files.model_type, &modules, &pooling)? {
         return load_packed(&files, &sbert, &tokenizer);
     }
     let config = SentenceEmbeddingsConfig {
@@ -131,13 +130,13 @@ fn load_model(dir: &Path, packed: bool) -> Result<Model> {
         })
 }
 
-/// True when `dir` holds a BERT encoder that the packed pass computes exactly: a transformer,
+/// True when the model is a BERT encoder that the packed pass computes exactly: a transformer,
 /// mean pooling and at most a normalisation, nothing else (no dense layer).
-fn is_plain_bert(dir: &Path, model_type: ModelType, pooling: &Path) -> Result<bool> {
+fn is_plain_bert(model_type: ModelType, modules: &Path, pooling: &Path) -> Result<bool> {
     if model_type != ModelType::Bert {
         return Ok(false);
     }
-    let modules = read_json(&dir.join("modules.json"))?;
+    let modules = read_json(modules)?;
     let plain_modules = modules.as_array().is_some_and(|m| {
         m.iter().all(|m| {
             let kind = m.get("type").and_then(|t| t.as_str()).unwrap_or("");
@@ -161,12 +160,11 @@ fn load_packed(files: &ModelFiles, sbert: &Path, tokenizer_config: &Path) -> Res
         model: "sentence encoder",
         source,
     };
-    let mut vs = nn::VarStore::new(Device::Cpu);
-    let _model = BertModel::<BertEmbeddings>::new(vs.root(), &BertConfig::from_file(&files.config));
-    vs.load(&files.weights)
-        .map_err(|e| err(rust_bert::RustBertError::from(e)))?;
-    vs.set_kind(Kind::Float);
-    let bert = Bert::new(&vs.variables(), "", &BertShape::read(&files.config)?)?;
+    let vars = load_weights(&files.config, &files.weights, |root, config| {
+        BertModel::<BertEmbeddings>::new(root, config);
+    })
+    .map_err(err)?;
+    let bert = Bert::new(&vars, "", &BertShape::read(&files.config)?)?;
     let sbert = read_json(sbert)?;
     let tok = read_json(tokenizer_config)?;
     let lower_case = tok

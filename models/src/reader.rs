@@ -14,14 +14,13 @@
 
 use std::path::PathBuf;
 
-use rust_bert::bert::{BertConfig, BertForQuestionAnswering};
+use rust_bert::bert::BertForQuestionAnswering;
 use rust_bert::pipelines::common::{ModelResource, ModelType, TokenizerOption};
 use rust_bert::pipelines::question_answering::{QuestionAnsweringConfig, QuestionAnsweringOption};
-use rust_bert::Config as _;
 use rust_tokenizers::TokenIdsWithOffsets;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
-use crate::bert::{Bert, BertShape};
+use crate::bert::{load_weights, Bert, BertShape};
 use crate::load::{local, ModelFiles};
 use crate::worker::Worker;
 use crate::{ModelError, Result};
@@ -125,8 +124,10 @@ impl Reader {
             )
             .map_err(err)?;
             let model = if files.model_type == ModelType::Bert {
-                let vs = bert_qa_weights(&files.config, &files.weights).map_err(err)?;
-                let vars = vs.variables();
+                let vars = load_weights(&files.config, &files.weights, |root, config| {
+                    BertForQuestionAnswering::new(root, config);
+                })
+                .map_err(err)?;
                 let head = |name: &str| {
                     vars.get(name)
                         .map(Tensor::shallow_clone)
@@ -186,18 +187,6 @@ impl Reader {
             Ok(m.read(&question, &contexts, top_k.max(1)))
         })
     }
-}
-
-/// rust-bert's `BertForQuestionAnswering` weights from `weights`, in float32.
-fn bert_qa_weights(
-    config: &std::path::Path,
-    weights: &std::path::Path,
-) -> std::result::Result<nn::VarStore, rust_bert::RustBertError> {
-    let mut vs = nn::VarStore::new(Device::Cpu);
-    let _model = BertForQuestionAnswering::new(vs.root(), &BertConfig::from_file(config));
-    vs.load(weights)?;
-    vs.set_kind(Kind::Float);
-    Ok(vs)
 }
 
 fn empty() -> TokenIdsWithOffsets {
