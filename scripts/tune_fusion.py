@@ -42,14 +42,21 @@ def rank_score(w, rank_o=0.6, rank_b=0.3):
     return w["similarity"] + rank_o * w["overlap"] + rank_b * w["bm25"]
 
 
-def best_span(windows, ws, wo, wb):
+# Weight of the window's no-answer score ([CLS] logit) in z, relative to the span logit
+# (--no-answer sets the grid; 0 for a reader without a no-answer score).
+NO_ANSWER = [0.0]
+WN = 0.0
+
+
+def best_span(windows, ws, wo, wb, wn=None):
     """(z, cosine, em, f1) of the best single-sentence span in the windows read; None if none."""
+    wn = WN if wn is None else wn
     best = None
     for w in windows:
         for _text, logit, single, em, f1 in w["spans"]:
             if not single:
                 continue
-            z = logit + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"]
+            z = logit + wn * w.get("no_answer", 0.0) + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"]
             if best is None or z > best[0]:
                 best = (z, w["similarity"], em, f1)
     return best or (None, 0.0, 0.0, 0.0)
@@ -69,9 +76,23 @@ def choose(rows, read, rank_o, rank_b, ws, wo, wb):
     ]
 
 
-def choose_adaptive(rows, min_read, margin, ws, wo, wb):
+def choose_adaptive(rows, min_read, margin, ws, wo, wb, wn=None):
     """Like choose, reading as the engine does with a read margin (see read_adaptive)."""
-    return [(answerable,) + best_span(read_adaptive(windows, min_read, margin), ws, wo, wb) for answerable, windows in rows]
+    return [(answerable,) + best_span(read_adaptive(windows, min_read, margin), ws, wo, wb, wn) for answerable, windows in rows]
+
+
+def at_answered(chosen, a, b, min_similarity, keep):
+    """The highest threshold that keeps `keep` of the answerable questions answered, with the
+    share of unanswerable questions abstained on and the F1 kept there."""
+    conf = lambda c: 0.0 if c[1] is None or c[2] < min_similarity else 1 / (1 + math.exp(-(a * c[1] + b)))
+    ans = sorted((conf(c) for c in chosen if c[0]), reverse=True)
+    if not ans:
+        return 0.0, 0.0, 0.0
+    t = ans[min(len(ans) - 1, max(0, math.ceil(keep * len(ans)) - 1))]
+    un = [c for c in chosen if not c[0]]
+    unab = 100 * sum(1 for c in un if conf(c) < t) / max(1, len(un))
+    f1 = 100 * sum(c[4] for c in chosen if c[0] and conf(c) >= t) / len(ans)
+    return t, unab, f1
 
 
 def reads(rows, min_read, margin):
@@ -110,7 +131,9 @@ def main():
     ap.add_argument("--margins", help="adaptive reading depth: margins to replay")
     ap.add_argument("--min-read", type=int, default=3)
     ap.add_argument("--pick", help="margin,ws,wo,wb to fit the confidence for (default: the best)")
+    ap.add_argument("--no-answer", default="0", help="weights of the no-answer score to try, e.g. 0,-0.5,-1")
     args = ap.parse_args()
+    NO_ANSWER[:] = [float(x) for x in args.no_answer.split(",")]
     rows = load(args.details)
     print(f"{len(rows)} questions, {sum(a for a, _ in rows)} answerable")
     if args.margins:
@@ -144,9 +167,9 @@ def calibrate(chosen, fuse, min_similarity, label):
     ws, wo, wb = fuse
     with_z = [c for c in chosen if c[1] is not None]
     a, b = fit_logistic([c[1] for c in with_z], [1.0 if c[0] and c[4] >= 0.5 else 0.0 for c in with_z])
-    print(f"z = logit + {ws}*cosine + {wo}*overlap + {wb}*bm25")
+    print(f"z = logit + {WN}*no_answer + {ws}*cosine + {wo}*overlap + {wb}*bm25")
     print(f"confidence = sigmoid({a:.4f} * z + {b:.4f}); as [answer] weights:")
-    print(f"  reader_weight = {a:.4f}\n  similarity_weight = {a * ws:.4f}")
+    print(f"  reader_weight = {a:.4f}\n  no_answer_weight = {a * WN:.4f}\n  similarity_weight = {a * ws:.4f}")
     print(f"  overlap_weight = {a * wo:.4f}\n  bm25_weight = {a * wb:.4f}\n  score_bias = {b:.4f}")
     trade_off(chosen, a, b, min_similarity, label)
 
@@ -174,6 +197,21 @@ def adaptive(rows, args):
     _f1, margin, (ws, wo, wb) = best
     if args.pick:
         margin, ws, wo, wb = [float(x) for x in args.pick.split(",")]
+    global WN
+    if len(NO_ANSWER) > 1 or NO_ANSWER[0] != 0.0:
+        print("\nno-answer weight: F1 without abstaining; at the threshold keeping >= 90% of answerable "
+              "questions answered, the share of unanswerable ones abstained on")
+        top = None
+        for wn in NO_ANSWER:
+            chosen = choose_adaptive(rows, args.min_read, margin, ws, wo, wb, wn)
+            _em, f1 = scores(chosen)
+            with_z = [c for c in chosen if c[1] is not None]
+            a, b = fit_logistic([c[1] for c in with_z], [1.0 if c[0] and c[4] >= 0.5 else 0.0 for c in with_z])
+            t, unab, f1_kept = at_answered(chosen, a, b, args.min_similarity, 0.90)
+            print(f"  wn {wn:+.2f}: F1 {f1:.2f}; threshold {t:.3f}: abstained {unab:.1f}% of unanswerable, F1 {f1_kept:.2f}")
+            if top is None or (unab, f1) > (top[0], top[1]):
+                top = (unab, f1, wn)
+        WN = top[2]
     chosen = choose_adaptive(rows, args.min_read, margin, ws, wo, wb)
     print(f"\nread_margin = {margin}")
     calibrate(chosen, (ws, wo, wb), args.min_similarity, f"margin {margin}")

@@ -223,6 +223,10 @@ pub struct AnswerConfig {
     pub rank_bm25_weight: f32,
     /// Weight of the reader's span score (start + end logit) in the final score.
     pub reader_weight: f32,
+    /// Weight of the reader's no-answer score (the [CLS] start + end logit of the span's
+    /// sentence) in the final score; negative: the surer the reader is that the sentence holds
+    /// no answer, the lower the confidence. 0 for a reader trained without unanswerable examples.
+    pub no_answer_weight: f32,
     /// Weight of question-sentence similarity in the final score.
     pub similarity_weight: f32,
     /// Weight of the sentence's share of question terms in the final score.
@@ -235,6 +239,14 @@ pub struct AnswerConfig {
     pub threshold: f32,
     /// Below this question-sentence similarity the engine abstains, whatever the reader says.
     pub min_similarity: f32,
+    /// Refuse an answer whose article never mentions a year, number or name that the question
+    /// names (or that was published before the year asked about); see ARCHITECTURE.md.
+    pub check_constraints: bool,
+    /// Candidates (best first) tried against that check before abstaining.
+    pub check_candidates: usize,
+    /// An undated article that does not name a year the question asks about may still be
+    /// about it when the year is at most this many years after the latest year it names.
+    pub undated_year_slack: i32,
 }
 
 impl Default for AnswerConfig {
@@ -250,12 +262,16 @@ impl Default for AnswerConfig {
             rank_overlap_weight: 0.6,
             rank_bm25_weight: 0.3,
             reader_weight: 0.2895,
+            no_answer_weight: 0.0,
             similarity_weight: 2.6054,
             overlap_weight: 0.8685,
             bm25_weight: 0.5790,
             score_bias: -6.0688,
             threshold: 0.1,
             min_similarity: 0.2,
+            check_constraints: true,
+            check_candidates: 5,
+            undated_year_slack: 2,
         }
     }
 }

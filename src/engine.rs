@@ -18,6 +18,7 @@ use newsqa_index::{
 use newsqa_models::{cosine, Encoder, EncoderConfig, Reader, ReaderConfig};
 use serde::Serialize;
 
+use crate::answerable::{self, Abstention};
 use crate::config::{AnswerConfig, Config};
 
 /// What users are told when the articles do not hold the answer.
@@ -53,6 +54,8 @@ pub struct Candidate {
     pub end: usize,
     /// The reader's span score (start + end logit).
     pub reader_score: f32,
+    /// The reader's no-answer score for the cited sentence ([CLS] start + end logit).
+    pub no_answer: f32,
     /// Cosine similarity of the question and the cited sentence.
     pub similarity: f32,
     /// IDF-weighted share of the question's terms in the cited sentence.
@@ -73,6 +76,8 @@ pub struct Reply {
     pub best: Option<Candidate>,
     /// The next candidates with other answers (at most 2), also when abstaining.
     pub alternates: Vec<Candidate>,
+    /// Why there is no answer, when there is none.
+    pub abstention: Option<Abstention>,
     /// Every scored candidate, best first (for evaluation and calibration).
     #[serde(skip)]
     pub candidates: Vec<Candidate>,
@@ -95,6 +100,8 @@ pub struct WindowTrace {
     pub overlap: f32,
     /// BM25 of the passage over the best passage's.
     pub bm25: f32,
+    /// The reader's no-answer score for the window (0 before it is read).
+    pub no_answer: f32,
     /// Spans found: text, reader score, and whether a single sentence holds it.
     pub spans: Vec<(String, f32, bool)>,
 }
@@ -306,6 +313,7 @@ impl Engine {
                         similarity: cosine(&qvec, &s.vector),
                         overlap: s.overlap,
                         bm25: w.bm25,
+                        no_answer: 0.0,
                         spans: Vec::new(),
                     }
                 })
@@ -313,6 +321,7 @@ impl Engine {
             for span in spans.into_iter().flatten() {
                 let w = &windows[span.context];
                 let candidate = w.candidate(&hits, &qvec, &span, cfg);
+                trace[span.context].no_answer = span.no_answer as f32;
                 trace[span.context].spans.push((
                     span.text.clone(),
                     span.score as f32,
@@ -322,12 +331,7 @@ impl Engine {
             }
             candidates = dedup(candidates);
         }
-        let mut best = None;
-        if let Some(top) = candidates.first() {
-            if top.score >= cfg.threshold && top.similarity >= cfg.min_similarity {
-                best = Some(top.clone());
-            }
-        }
+        let (best, abstention) = self.choose(question, &candidates)?;
         let mut alternates: Vec<Candidate> = Vec::new();
         let skip = usize::from(best.is_some());
         for c in candidates.iter().skip(skip) {
@@ -344,6 +348,7 @@ impl Engine {
             question: question.to_owned(),
             best,
             alternates,
+            abstention,
             candidates,
             retrieved,
             trace,
@@ -356,6 +361,80 @@ impl Engine {
             "answered"
         );
         Ok(reply)
+    }
+}
+
+impl Engine {
+    /// The answer among the candidates (best first): the first that clears the threshold and
+    /// the similarity floor and whose article supports what the question names; else why not.
+    fn choose(
+        &self,
+        question: &str,
+        candidates: &[Candidate],
+    ) -> Result<(Option<Candidate>, Option<Abstention>)> {
+        let cfg = &self.config.answer;
+        let Some(top) = candidates.first() else {
+            return Ok((None, Some(Abstention::NothingRelevant)));
+        };
+        let constraints = if cfg.check_constraints {
+            answerable::constraints(question)
+        } else {
+            Vec::new()
+        };
+        let mut unmet = None;
+        for c in candidates.iter().take(cfg.check_candidates.max(1)) {
+            if c.score < cfg.threshold || c.similarity < cfg.min_similarity {
+                break;
+            }
+            if constraints.is_empty() {
+                return Ok((Some(c.clone()), None));
+            }
+            let published = self
+                .index
+                .article(&c.article_id)?
+                .and_then(|a| a.date)
+                .and_then(|d| answerable::year_of(&d));
+            let latest_mentioned = match published {
+                Some(_) => None,
+                None => {
+                    let passages = self.index.article_passages(&c.article_id)?;
+                    answerable::latest_year(passages.iter().map(String::as_str))
+                }
+            };
+            let time = answerable::ArticleTime {
+                published,
+                latest_mentioned,
+                slack: cfg.undated_year_slack,
+            };
+            let failure = std::cell::RefCell::new(None);
+            let fail_open = |r: newsqa_index::Result<bool>| {
+                r.unwrap_or_else(|e| {
+                    failure.borrow_mut().get_or_insert(e);
+                    true
+                })
+            };
+            let reason = answerable::check(
+                &constraints,
+                time,
+                |phrase| fail_open(self.index.mentions(&c.article_id, phrase)),
+                |phrase| fail_open(self.index.mentions_anywhere(phrase)),
+            );
+            if let Some(e) = failure.into_inner() {
+                return Err(e).context("checking the answer's article");
+            }
+            match reason {
+                None => return Ok((Some(c.clone()), None)),
+                Some(r) => {
+                    unmet.get_or_insert(r);
+                }
+            }
+        }
+        let reason = unmet.unwrap_or(if top.similarity < cfg.min_similarity {
+            Abstention::NothingRelevant
+        } else {
+            Abstention::LowConfidence { score: top.score }
+        });
+        Ok((None, Some(reason)))
     }
 }
 
@@ -416,8 +495,10 @@ impl Window {
         let overlap = hit.sentences[sentence].overlap;
         let chars_before = |b: usize| hit.text[..b].chars().count();
         let reader_score = span.score as f32;
+        let no_answer = span.no_answer as f32;
         let z = cfg.score_bias
             + cfg.reader_weight * reader_score
+            + cfg.no_answer_weight * no_answer
             + cfg.similarity_weight * similarity
             + cfg.overlap_weight * overlap
             + cfg.bm25_weight * self.bm25;
@@ -432,6 +513,7 @@ impl Window {
             start: hit.char_start + chars_before(start_b),
             end: hit.char_start + chars_before(end_b),
             reader_score,
+            no_answer,
             similarity,
             overlap,
             bm25: self.bm25,
@@ -682,6 +764,7 @@ mod tests {
             start: 5,
             end: 12,
             reader_score: 0.0,
+            no_answer: 0.0,
             similarity: 0.0,
             overlap: 0.0,
             bm25: 0.0,

@@ -50,6 +50,20 @@ pub struct Question {
     pub answers: Vec<String>,
     /// Id of the article made from the question's context.
     pub context_id: String,
+    /// The kind of question, where the file says (news set: answerable, later-event, ...).
+    pub kind: Option<String>,
+}
+
+/// One line of a news question set (`tests/data/news-questions.jsonl`).
+#[derive(Deserialize)]
+struct NewsQuestion {
+    question: String,
+    #[serde(default)]
+    answers: Vec<String>,
+    kind: String,
+    split: String,
+    /// The article file, relative to the corpus directory.
+    article: Option<String>,
 }
 
 /// A SQuAD file as articles to ingest and questions to ask.
@@ -102,6 +116,7 @@ impl Dataset {
                         question: qa.question,
                         answers,
                         context_id: context_id.clone(),
+                        kind: None,
                     });
                 }
             }
@@ -111,6 +126,87 @@ impl Dataset {
             questions,
         })
     }
+}
+
+impl Dataset {
+    /// Reads a news question set (JSON lines: question, answers, kind, split, article file)
+    /// over the article files in `corpus`; only the questions of `split` when given. Every
+    /// article file of the corpus is an article to ingest.
+    pub fn load_news(
+        path: &Path,
+        corpus: &Path,
+        split: Option<&str>,
+        engine: &Engine,
+    ) -> Result<Dataset> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let parse = |file: &Path| -> Result<Article> {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let meta = Metadata {
+                source: file.display().to_string(),
+                ..Default::default()
+            };
+            engine
+                .parse(&bytes, meta)
+                .with_context(|| format!("parsing {}", file.display()))
+        };
+        let mut questions = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let q: NewsQuestion = serde_json::from_str(line).with_context(|| {
+                format!("{} line {}: not a news question", path.display(), n + 1)
+            })?;
+            if split.is_some_and(|s| s != q.split) {
+                continue;
+            }
+            let context_id = match &q.article {
+                Some(a) => parse(&corpus.join(a))?.id,
+                None => String::new(),
+            };
+            questions.push(Question {
+                question: q.question,
+                answers: q.answers,
+                context_id,
+                kind: Some(q.kind),
+            });
+        }
+        let mut files = Vec::new();
+        let mut stack = vec![corpus.to_owned()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)
+                .with_context(|| format!("reading directory {}", dir.display()))?
+            {
+                let p = entry?.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|e| e == "txt" || e == "html") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        let articles = files.iter().map(|f| parse(f)).collect::<Result<_>>()?;
+        Ok(Dataset {
+            articles,
+            questions,
+        })
+    }
+}
+
+/// Figures for one kind of question.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KindReport {
+    /// Questions of this kind.
+    pub questions: usize,
+    /// Of those, the ones answered.
+    pub answered: usize,
+    /// F1 summed over them (answerable kinds), in percent of the kind's questions.
+    pub f1: f64,
+    /// Abstention reasons given, by kind of reason.
+    pub reasons: std::collections::BTreeMap<String, usize>,
 }
 
 /// The figures `newsqa eval` reports.
@@ -143,6 +239,9 @@ pub struct Report {
     pub p95_ms: f64,
     /// Questions asked.
     pub questions: usize,
+    /// By kind of question, where the file gives kinds (the news set).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub by_kind: std::collections::BTreeMap<String, KindReport>,
 }
 
 /// One line of `--details`.
@@ -167,6 +266,8 @@ struct DetailWindow<'a> {
     similarity: f32,
     overlap: f32,
     bm25: f32,
+    /// The reader's no-answer score for the window.
+    no_answer: f32,
     /// (answer, reader score, within one sentence, em, f1)
     spans: Vec<(&'a str, f32, bool, f64, f64)>,
 }
@@ -199,12 +300,26 @@ pub fn run(
     let mut unanswerable_abstained = 0;
     let mut recalled = 0;
     let mut latencies = Vec::with_capacity(questions.len());
+    let mut by_kind: std::collections::BTreeMap<String, KindReport> = Default::default();
     for q in questions {
         let reply = engine
             .ask(&q.question)
             .with_context(|| format!("asking {:?}", q.question))?;
         latencies.push(reply.latency_ms);
         let prediction = reply.best.as_ref().map(|b| b.answer.as_str());
+        if let Some(kind) = &q.kind {
+            let k = by_kind.entry(kind.clone()).or_default();
+            k.questions += 1;
+            k.answered += usize::from(prediction.is_some());
+            k.f1 += score(prediction.unwrap_or(""), &q.answers).1;
+            if let Some(a) = &reply.abstention {
+                let reason = serde_json::to_value(a)?["kind"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                *k.reasons.entry(reason).or_default() += 1;
+            }
+        }
         let recall = reply.retrieved.contains(&q.context_id);
         recalled += usize::from(recall);
         answered += usize::from(prediction.is_some());
@@ -256,6 +371,7 @@ pub fn run(
                         similarity: w.similarity,
                         overlap: w.overlap,
                         bm25: w.bm25,
+                        no_answer: w.no_answer,
                         spans: w
                             .spans
                             .iter()
@@ -296,6 +412,13 @@ pub fn run(
         p50_ms: round2(pct(0.5)),
         p95_ms: round2(pct(0.95)),
         questions: questions.len(),
+        by_kind: by_kind
+            .into_iter()
+            .map(|(kind, mut k)| {
+                k.f1 = round2(100.0 * k.f1 / k.questions.max(1) as f64);
+                (kind, k)
+            })
+            .collect(),
     })
 }
 

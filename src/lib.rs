@@ -3,6 +3,7 @@
 //! This crate is the engine that joins the index (`newsqa-index`) and the models
 //! (`newsqa-models`), the configuration, and the evaluation; `main.rs` is the CLI.
 
+pub mod answerable;
 pub mod config;
 pub mod engine;
 pub mod eval;
@@ -10,6 +11,7 @@ pub mod feeds;
 pub mod library;
 pub mod web;
 
+pub use answerable::Abstention;
 pub use config::Config;
 pub use engine::{Candidate, Engine, Ingested, Models, Reply, ABSTAIN_MESSAGE};
 pub use library::Library;

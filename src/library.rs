@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use newsqa_bot::{
     Announcement, Answer, ArticleSummary, Backend, BackendError, FeedInfo, Feedback, GuildId,
-    IngestStatus, Ingested, Source,
+    IngestStatus, Ingested, Outcome, Source,
 };
 use newsqa_index::{ArticleInfo, IndexError, Metadata, Upsert};
 use newsqa_models::ModelError;
@@ -156,10 +156,15 @@ fn to_answer(c: Candidate) -> Answer {
 }
 
 impl Backend for Library {
-    fn ask(&self, guild: GuildId, question: &str) -> Result<Option<Answer>, BackendError> {
+    fn ask(&self, guild: GuildId, question: &str) -> Result<Outcome, BackendError> {
         let engine = self.corpus(guild)?;
         let reply = engine.ask_with(question, false).map_err(internal)?;
-        Ok(reply.best.map(to_answer))
+        Ok(match reply.best {
+            Some(best) => Outcome::Answer(to_answer(best)),
+            None => Outcome::NotFound {
+                reason: reply.abstention.and_then(|a| a.specific_message()),
+            },
+        })
     }
 
     fn ingest(&self, guild: GuildId, source: Source) -> Result<Ingested, BackendError> {

@@ -104,10 +104,21 @@ enum Command {
     /// Follow RSS/Atom feeds: new items are fetched and ingested as they appear.
     #[command(subcommand)]
     Feed(FeedCommand),
-    /// Measure quality and speed on a SQuAD-format file (EM, F1, recall@k, latency).
+    /// Measure quality and speed on a SQuAD-format file (EM, F1, recall@k, latency), or on a
+    /// news question set (`.jsonl`, with --corpus).
     Eval {
-        /// A SQuAD v1.1 or v2.0 JSON file.
+        /// A SQuAD v1.1 or v2.0 JSON file, or a news question set (JSON lines, see
+        /// tests/data/news-questions.md).
         file: PathBuf,
+        /// For a news question set: the directory of its article files (e.g. ../shared/data/news/bbc).
+        #[arg(long, value_name = "DIR")]
+        corpus: Option<PathBuf>,
+        /// For a news question set: only the questions of this split (tune or test).
+        #[arg(long, value_name = "NAME")]
+        split: Option<String>,
+        /// Turn the answerability check off ([answer] check_constraints = false), to measure it.
+        #[arg(long)]
+        no_check: bool,
         /// Ask only the first N questions.
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
@@ -174,11 +185,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Forget { article } => forget(config, &article),
         Command::Eval {
             file,
+            corpus,
+            split,
+            no_check,
             limit,
             json,
             no_ingest,
             details,
-        } => run_eval(config, &file, limit, json, no_ingest, details.as_deref()),
+        } => {
+            let mut config = config;
+            if no_check {
+                config.answer.check_constraints = false;
+            }
+            let source = EvalSource {
+                file: &file,
+                corpus: corpus.as_deref(),
+                split: split.as_deref(),
+            };
+            run_eval(config, source, limit, json, no_ingest, details.as_deref())
+        }
     }
 }
 
@@ -630,7 +655,8 @@ fn reply_json(reply: &Reply) -> serde_json::Value {
             "url": null,
             "start": null,
             "end": null,
-            "message": ABSTAIN_MESSAGE,
+            "message": reply.abstention.as_ref().map_or_else(|| ABSTAIN_MESSAGE.to_owned(), |a| a.message()),
+            "reason": reply.abstention,
             "alternates": alternates,
             "latency_ms": reply.latency_ms,
         }),
@@ -651,7 +677,14 @@ fn print_reply(reply: &Reply, out: &mut impl Write) -> Result<()> {
                 writeln!(out, "  {url}")?;
             }
         }
-        None => writeln!(out, "{ABSTAIN_MESSAGE}")?,
+        None => writeln!(
+            out,
+            "{}",
+            reply
+                .abstention
+                .as_ref()
+                .map_or_else(|| ABSTAIN_MESSAGE.to_owned(), |a| a.message())
+        )?,
     }
     Ok(())
 }
@@ -716,16 +749,33 @@ fn forget(config: Config, article: &str) -> Result<ExitCode> {
     }
 }
 
+/// What `eval` reads: a SQuAD file, or a news question set over a corpus directory.
+struct EvalSource<'a> {
+    file: &'a Path,
+    corpus: Option<&'a Path>,
+    split: Option<&'a str>,
+}
+
 fn run_eval(
     config: Config,
-    file: &Path,
+    source: EvalSource,
     limit: Option<usize>,
     json: bool,
     no_ingest: bool,
     details: Option<&Path>,
 ) -> Result<ExitCode> {
     let engine = Engine::open(config)?;
-    let mut data = eval::Dataset::load(file, &engine)?;
+    let news = source.file.extension().is_some_and(|e| e == "jsonl");
+    let mut data = match (news, source.corpus) {
+        (true, Some(corpus)) => {
+            eval::Dataset::load_news(source.file, corpus, source.split, &engine)?
+        }
+        (true, None) => bail!(
+            "{} is a news question set: name the directory of its articles with --corpus",
+            source.file.display()
+        ),
+        (false, _) => eval::Dataset::load(source.file, &engine)?,
+    };
     if let Some(n) = limit {
         data.questions.truncate(n);
     }
@@ -793,6 +843,21 @@ fn run_eval(
         );
         if !no_ingest {
             println!("ingest         {ingest_s:.1} s");
+        }
+        for (kind, k) in &r.by_kind {
+            let reasons: Vec<String> = k.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            println!(
+                "{kind:<15}{} questions, answered {} ({:.1}%), F1 {:.2}; abstained: {}",
+                k.questions,
+                k.answered,
+                100.0 * k.answered as f64 / k.questions.max(1) as f64,
+                k.f1,
+                if reasons.is_empty() {
+                    "-".to_owned()
+                } else {
+                    reasons.join(", ")
+                }
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

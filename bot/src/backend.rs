@@ -11,9 +11,9 @@ pub type GuildId = u64;
 /// The corpus and the models, as the bot sees them. Calls block (they run the models), so the
 /// bot makes them from `spawn_blocking`.
 pub trait Backend: Send + Sync + 'static {
-    /// Answers a question from the guild's articles; `Ok(None)` when they do not hold the answer.
+    /// Answers a question from the guild's articles, or says they do not hold the answer.
     /// Must not wait for a full model queue: that is [`BackendError::Busy`].
-    fn ask(&self, guild: GuildId, question: &str) -> Result<Option<Answer>, BackendError>;
+    fn ask(&self, guild: GuildId, question: &str) -> Result<Outcome, BackendError>;
     /// Adds or updates an article in the guild's corpus; searchable when this returns.
     fn ingest(&self, guild: GuildId, source: Source) -> Result<Ingested, BackendError>;
     /// The guild's articles, in a stable order.
@@ -76,6 +76,19 @@ pub struct Announcement {
     pub title: String,
     /// The article's URL.
     pub url: Option<String>,
+}
+
+/// What a question gets: an answer, or none and, where there is one, why.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The answer, cited.
+    Answer(Answer),
+    /// The articles do not hold the answer.
+    NotFound {
+        /// A short sentence saying why, when the reason is more than "nothing likely enough"
+        /// (e.g. "I found nothing about 2016 in the articles.").
+        reason: Option<String>,
+    },
 }
 
 /// An answer with the sentence it came from.

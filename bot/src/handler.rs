@@ -14,7 +14,7 @@ use serenity::all::{
 };
 use serenity::async_trait;
 
-use crate::backend::{Answer, Backend, BackendError, Feedback, Source};
+use crate::backend::{Answer, Backend, BackendError, Feedback, Outcome, Source};
 use crate::config::DiscordConfig;
 use crate::render::{self, ids, ButtonStyle, View};
 
@@ -166,7 +166,7 @@ impl Handler {
         let result = self.call(move |b| b.ask(guild, &q)).await;
         let latency_ms = (started.elapsed().as_secs_f64() * 1e3).round() as u64;
         match result {
-            Ok(Some(answer)) => {
+            Ok(Outcome::Answer(answer)) => {
                 tracing::info!(guild, user, latency_ms, article = %answer.article_id, confidence = answer.confidence, "question answered");
                 let key = self.key();
                 let view = render::answer(&answer, key);
@@ -180,9 +180,15 @@ impl Handler {
                 );
                 view
             }
-            Ok(None) => {
-                tracing::info!(guild, user, latency_ms, "question not answered: abstained");
-                render::abstain()
+            Ok(Outcome::NotFound { reason }) => {
+                tracing::info!(
+                    guild,
+                    user,
+                    latency_ms,
+                    reason = reason.as_deref().unwrap_or("low confidence"),
+                    "question not answered: abstained"
+                );
+                render::abstain(reason.as_deref())
             }
             Err(BackendError::Busy) => {
                 tracing::warn!(guild, user, latency_ms, "question not answered: busy");

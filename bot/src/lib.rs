@@ -19,7 +19,7 @@ use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 
 pub use backend::{
     Announcement, Answer, ArticleSummary, Backend, BackendError, FeedInfo, Feedback, GuildId,
-    IngestStatus, Ingested, Source,
+    IngestStatus, Ingested, Outcome, Source,
 };
 pub use config::DiscordConfig;
 

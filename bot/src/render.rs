@@ -179,12 +179,16 @@ pub fn answer(answer: &Answer, key: u64) -> View {
     }
 }
 
-/// The reply when the articles do not hold the answer. Never a guess.
-pub fn abstain() -> View {
-    View::text(
-        "I couldn't find the answer in the articles shared in this server, so I won't guess.",
-        false,
-    )
+/// The reply when the articles do not hold the answer, with the reason when there is a
+/// specific one ("I found nothing about 2016 in the articles."). Never a guess.
+pub fn abstain(reason: Option<&str>) -> View {
+    match reason {
+        Some(reason) => View::text(format!("{reason} So I won't guess."), false),
+        None => View::text(
+            "I couldn't find the answer in the articles shared in this server, so I won't guess.",
+            false,
+        ),
+    }
 }
 
 /// The reply when the models' queue is full.
@@ -588,7 +592,13 @@ mod tests {
 
     #[test]
     fn abstention_busy_and_refusal_texts() {
-        insta::assert_yaml_snapshot!([abstain(), busy(), cooldown(4.2), not_moderator()]);
+        insta::assert_yaml_snapshot!([
+            abstain(None),
+            abstain(Some("I found nothing about 2016 in the articles.")),
+            busy(),
+            cooldown(4.2),
+            not_moderator()
+        ]);
     }
 
     #[test]

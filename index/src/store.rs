@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
 };
@@ -408,6 +408,83 @@ impl ArticleIndex {
         Ok(terms)
     }
 
+    /// Whether the article `id` holds `phrase` (its words in a row, analysed like the body:
+    /// lower-cased and stemmed) in its title or body. A phrase with no indexable word is
+    /// held by every article.
+    pub fn mentions(&self, id: &str, phrase: &str) -> Result<bool> {
+        self.mentions_in(Some(id), phrase)
+    }
+
+    fn mentions_in(&self, id: Option<&str>, phrase: &str) -> Result<bool> {
+        let f = self.fields;
+        let mut analyzer = self.index.tokenizer_for_field(f.body)?;
+        let mut words = Vec::new();
+        let mut stream = analyzer.token_stream(phrase);
+        while let Some(token) = stream.next() {
+            words.push(token.text.clone());
+        }
+        if words.is_empty() {
+            return Ok(true);
+        }
+        let in_field = |field: Field| -> Box<dyn Query> {
+            if words.len() == 1 {
+                term_query(field, &words[0])
+            } else {
+                Box::new(PhraseQuery::new(
+                    words
+                        .iter()
+                        .map(|w| Term::from_field_text(field, w))
+                        .collect(),
+                ))
+            }
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Should, in_field(f.body)),
+                (Occur::Should, in_field(f.title)),
+            ])),
+        )];
+        if let Some(id) = id {
+            clauses.push((Occur::Must, term_query(f.id, id)));
+        }
+        let q = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        Ok(searcher.search(&q, &tantivy::collector::Count)? > 0)
+    }
+
+    /// Whether any article holds `phrase` (see [`ArticleIndex::mentions`]).
+    pub fn mentions_anywhere(&self, phrase: &str) -> Result<bool> {
+        self.mentions_in(None, phrase)
+    }
+
+    /// The text of an article's passages (overlapping), in order: for checks that read the
+    /// whole article, such as which years it mentions.
+    pub fn article_passages(&self, id: &str) -> Result<Vec<String>> {
+        let f = self.fields;
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, term_query(f.id, id)),
+            (Occur::Must, term_query(f.kind, KIND_PASSAGE)),
+        ]);
+        let searcher = self.reader.searcher();
+        let mut out = Vec::new();
+        for (_, addr) in searcher.search(&q, &TopDocs::with_limit(10_000))? {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let first = doc
+                .get_first(f.first_sentence)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            let body = doc
+                .get_first(f.body)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned();
+            out.push((first, body));
+        }
+        out.sort();
+        Ok(out.into_iter().map(|(_, b)| b).collect())
+    }
+
     /// BM25 search over passages, with title matches boosted. Returns at most `limit` passages.
     pub fn search(&self, question: &str, limit: usize) -> Result<Vec<PassageHit>> {
         let terms = self.query_terms(question)?;
@@ -552,6 +629,41 @@ mod tests {
         let r = index.upsert(a, &vectors(a)).unwrap();
         index.commit().unwrap();
         r
+    }
+
+    #[test]
+    fn mentions_finds_words_and_phrases_of_one_article_only() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article(
+            "Yukos sale\n\nThe Russian oil firm Yukos was sold in December 2004. Its main unit went to Rosneft.",
+            Some("https://a.example/yukos"),
+        );
+        let b = article(
+            "Cup final\n\nArsenal beat Manchester United on penalties in the FA Cup final.",
+            Some("https://b.example/cup"),
+        );
+        add(&index, &a);
+        add(&index, &b);
+        let mentions = |id: &str, p: &str| index.mentions(id, p).unwrap();
+        assert!(mentions(&a.id, "2004"));
+        assert!(mentions(&a.id, "Rosneft"));
+        assert!(mentions(&a.id, "yukos sale"), "the title counts");
+        assert!(!mentions(&a.id, "2016"));
+        assert!(!mentions(&a.id, "Arsenal"), "another article's word");
+        assert!(mentions(&b.id, "FA Cup"));
+        assert!(mentions(&b.id, "Manchester United"));
+        assert!(
+            !mentions(&b.id, "United Manchester"),
+            "words out of order are no phrase"
+        );
+        assert!(mentions(&b.id, "?!"), "nothing to look for");
+        assert!(index.mentions_anywhere("Arsenal").unwrap());
+        assert!(!index.mentions_anywhere("2016").unwrap());
+        let passages = index.article_passages(&a.id).unwrap();
+        assert!(
+            passages[0].starts_with("The Russian oil firm Yukos"),
+            "{passages:?}"
+        );
     }
 
     const SEED: &str =

@@ -70,6 +70,10 @@ pub struct Span {
     pub text: String,
     /// Start logit plus end logit: comparable across contexts and questions.
     pub score: f64,
+    /// The context's no-answer score: the start plus end logit of the first token ([CLS]),
+    /// where a reader trained with unanswerable examples points when the context holds no
+    /// answer. The same for every span of one context; only meaningful for such a reader.
+    pub no_answer: f64,
 }
 
 enum Model {
@@ -327,6 +331,8 @@ impl Loaded {
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         let char_count = context.chars().count();
+        let no_answer =
+            f64::from(start.first().copied().unwrap_or(0.0) + end.first().copied().unwrap_or(0.0));
         let mut out: Vec<Span> = Vec::with_capacity(top_k);
         for (score, s, e) in scored {
             if out.len() >= top_k {
@@ -348,6 +354,7 @@ impl Loaded {
                 end: finish,
                 text,
                 score: f64::from(score),
+                no_answer,
             });
         }
         out

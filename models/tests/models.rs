@@ -82,3 +82,65 @@ fn a_missing_model_directory_names_the_missing_file() {
     assert!(matches!(err, ModelError::MissingFile { .. }));
     assert!(err.to_string().contains("config.json"), "{err}");
 }
+
+/// The JSON header of a safetensors file: tensor name -> dtype, shape, data offsets.
+fn safetensors_header(path: &str) -> (serde_json::Map<String, serde_json::Value>, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let data = bytes[8 + n..].to_vec();
+    (header.as_object().unwrap().clone(), data)
+}
+
+#[test]
+fn the_shipped_reader_has_every_tensor_rust_bert_looks_up_in_float16() {
+    use rust_bert::bert::{BertConfig, BertForQuestionAnswering};
+    use rust_bert::Config;
+    let (header, _) = safetensors_header(&format!("{READER}/model.safetensors"));
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let config = BertConfig::from_file(format!("{READER}/config.json"));
+    let _model = BertForQuestionAnswering::new(vs.root(), &config);
+    let vars = vs.variables();
+    assert!(vars.len() > 100, "{} variables", vars.len());
+    for (name, tensor) in &vars {
+        let entry = header
+            .get(name)
+            .unwrap_or_else(|| panic!("{READER}/model.safetensors has no tensor {name}"));
+        assert_eq!(entry["dtype"], "F16", "{name}");
+        let shape: Vec<i64> = entry["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_i64().unwrap())
+            .collect();
+        assert_eq!(shape, tensor.size(), "{name}");
+    }
+}
+
+#[test]
+fn the_reader_shares_the_encoders_word_embeddings_bit_for_bit() {
+    // The reader is trained with frozen word embeddings (models/train/), so its 47 MB
+    // embedding matrix is the encoder's, byte for byte.
+    let slice = |path: &str, name: &str| {
+        let (header, data) = safetensors_header(path);
+        let offsets = &header[name]["data_offsets"];
+        let (a, b) = (
+            offsets[0].as_u64().unwrap() as usize,
+            offsets[1].as_u64().unwrap() as usize,
+        );
+        data[a..b].to_vec()
+    };
+    let reader = slice(
+        &format!("{READER}/model.safetensors"),
+        "bert.embeddings.word_embeddings.weight",
+    );
+    let encoder = slice(
+        &format!("{ENCODER}/model.safetensors"),
+        "embeddings.word_embeddings.weight",
+    );
+    assert_eq!(reader.len(), 30522 * 384 * 2);
+    assert!(
+        reader == encoder,
+        "the reader's word embeddings differ from the encoder's"
+    );
+}

@@ -3,6 +3,7 @@
 mod discord;
 mod helpers;
 
+mod answerable;
 mod ask;
 mod bot;
 mod eval;

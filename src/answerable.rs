@@ -1,0 +1,534 @@
+//! The answerability check between the reader and the reply: an answer is only given when
+//! its article supports what the question names.
+//!
+//! A question over a 2004-05 archive such as "Who won the 2014 FIFA World Cup?" shares words
+//! with many articles (a World Cup, a year, a team), and the reader, asked to point at a span,
+//! points at one. The check reads the question's *constraints* (years, other numbers, and
+//! names: capitalised words and runs of them) and refuses a candidate whose cited sentence and
+//! article mention one of them nowhere. A year after the article's publication gets its own
+//! reason: an article cannot report what happened after it was written.
+
+use serde::Serialize;
+
+/// Something a question names that its answer's article must mention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Constraint {
+    /// A year, e.g. 2014.
+    Year(i32),
+    /// Another number, as written (e.g. "3,000").
+    Number(String),
+    /// A name: one capitalised word or a run of them (e.g. "FIFA World Cup", "Tony Blair").
+    Name(String),
+}
+
+impl Constraint {
+    /// The constraint as the question wrote it.
+    pub fn text(&self) -> String {
+        match self {
+            Constraint::Year(y) => y.to_string(),
+            Constraint::Number(n) | Constraint::Name(n) => n.clone(),
+        }
+    }
+}
+
+/// Why the engine gave no answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Abstention {
+    /// No article came close to the question.
+    NothingRelevant,
+    /// Candidates were found, but none was likely enough to be right.
+    LowConfidence {
+        /// The best candidate's confidence.
+        score: f32,
+    },
+    /// The likely answers' articles never mention something the question names.
+    NotMentioned {
+        /// What the question names, as written.
+        term: String,
+    },
+    /// The question asks about a year after the likely answers' article was published.
+    AfterPublication {
+        /// The year the question names.
+        year: i32,
+        /// The year the article was published.
+        published: i32,
+    },
+}
+
+impl Abstention {
+    /// The reason as one short sentence when it is more specific than "nothing likely
+    /// enough was found".
+    pub fn specific_message(&self) -> Option<String> {
+        match self {
+            Abstention::NothingRelevant | Abstention::LowConfidence { .. } => None,
+            _ => Some(self.message()),
+        }
+    }
+
+    /// One short sentence for users.
+    pub fn message(&self) -> String {
+        match self {
+            Abstention::NothingRelevant | Abstention::LowConfidence { .. } => {
+                crate::engine::ABSTAIN_MESSAGE.to_owned()
+            }
+            Abstention::NotMentioned { term } => {
+                format!("I found nothing about {term} in the articles.")
+            }
+            Abstention::AfterPublication { year, published } => format!(
+                "The closest article is from {published}; it cannot say what happened in {year}."
+            ),
+        }
+    }
+}
+
+/// First words of a question that are capitalised only because they start it.
+const OPENERS: &[&str] = &[
+    "who",
+    "whom",
+    "whose",
+    "what",
+    "when",
+    "where",
+    "which",
+    "why",
+    "how",
+    "did",
+    "does",
+    "do",
+    "is",
+    "are",
+    "was",
+    "were",
+    "has",
+    "have",
+    "had",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "may",
+    "might",
+    "name",
+    "according",
+    "in",
+    "on",
+    "at",
+    "for",
+    "the",
+    "a",
+    "an",
+    "after",
+    "before",
+    "during",
+    "by",
+    "from",
+    "to",
+    "of",
+    "as",
+    "if",
+    "tell",
+    "give",
+    "list",
+    "since",
+    "until",
+    "with",
+    "about",
+    "so",
+    "and",
+    "but",
+    "or",
+];
+
+/// Capitalised words that name nothing by themselves.
+/// Months and days are covered by the year, and articles say "last month" or "on Tuesday".
+const NOT_NAMES: &[&str] = &[
+    "i",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "sir",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// The constraints a question names, in order, without repeats.
+pub fn constraints(question: &str) -> Vec<Constraint> {
+    let mut out: Vec<Constraint> = Vec::new();
+    let push = |c: Constraint, out: &mut Vec<Constraint>| {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    };
+    let mut run: Vec<String> = Vec::new();
+    let flush = |run: &mut Vec<String>, out: &mut Vec<Constraint>| {
+        if !run.is_empty() {
+            let name = run.join(" ");
+            if !out.contains(&Constraint::Name(name.clone())) {
+                out.push(Constraint::Name(name));
+            }
+            run.clear();
+        }
+    };
+    for (i, raw) in question.split_whitespace().enumerate() {
+        // A run of names ends at punctuation after a word ("Blair, Brown").
+        let ends_run = raw.ends_with([',', ';', ':', '?', '!', ')', '"', '\u{201d}']);
+        let word = raw.trim_matches(|c: char| !c.is_alphanumeric());
+        let word = word
+            .strip_suffix("'s")
+            .or_else(|| word.strip_suffix("\u{2019}s"))
+            .unwrap_or(word);
+        if word.is_empty() {
+            flush(&mut run, &mut out);
+            continue;
+        }
+        if word.chars().any(|c| c.is_ascii_digit()) {
+            flush(&mut run, &mut out);
+            let digits: String = word.chars().filter(|c| c.is_ascii_digit()).collect();
+            let year = digits
+                .parse::<i32>()
+                .ok()
+                .filter(|y| digits.len() == 4 && (1800..=2100).contains(y) && digits == word);
+            match year {
+                Some(y) => push(Constraint::Year(y), &mut out),
+                // "2004-05", "1990s": the leading year counts; other numbers as written.
+                None => match (word.get(..4), word.get(4..5)) {
+                    (Some(head), Some(next))
+                        if head.chars().all(|c| c.is_ascii_digit())
+                            && !next.chars().all(|c| c.is_ascii_digit() || c == ',') =>
+                    {
+                        match head.parse::<i32>() {
+                            Ok(y) if (1800..=2100).contains(&y) => {
+                                push(Constraint::Year(y), &mut out)
+                            }
+                            _ => push(Constraint::Number(word.to_owned()), &mut out),
+                        }
+                    }
+                    _ => push(Constraint::Number(word.to_owned()), &mut out),
+                },
+            }
+            continue;
+        }
+        let capitalised = word.chars().next().is_some_and(char::is_uppercase);
+        let lower = word.to_lowercase();
+        let opener = i == 0 && OPENERS.contains(&lower.as_str());
+        if capitalised && !opener && !NOT_NAMES.contains(&lower.as_str()) {
+            run.push(word.to_owned());
+        } else {
+            flush(&mut run, &mut out);
+        }
+        if ends_run {
+            flush(&mut run, &mut out);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// The first year named in a date as written ("2005-03-14", "14 March 2005", "Mon, 14 Mar 2005").
+pub fn year_of(date: &str) -> Option<i32> {
+    date.split(|c: char| !c.is_ascii_digit())
+        .filter(|d| d.len() == 4)
+        .filter_map(|d| d.parse::<i32>().ok())
+        .find(|y| (1800..=2100).contains(y))
+}
+
+/// What the check knows of a candidate's article besides its text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ArticleTime {
+    /// The year it was published, when it has a date.
+    pub published: Option<i32>,
+    /// The latest year its text mentions (for articles without a date).
+    pub latest_mentioned: Option<i32>,
+    /// Years after the latest one an undated article mentions that it may still be about
+    /// without naming them (`[answer] undated_year_slack`).
+    pub slack: i32,
+}
+
+/// Checks one candidate. `held` says whether its article mentions a phrase, `anywhere`
+/// whether any article does. Returns the first unmet constraint.
+///
+/// A year the article does not mention is still met when the article is about its own time:
+/// its publication year or the year before; for an undated article, the latest year it
+/// mentions, from the year before to `slack` years after. A year after the
+/// publication date is `AfterPublication`; an undated article that mentions no year at all
+/// only needs some article to mention it.
+pub fn check(
+    constraints: &[Constraint],
+    time: ArticleTime,
+    mut held: impl FnMut(&str) -> bool,
+    mut anywhere: impl FnMut(&str) -> bool,
+) -> Option<Abstention> {
+    for c in constraints {
+        let met = match c {
+            Constraint::Name(name) => {
+                // A run of names is met by the whole run, or by each of its words somewhere
+                // ("Tony Blair" by "Mr Blair ... Tony Blair's government"); a nationality by
+                // its country ("Scottish" by "Scotland").
+                held(name)
+                    || {
+                        let words: Vec<&str> = name.split(' ').collect();
+                        words.len() > 1 && words.iter().all(|w| held(w))
+                    }
+                    || country_of(name).is_some_and(|country| country.iter().any(|c| held(c)))
+            }
+            Constraint::Year(y) => {
+                held(&y.to_string())
+                    || match (time.published, time.latest_mentioned) {
+                        (Some(p), _) => *y == p || *y == p - 1,
+                        (None, Some(e)) => (e - 1..=e + time.slack).contains(y),
+                        (None, None) => anywhere(&y.to_string()),
+                    }
+            }
+            other => held(&other.text()),
+        };
+        if met {
+            continue;
+        }
+        return Some(match (c, time.published) {
+            (Constraint::Year(year), Some(published)) if *year > published => {
+                Abstention::AfterPublication {
+                    year: *year,
+                    published,
+                }
+            }
+            _ => Abstention::NotMentioned { term: c.text() },
+        });
+    }
+    None
+}
+
+/// The latest year named in a text.
+pub fn latest_year<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<i32> {
+    texts
+        .into_iter()
+        .flat_map(|t| t.split(|c: char| !c.is_ascii_digit()))
+        .filter(|d| d.len() == 4)
+        .filter_map(|d| d.parse::<i32>().ok())
+        .filter(|y| (1800..=2100).contains(y))
+        .max()
+}
+
+/// The country (or its other names) of a nationality adjective.
+fn country_of(word: &str) -> Option<&'static [&'static str]> {
+    const COUNTRIES: &[(&str, &[&str])] = &[
+        ("American", &["America", "US", "United States"]),
+        ("British", &["Britain", "UK", "United Kingdom"]),
+        ("English", &["England"]),
+        ("Scottish", &["Scotland"]),
+        ("Welsh", &["Wales"]),
+        ("Irish", &["Ireland"]),
+        ("French", &["France"]),
+        ("German", &["Germany"]),
+        ("Dutch", &["Netherlands", "Holland"]),
+        ("Spanish", &["Spain"]),
+        ("Italian", &["Italy"]),
+        ("Portuguese", &["Portugal"]),
+        ("Greek", &["Greece"]),
+        ("Swiss", &["Switzerland"]),
+        ("Swedish", &["Sweden"]),
+        ("Danish", &["Denmark"]),
+        ("Norwegian", &["Norway"]),
+        ("Finnish", &["Finland"]),
+        ("Polish", &["Poland"]),
+        ("Belgian", &["Belgium"]),
+        ("Austrian", &["Austria"]),
+        ("Russian", &["Russia"]),
+        ("Ukrainian", &["Ukraine"]),
+        ("Turkish", &["Turkey"]),
+        ("European", &["Europe", "EU"]),
+        ("Chinese", &["China"]),
+        ("Japanese", &["Japan"]),
+        ("Korean", &["Korea"]),
+        ("Indian", &["India"]),
+        ("Pakistani", &["Pakistan"]),
+        ("Thai", &["Thailand"]),
+        ("Indonesian", &["Indonesia"]),
+        ("Australian", &["Australia"]),
+        ("Canadian", &["Canada"]),
+        ("Mexican", &["Mexico"]),
+        ("Brazilian", &["Brazil"]),
+        ("Argentine", &["Argentina"]),
+        ("Argentinian", &["Argentina"]),
+        ("African", &["Africa"]),
+        ("Asian", &["Asia"]),
+        ("Israeli", &["Israel"]),
+        ("Palestinian", &["Palestine"]),
+        ("Iraqi", &["Iraq"]),
+        ("Iranian", &["Iran"]),
+        ("Egyptian", &["Egypt"]),
+        ("Saudi", &["Saudi Arabia"]),
+        ("Afghan", &["Afghanistan"]),
+        ("Kenyan", &["Kenya"]),
+        ("Nigerian", &["Nigeria"]),
+    ];
+    COUNTRIES
+        .iter()
+        .find(|(adjective, _)| *adjective == word)
+        .map(|(_, country)| *country)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(q: &str) -> Vec<String> {
+        constraints(q).iter().map(Constraint::text).collect()
+    }
+
+    #[test]
+    fn a_question_names_its_years_numbers_and_names() {
+        assert_eq!(
+            constraints("Who won the 2014 FIFA World Cup?"),
+            vec![
+                Constraint::Year(2014),
+                Constraint::Name("FIFA World Cup".into())
+            ]
+        );
+        assert_eq!(
+            names("How much did Microsoft pay for LinkedIn in 2016?"),
+            vec!["Microsoft", "LinkedIn", "2016"]
+        );
+        assert_eq!(
+            names("How many jobs will Tony Blair's plan create, 3,000?"),
+            vec!["Tony Blair", "3,000"]
+        );
+    }
+
+    #[test]
+    fn the_opening_word_and_titles_are_not_names() {
+        assert_eq!(
+            names("Which agency is exempted from the order?"),
+            Vec::<String>::new()
+        );
+        assert_eq!(names("Did Mr Blair resign?"), vec!["Blair"]);
+        assert_eq!(names("Yukos owed how much in taxes?"), vec!["Yukos"]);
+    }
+
+    #[test]
+    fn seasons_and_decades_count_as_their_year() {
+        assert_eq!(
+            constraints("Who won the 2004-05 league?"),
+            vec![Constraint::Year(2004)]
+        );
+        assert_eq!(
+            constraints("What sold best in the 1990s?"),
+            vec![Constraint::Year(1990)]
+        );
+    }
+
+    fn dated(year: i32) -> ArticleTime {
+        ArticleTime {
+            published: Some(year),
+            latest_mentioned: None,
+            slack: 2,
+        }
+    }
+
+    fn undated(latest: Option<i32>) -> ArticleTime {
+        ArticleTime {
+            published: None,
+            latest_mentioned: latest,
+            slack: 2,
+        }
+    }
+
+    #[test]
+    fn a_year_after_publication_that_the_article_never_mentions_is_refused() {
+        let c = constraints("Who won the 2014 World Cup?");
+        let held = |p: &str| p == "World Cup";
+        let nowhere = |_: &str| false;
+        assert_eq!(
+            check(&c, dated(2005), held, nowhere),
+            Some(Abstention::AfterPublication {
+                year: 2014,
+                published: 2005
+            })
+        );
+        // Without a date, the latest year the article mentions stands in for it.
+        assert_eq!(
+            check(&c, undated(Some(2004)), held, nowhere),
+            Some(Abstention::NotMentioned {
+                term: "2014".into()
+            })
+        );
+        // An article that mentions the year (a plan for 2014, say) passes.
+        assert_eq!(check(&c, dated(2005), |_| true, nowhere), None);
+    }
+
+    #[test]
+    fn an_article_about_its_own_year_need_not_name_it() {
+        let c = constraints("Who hosted the 2004 Billboard awards?");
+        let held = |p: &str| p == "Billboard";
+        assert_eq!(check(&c, dated(2004), held, |_| false), None);
+        assert_eq!(check(&c, dated(2005), held, |_| false), None);
+        assert_eq!(check(&c, undated(Some(2003)), held, |_| false), None);
+        // An older year that the article never names is another story.
+        let c = constraints("What were the Billboard profits in 1997?");
+        assert!(check(&c, dated(2004), held, |_| false).is_some());
+        // An undated article without any year: met if some article names the year.
+        assert_eq!(check(&c, undated(None), held, |p| p == "1997"), None);
+        assert!(check(&c, undated(None), held, |_| false).is_some());
+    }
+
+    #[test]
+    fn a_name_is_met_by_the_whole_run_by_each_word_or_by_its_country() {
+        let c = constraints("When did Tony Blair visit Sudan?");
+        let none = |_: &str| false;
+        let t = undated(None);
+        assert_eq!(
+            check(&c, t, |p| ["Blair", "Tony", "Sudan"].contains(&p), none),
+            None
+        );
+        assert_eq!(
+            check(&c, t, |p| ["Blair", "Sudan"].contains(&p), none),
+            Some(Abstention::NotMentioned {
+                term: "Tony Blair".into()
+            })
+        );
+        let c = constraints("Which Thai minister spoke?");
+        assert_eq!(check(&c, t, |p| p == "Thailand", none), None);
+    }
+
+    #[test]
+    fn months_and_days_are_not_names() {
+        assert_eq!(names("What happened on Tuesday 9 November?"), vec!["9"]);
+    }
+
+    #[test]
+    fn dates_give_their_year() {
+        assert_eq!(year_of("2005-03-14T10:00:00Z"), Some(2005));
+        assert_eq!(year_of("Mon, 14 Mar 2005 10:00:00 GMT"), Some(2005));
+        assert_eq!(year_of("14 March"), None);
+    }
+
+    #[test]
+    fn reasons_read_as_one_short_sentence() {
+        assert_eq!(
+            Abstention::NotMentioned {
+                term: "2016".into()
+            }
+            .message(),
+            "I found nothing about 2016 in the articles."
+        );
+    }
+}
