@@ -89,6 +89,9 @@ pub struct Reply {
     pub trace: Vec<WindowTrace>,
     /// Time taken, in milliseconds.
     pub latency_ms: f64,
+    /// Of which the answerability check took this many.
+    #[serde(skip)]
+    pub check_ms: f64,
 }
 
 /// One reader window: the features of its central sentence and the spans found in it.
@@ -331,7 +334,9 @@ impl Engine {
             }
             candidates = dedup(candidates);
         }
+        let checking = Instant::now();
         let (best, abstention) = self.choose(question, &candidates)?;
+        let check_ms = checking.elapsed().as_secs_f64() * 1e3;
         let mut alternates: Vec<Candidate> = Vec::new();
         let skip = usize::from(best.is_some());
         for c in candidates.iter().skip(skip) {
@@ -353,6 +358,7 @@ impl Engine {
             retrieved,
             trace,
             latency_ms: started.elapsed().as_secs_f64() * 1e3,
+            check_ms,
         };
         tracing::debug!(
             latency_ms = reply.latency_ms,

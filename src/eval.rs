@@ -237,6 +237,10 @@ pub struct Report {
     pub p50_ms: f64,
     /// 95th percentile latency.
     pub p95_ms: f64,
+    /// Median time of the answerability check (part of the latency).
+    pub check_p50_ms: f64,
+    /// 95th percentile time of the answerability check.
+    pub check_p95_ms: f64,
     /// Questions asked.
     pub questions: usize,
     /// By kind of question, where the file gives kinds (the news set).
@@ -300,12 +304,14 @@ pub fn run(
     let mut unanswerable_abstained = 0;
     let mut recalled = 0;
     let mut latencies = Vec::with_capacity(questions.len());
+    let mut checks = Vec::with_capacity(questions.len());
     let mut by_kind: std::collections::BTreeMap<String, KindReport> = Default::default();
     for q in questions {
         let reply = engine
             .ask(&q.question)
             .with_context(|| format!("asking {:?}", q.question))?;
         latencies.push(reply.latency_ms);
+        checks.push(reply.check_ms);
         let prediction = reply.best.as_ref().map(|b| b.answer.as_str());
         if let Some(kind) = &q.kind {
             let k = by_kind.entry(kind.clone()).or_default();
@@ -389,13 +395,15 @@ pub fn run(
         progress();
     }
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        if latencies.is_empty() {
+    checks.sort_by(f64::total_cmp);
+    let pct_of = |v: &[f64], p: f64| {
+        if v.is_empty() {
             0.0
         } else {
-            latencies[((latencies.len() - 1) as f64 * p) as usize]
+            v[((v.len() - 1) as f64 * p) as usize]
         }
     };
+    let pct = |p: f64| pct_of(&latencies, p);
     let n = questions.len().max(1) as f64;
     let a = answerable.max(1) as f64;
     Ok(Report {
@@ -411,6 +419,8 @@ pub fn run(
         k: engine.config().answer.passages,
         p50_ms: round2(pct(0.5)),
         p95_ms: round2(pct(0.95)),
+        check_p50_ms: round2(pct_of(&checks, 0.5)),
+        check_p95_ms: round2(pct_of(&checks, 0.95)),
         questions: questions.len(),
         by_kind: by_kind
             .into_iter()

@@ -838,8 +838,8 @@ fn run_eval(
         );
         println!("recall@{:<7} {:.2}%", r.k, r.recall_at_k);
         println!(
-            "latency        p50 {:.1} ms, p95 {:.1} ms",
-            r.p50_ms, r.p95_ms
+            "latency        p50 {:.1} ms, p95 {:.1} ms (answerability check: p50 {:.2} ms, p95 {:.2} ms)",
+            r.p50_ms, r.p95_ms, r.check_p50_ms, r.check_p95_ms
         );
         if !no_ingest {
             println!("ingest         {ingest_s:.1} s");
