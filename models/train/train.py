@@ -503,9 +503,10 @@ def model_card(run, hp, scores, a):
         f"| final training loss | {steps[-1]['loss'] if steps else 'n/a'} (mean of the last 50 steps) |",
     ]
     if scores:
-        for d, r in scores.items():
+        for n, (d, r) in enumerate(scores.items()):
+            who = "this reader" if n == 0 else f"the reader it was compared with (`{d}` then)"
             lines.append(
-                f"| gold paragraph, `{Path(d).name}` | part-dev (SQuAD v1.1 dev, 24 articles, "
+                f"| gold paragraph, {who} | part-dev (SQuAD v1.1 dev, 24 articles, first "
                 f"{r['part_dev']['questions']:,} q): EM {r['part_dev']['em']}, F1 {r['part_dev']['f1']}; "
                 f"clean SQuAD 2.0 articles (Normans, Computational_complexity_theory, Huguenot, "
                 f"Steam_engine; {r['clean_v2']['questions']:,} answerable q): EM {r['clean_v2']['em']}, "
