@@ -57,6 +57,16 @@ pub enum Abstention {
 }
 
 impl Abstention {
+    /// The reason's name, as `ask --json` gives it in `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Abstention::NothingRelevant => "nothing_relevant",
+            Abstention::LowConfidence { .. } => "low_confidence",
+            Abstention::NotMentioned { .. } => "not_mentioned",
+            Abstention::AfterPublication { .. } => "after_publication",
+        }
+    }
+
     /// The reason as one short sentence when it is more specific than "nothing likely
     /// enough was found".
     pub fn specific_message(&self) -> Option<String> {
@@ -174,18 +184,15 @@ const NOT_NAMES: &[&str] = &[
 /// The constraints a question names, in order, without repeats.
 pub fn constraints(question: &str) -> Vec<Constraint> {
     let mut out: Vec<Constraint> = Vec::new();
-    let push = |c: Constraint, out: &mut Vec<Constraint>| {
+    fn push(c: Constraint, out: &mut Vec<Constraint>) {
         if !out.contains(&c) {
             out.push(c);
         }
-    };
+    }
     let mut run: Vec<String> = Vec::new();
     let flush = |run: &mut Vec<String>, out: &mut Vec<Constraint>| {
         if !run.is_empty() {
-            let name = run.join(" ");
-            if !out.contains(&Constraint::Name(name.clone())) {
-                out.push(Constraint::Name(name));
-            }
+            push(Constraint::Name(run.join(" ")), out);
             run.clear();
         }
     };
@@ -246,10 +253,15 @@ pub fn constraints(question: &str) -> Vec<Constraint> {
 
 /// The first year named in a date as written ("2005-03-14", "14 March 2005", "Mon, 14 Mar 2005").
 pub fn year_of(date: &str) -> Option<i32> {
-    date.split(|c: char| !c.is_ascii_digit())
+    years_in(date).next()
+}
+
+/// The years (1800 to 2100, written with four digits) named in a text, in order.
+fn years_in(text: &str) -> impl Iterator<Item = i32> + '_ {
+    text.split(|c: char| !c.is_ascii_digit())
         .filter(|d| d.len() == 4)
         .filter_map(|d| d.parse::<i32>().ok())
-        .find(|y| (1800..=2100).contains(y))
+        .filter(|y| (1800..=2100).contains(y))
 }
 
 /// What the check knows of a candidate's article besides its text.
@@ -319,13 +331,7 @@ pub fn check(
 
 /// The latest year named in a text.
 pub fn latest_year<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<i32> {
-    texts
-        .into_iter()
-        .flat_map(|t| t.split(|c: char| !c.is_ascii_digit()))
-        .filter(|d| d.len() == 4)
-        .filter_map(|d| d.parse::<i32>().ok())
-        .filter(|y| (1800..=2100).contains(y))
-        .max()
+    texts.into_iter().flat_map(years_in).max()
 }
 
 /// The country (or its other names) of a nationality adjective.
@@ -519,6 +525,22 @@ mod tests {
         assert_eq!(year_of("2005-03-14T10:00:00Z"), Some(2005));
         assert_eq!(year_of("Mon, 14 Mar 2005 10:00:00 GMT"), Some(2005));
         assert_eq!(year_of("14 March"), None);
+    }
+
+    #[test]
+    fn the_kind_of_a_reason_is_its_json_tag() {
+        let reasons = [
+            Abstention::NothingRelevant,
+            Abstention::LowConfidence { score: 0.05 },
+            Abstention::NotMentioned { term: "x".into() },
+            Abstention::AfterPublication {
+                year: 2014,
+                published: 2005,
+            },
+        ];
+        for r in reasons {
+            assert_eq!(serde_json::to_value(&r).unwrap()["kind"], r.kind());
+        }
     }
 
     #[test]

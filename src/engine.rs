@@ -388,12 +388,17 @@ impl Engine {
             Vec::new()
         };
         let mut unmet = None;
+        // The check depends on the article only: one that failed fails every candidate of it.
+        let mut failed: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for c in candidates.iter().take(cfg.check_candidates.max(1)) {
             if c.score < cfg.threshold || c.similarity < cfg.min_similarity {
                 break;
             }
             if constraints.is_empty() {
                 return Ok((Some(c.clone()), None));
+            }
+            if failed.contains(c.article_id.as_str()) {
+                continue;
             }
             let published = self
                 .index
@@ -431,6 +436,7 @@ impl Engine {
             match reason {
                 None => return Ok((Some(c.clone()), None)),
                 Some(r) => {
+                    failed.insert(&c.article_id);
                     unmet.get_or_insert(r);
                 }
             }

@@ -131,7 +131,7 @@ impl Dataset {
 impl Dataset {
     /// Reads a news question set (JSON lines: question, answers, kind, split, article file)
     /// over the article files in `corpus`; only the questions of `split` when given. Every
-    /// article file of the corpus is an article to ingest.
+    /// article file of the corpus (as `newsqa ingest DIR` finds them) is an article to ingest.
     pub fn load_news(
         path: &Path,
         corpus: &Path,
@@ -173,21 +173,7 @@ impl Dataset {
                 kind: Some(q.kind),
             });
         }
-        let mut files = Vec::new();
-        let mut stack = vec![corpus.to_owned()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir)
-                .with_context(|| format!("reading directory {}", dir.display()))?
-            {
-                let p = entry?.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|e| e == "txt" || e == "html") {
-                    files.push(p);
-                }
-            }
-        }
-        files.sort();
+        let files = crate::files::article_files(corpus)?;
         let articles = files.iter().map(|f| parse(f)).collect::<Result<_>>()?;
         Ok(Dataset {
             articles,
@@ -319,11 +305,7 @@ pub fn run(
             k.answered += usize::from(prediction.is_some());
             k.f1 += score(prediction.unwrap_or(""), &q.answers).1;
             if let Some(a) = &reply.abstention {
-                let reason = serde_json::to_value(a)?["kind"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned();
-                *k.reasons.entry(reason).or_default() += 1;
+                *k.reasons.entry(a.kind().to_owned()).or_default() += 1;
             }
         }
         let recall = reply.retrieved.contains(&q.context_id);

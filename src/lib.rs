@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod eval;
 pub mod feeds;
+pub mod files;
 pub mod library;
 pub mod web;
 

@@ -401,34 +401,9 @@ fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     for p in paths {
         if p.as_os_str() == "-" || !p.is_dir() {
             out.push(p.clone());
-            continue;
+        } else {
+            out.extend(newsqa::files::article_files(p)?);
         }
-        let mut stack = vec![p.clone()];
-        let mut found = Vec::new();
-        while let Some(dir) = stack.pop() {
-            let entries = std::fs::read_dir(&dir)
-                .with_context(|| format!("reading directory {}", dir.display()))?;
-            for entry in entries {
-                let path = entry?.path();
-                let hidden = path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-                if hidden {
-                    continue;
-                }
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-                {
-                    found.push(path);
-                }
-            }
-        }
-        found.sort();
-        out.extend(found);
     }
     Ok(out)
 }
