@@ -149,6 +149,75 @@ const OPENERS: &[&str] = &[
     "and",
     "but",
     "or",
+    // Words that open a question as often as "Which" does, and name nothing.
+    "prior",
+    "rather",
+    "because",
+    "normally",
+    "usually",
+    "typically",
+    "generally",
+    "originally",
+    "currently",
+    "besides",
+    "apart",
+    "aside",
+    "along",
+    "although",
+    "though",
+    "while",
+    "instead",
+    "despite",
+    "following",
+    "unlike",
+    "like",
+    "including",
+    "except",
+    "other",
+    "than",
+    "once",
+    "then",
+    "now",
+    "this",
+    "that",
+    "these",
+    "those",
+    "there",
+    "here",
+    "some",
+    "many",
+    "most",
+    "each",
+    "every",
+    "all",
+    "both",
+    "either",
+    "neither",
+    "another",
+    "its",
+    "his",
+    "her",
+    "their",
+    "it",
+    "he",
+    "she",
+    "they",
+    "not",
+    "only",
+    "also",
+    "one",
+    "two",
+    "three",
+    "between",
+    "among",
+    "under",
+    "over",
+    "into",
+    "through",
+    "against",
+    "without",
+    "within",
+    "upon",
 ];
 
 /// Capitalised words that name nothing by themselves.
@@ -196,20 +265,42 @@ pub fn constraints(question: &str) -> Vec<Constraint> {
             run.clear();
         }
     };
-    for (i, raw) in question.split_whitespace().enumerate() {
+    // "Miami/South Florida": either side of a slash is a word of its own.
+    let words = question
+        .split(|c: char| c.is_whitespace() || c == '/')
+        .filter(|w| !w.is_empty());
+    for (i, raw) in words.enumerate() {
         // A run of names ends at punctuation after a word ("Blair, Brown").
-        let ends_run = raw.ends_with([',', ';', ':', '?', '!', ')', '"', '\u{201d}']);
+        let mut ends_run = raw.ends_with([',', ';', ':', '?', '!', ')', '"', '\u{201d}']);
         let word = raw.trim_matches(|c: char| !c.is_alphanumeric());
-        let word = word
+        let mut word = word
             .strip_suffix("'s")
             .or_else(|| word.strip_suffix("\u{2019}s"))
             .unwrap_or(word);
+        // "Super Bowl-related", "Irish-based": the name is the part before the lowercase one.
+        if let Some(cut) = word
+            .char_indices()
+            .find(|&(k, c)| k > 0 && c.is_lowercase() && word[..k].ends_with('-'))
+            .map(|(k, _)| k - 1)
+        {
+            word = &word[..cut];
+            ends_run = true;
+        }
         if word.is_empty() {
             flush(&mut run, &mut out);
             continue;
         }
         if word.chars().any(|c| c.is_ascii_digit()) {
             flush(&mut run, &mut out);
+            // Ordinals ("50th", "10th week") are written many ways ("Super Bowl 50",
+            // "tenth"): they constrain nothing reliably.
+            let ordinal = ["st", "nd", "rd", "th"].iter().any(|suffix| {
+                word.strip_suffix(suffix)
+                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            });
+            if ordinal {
+                continue;
+            }
             let digits: String = word.chars().filter(|c| c.is_ascii_digit()).collect();
             let year = digits
                 .parse::<i32>()
@@ -301,7 +392,7 @@ pub fn check(
                         let words: Vec<&str> = name.split(' ').collect();
                         words.len() > 1 && words.iter().all(|w| held(w))
                     }
-                    || country_of(name).is_some_and(|country| country.iter().any(|c| held(c)))
+                    || other_names(name).is_some_and(|others| others.iter().any(|o| held(o)))
             }
             Constraint::Year(y) => {
                 held(&y.to_string())
@@ -334,9 +425,57 @@ pub fn latest_year<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<i32> 
     texts.into_iter().flat_map(years_in).max()
 }
 
-/// The country (or its other names) of a nationality adjective.
-fn country_of(word: &str) -> Option<&'static [&'static str]> {
-    const COUNTRIES: &[(&str, &[&str])] = &[
+/// Whether a name is written as an acronym ("NFL", "UEFA").
+pub fn is_acronym(name: &str) -> bool {
+    (2..=6).contains(&name.len()) && name.chars().all(|c| c.is_ascii_uppercase())
+}
+
+/// Whether the texts spell an acronym out: consecutive capitalised words whose initials
+/// make it, small words such as "of" and "and" skipped ("National Football League" for
+/// "NFL", "Union of European Football Associations" for "UEFA").
+pub fn spells_out<'a>(texts: impl IntoIterator<Item = &'a str>, acronym: &str) -> bool {
+    const SKIP: &[&str] = &["of", "and", "for", "the", "de", "&"];
+    let letters: Vec<char> = acronym.chars().collect();
+    texts.into_iter().any(|text| {
+        let words: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || c == '-')
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '&'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        (0..words.len()).any(|start| {
+            let mut k = 0;
+            for w in &words[start..] {
+                if k == letters.len() {
+                    break;
+                }
+                let first = w.chars().next().unwrap_or(' ');
+                if first.is_uppercase() && first.to_ascii_uppercase() == letters[k] {
+                    k += 1;
+                } else if k == 0 || !SKIP.contains(w) {
+                    break;
+                }
+            }
+            k == letters.len()
+        })
+    })
+}
+
+/// Other ways articles write a name: a nationality's country, a country's short names,
+/// a few abbreviations everyone writes out.
+fn other_names(name: &str) -> Option<&'static [&'static str]> {
+    const OTHER_NAMES: &[(&str, &[&str])] = &[
+        ("US", &["United States", "America"]),
+        ("USA", &["United States", "America", "US"]),
+        ("United States", &["US", "America"]),
+        ("America", &["US", "United States"]),
+        ("UK", &["Britain", "United Kingdom"]),
+        ("Britain", &["UK", "United Kingdom"]),
+        ("United Kingdom", &["UK", "Britain"]),
+        ("EU", &["European Union"]),
+        ("European Union", &["EU"]),
+        ("UN", &["United Nations"]),
+        ("United Nations", &["UN"]),
+        ("TV", &["television"]),
         ("American", &["America", "US", "United States"]),
         ("British", &["Britain", "UK", "United Kingdom"]),
         ("English", &["England"]),
@@ -387,10 +526,10 @@ fn country_of(word: &str) -> Option<&'static [&'static str]> {
         ("Kenyan", &["Kenya"]),
         ("Nigerian", &["Nigeria"]),
     ];
-    COUNTRIES
+    OTHER_NAMES
         .iter()
-        .find(|(adjective, _)| *adjective == word)
-        .map(|(_, country)| *country)
+        .find(|(written, _)| *written == name)
+        .map(|(_, others)| *others)
 }
 
 #[cfg(test)]
@@ -428,6 +567,50 @@ mod tests {
         );
         assert_eq!(names("Did Mr Blair resign?"), vec!["Blair"]);
         assert_eq!(names("Yukos owed how much in taxes?"), vec!["Yukos"]);
+    }
+
+    #[test]
+    fn opening_words_ordinals_and_lowercase_halves_are_not_constraints() {
+        assert_eq!(
+            names("Prior to Super Bowl 50, who won in California?"),
+            vec!["Super Bowl", "50", "California"]
+        );
+        assert_eq!(names("Rather than Roman numerals, what?"), vec!["Roman"]);
+        assert_eq!(
+            names("Which network broadcast the 50th Super Bowl in its 10th year?"),
+            vec!["Super Bowl"]
+        );
+        assert_eq!(
+            names("How much did Super Bowl-related events cost Irish-based firms?"),
+            vec!["Super Bowl", "Irish"]
+        );
+        assert_eq!(
+            names("When was it last held in the Miami/Dade area?"),
+            vec!["Miami Dade"]
+        );
+    }
+
+    #[test]
+    fn an_acronym_is_met_by_the_words_it_stands_for() {
+        let text = [
+            "The National Football League said so.",
+            "The Union of European Football Associations agreed.",
+        ];
+        assert!(is_acronym("NFL") && is_acronym("UEFA") && !is_acronym("Nfl"));
+        assert!(spells_out(text, "NFL"));
+        assert!(spells_out(text, "UEFA"));
+        assert!(!spells_out(text, "NBA"));
+        assert!(!spells_out(["the national football league"], "NFL"));
+        // Small words are skipped inside the run only, never before it.
+        assert!(!spells_out(["of Football League"], "OFL"));
+    }
+
+    #[test]
+    fn a_country_is_met_by_its_other_names() {
+        let c = constraints("Which US regulators must approve it?");
+        let t = undated(None);
+        assert_eq!(check(&c, t, |p| p == "United States", |_| false), None);
+        assert!(check(&c, t, |p| p == "Europe", |_| false).is_some());
     }
 
     #[test]

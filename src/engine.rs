@@ -405,12 +405,26 @@ impl Engine {
                 .article(&c.article_id)?
                 .and_then(|a| a.date)
                 .and_then(|d| answerable::year_of(&d));
-            let latest_mentioned = match published {
+            // The article's text, read when the check needs it: for an undated article's
+            // years, or to find an acronym spelled out.
+            let text = match published {
                 Some(_) => None,
-                None => {
-                    let passages = self.index.article_passages(&c.article_id)?;
-                    answerable::latest_year(passages.iter().map(String::as_str))
+                None => Some(self.index.article_passages(&c.article_id)?),
+            };
+            let latest_mentioned = text
+                .as_ref()
+                .and_then(|p| answerable::latest_year(p.iter().map(String::as_str)));
+            let text = std::cell::RefCell::new(text);
+            let spelled_out = |acronym: &str| -> newsqa_index::Result<bool> {
+                if text.borrow().is_none() {
+                    *text.borrow_mut() = Some(self.index.article_passages(&c.article_id)?);
                 }
+                let text = text.borrow();
+                let passages = text.as_deref().unwrap_or_default();
+                Ok(answerable::spells_out(
+                    passages.iter().map(String::as_str),
+                    acronym,
+                ))
             };
             let time = answerable::ArticleTime {
                 published,
@@ -427,7 +441,10 @@ impl Engine {
             let reason = answerable::check(
                 &constraints,
                 time,
-                |phrase| fail_open(self.index.mentions(&c.article_id, phrase)),
+                |phrase| {
+                    fail_open(self.index.mentions(&c.article_id, phrase))
+                        || (answerable::is_acronym(phrase) && fail_open(spelled_out(phrase)))
+                },
                 |phrase| fail_open(self.index.mentions_anywhere(phrase)),
             );
             if let Some(e) = failure.into_inner() {

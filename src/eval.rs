@@ -246,6 +246,9 @@ struct Detail<'a> {
     em: f64,
     f1: f64,
     recall: bool,
+    /// Why no answer was given, when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    abstention: Option<&'a crate::answerable::Abstention>,
     candidates: Vec<DetailCandidate<'a>>,
     windows: Vec<DetailWindow<'a>>,
 }
@@ -337,6 +340,7 @@ pub fn run(
                 em: q_em,
                 f1: q_f1,
                 recall,
+                abstention: reply.abstention.as_ref(),
                 candidates: reply
                     .candidates
                     .iter()

@@ -229,12 +229,16 @@ def cmd_train(a):
     hp = dict(base=str(a.base), train=str(a.train), epochs=a.epochs, lr=a.lr,
               warmup=a.warmup, batch=a.batch, max_len=a.max_len, stride=a.stride,
               mix=a.mix, neg_rate=a.neg_rate, seed=a.seed, limit=a.limit,
-              freeze_embeddings=not a.train_embeddings, weight_decay=a.weight_decay)
+              freeze_embeddings=not a.train_embeddings, weight_decay=a.weight_decay,
+              init=a.init, epoch_offset=a.epoch_offset, max_steps=a.max_steps)
     state = None
     if a.resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
         hp = state["hp"]
         print(f"resuming at epoch {state['epoch']} batch {state['batch']}", flush=True)
+        if a.max_steps:
+            # A run may be shortened when resumed; its schedule decays to the new end.
+            hp["max_steps"] = a.max_steps
     elif ckpt.exists():
         sys.exit(f"{ckpt} exists: pass --resume to continue it, or remove {run}")
     (run / "hparams.json").write_text(json.dumps(hp, indent=1))
@@ -257,7 +261,8 @@ def cmd_train(a):
     questions = sum(len(p["qas"]) for art in articles for p in art["paragraphs"])
 
     def epoch_data(epoch):
-        rng = random.Random(hp["seed"] * 1000 + epoch)
+        # A later stage (--epoch-offset) draws other contexts and negatives than the first.
+        rng = random.Random(hp["seed"] * 1000 + epoch + hp.get("epoch_offset", 0))
         items = build_examples(articles, rng, hp["mix"], hp["neg_rate"])
         feats = encode(tok, items, hp["max_len"], hp["stride"])
         return items, feats, batches(feats, hp["batch"], rng)
@@ -265,12 +270,19 @@ def cmd_train(a):
     items, feats, order = epoch_data(0)
     steps_per_epoch = len(order)
     total = steps_per_epoch * hp["epochs"]
+    if hp.get("max_steps"):
+        total = min(total, hp["max_steps"])
     tokens = sum(len(f[0]) for f in feats)
     neg = sum(1 for f in feats if f[2] == 0)
     print(f"{questions} questions -> {len(items)} contexts -> {len(feats)} windows "
           f"({neg} without answer), {tokens} tokens, {steps_per_epoch} steps/epoch", flush=True)
 
     model = base_model(hp["base"])
+    if hp.get("init") and not state:
+        # A second stage: the weights of an earlier run (its final.pt), fresh optimiser.
+        init = torch.load(hp["init"], weights_only=True)
+        missing, unexpected = model.load_state_dict(init, strict=False)
+        assert not unexpected and set(missing) <= {"bert.embeddings.word_embeddings.weight"}, missing
     params = trainable(model, hp["freeze_embeddings"])
     decay = [p for p in params if p.dim() > 1]
     no_decay = [p for p in params if p.dim() <= 1]
@@ -327,6 +339,12 @@ def cmd_train(a):
             if time.time() - last_ckpt > a.checkpoint_minutes * 60:
                 checkpoint(epoch, b + 1)
                 last_ckpt = time.time()
+            if step >= total:
+                break
+        if epoch * steps_per_epoch + b + 1 >= total:
+            epoch = hp["epochs"]
+            checkpoint(epoch, 0)
+            break
         epoch += 1
         start_batch = 0
         checkpoint(epoch, 0)
@@ -550,6 +568,12 @@ def main():
     t.add_argument("--limit", type=int, default=0, help="questions to train on (0 = all)")
     t.add_argument("--train-embeddings", action="store_true",
                    help="also train the word embeddings (default: frozen, shared with the encoder)")
+    t.add_argument("--init", help="start from an earlier run's final.pt (a second stage)")
+    t.add_argument("--epoch-offset", type=int, default=0,
+                   help="data epoch to start at, so a second stage sees other contexts")
+    t.add_argument("--max-steps", type=int, default=0,
+                   help="stop after this many steps, the schedule decaying to them (0 = all; "
+                        "may be given with --resume to shorten a run)")
     t.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     t.add_argument("--checkpoint-minutes", type=float, default=5)
     t.set_defaults(fn=cmd_train)

@@ -61,3 +61,33 @@ fn answerable_questions_are_still_answered() {
         assert!(reply["reason"].is_null(), "{reply:#}");
     }
 }
+
+#[test]
+fn names_written_another_way_in_the_article_still_count() {
+    let app = app_with_fixtures();
+    for (question, answer) in [
+        // An opening word that only starts the sentence is no name.
+        (
+            "Prior to the deal, in which city was Lumina founded?",
+            "Helsinki",
+        ),
+        // "Korvel-owned", "Cup-winning": the name is the capitalised part.
+        (
+            "How many people does the Korvel-owned firm employ?",
+            "about 900",
+        ),
+        (
+            "What is the Northern Cup-winning club's name?",
+            "Harbour Town",
+        ),
+        // An acronym the article spells out.
+        ("Which HT player scored the winning kick?", "Ellis Ward"),
+    ] {
+        let reply = ask(&app, question);
+        assert_eq!(reply["answered"], true, "{question}: {reply:#}");
+        assert_eq!(reply["answer"], answer, "{question}: {reply:#}");
+    }
+    // "US" for the article's "United States".
+    let reply = ask(&app, "Where must US and other regulators approve the deal?");
+    assert_eq!(reply["answered"], true, "{reply:#}");
+}
