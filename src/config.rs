@@ -233,6 +233,12 @@ pub struct AnswerConfig {
     pub overlap_weight: f32,
     /// Weight of normalised BM25 in the final score.
     pub bm25_weight: f32,
+    /// Weight of the share of question terms (IDF-weighted) in the cited sentence with its
+    /// neighbours (one on each side) in the final score.
+    pub context_overlap_weight: f32,
+    /// Weight of agreement in the final score: the summed confidence of other sentences'
+    /// candidates with the same answer.
+    pub agreement_weight: f32,
     /// Constant added before the logistic function that turns the fusion into a confidence.
     pub score_bias: f32,
     /// Below this final score the engine abstains.
@@ -266,6 +272,8 @@ impl Default for AnswerConfig {
             similarity_weight: 2.6054,
             overlap_weight: 0.8685,
             bm25_weight: 0.5790,
+            context_overlap_weight: 0.0,
+            agreement_weight: 0.0,
             score_bias: -6.0688,
             threshold: 0.1,
             min_similarity: 0.2,

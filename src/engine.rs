@@ -60,6 +60,11 @@ pub struct Candidate {
     pub similarity: f32,
     /// IDF-weighted share of the question's terms in the cited sentence.
     pub overlap: f32,
+    /// IDF-weighted share of the question's terms in the cited sentence with its neighbours
+    /// (one on each side, within the passage).
+    pub context_overlap: f32,
+    /// Summed first-fusion confidence of other sentences' candidates with the same answer.
+    pub agreement: f32,
     /// BM25 of the passage, divided by the best passage's BM25.
     pub bm25: f32,
     /// The passage the answer came from (for "show passage").
@@ -333,6 +338,7 @@ impl Engine {
                 candidates.extend(candidate);
             }
             candidates = dedup(candidates);
+            agree(&mut candidates, cfg.agreement_weight);
         }
         let checking = Instant::now();
         let (best, abstention) = self.choose(question, &candidates)?;
@@ -522,6 +528,15 @@ impl Window {
         let cite = hit.sentences[sentence].range.clone();
         let similarity = cosine(qvec, &hit.sentences[sentence].vector);
         let overlap = hit.sentences[sentence].overlap;
+        let neighbours = sentence.saturating_sub(1)..(sentence + 2).min(hit.sentences.len());
+        let matched = neighbours.fold(0u64, |m, i| m | hit.sentences[i].matched);
+        let context_overlap: f32 = hit
+            .term_weights
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| matched & (1 << i) != 0)
+            .map(|(_, w)| w)
+            .sum();
         let chars_before = |b: usize| hit.text[..b].chars().count();
         let reader_score = span.score as f32;
         let no_answer = span.no_answer as f32;
@@ -530,8 +545,9 @@ impl Window {
             + cfg.no_answer_weight * no_answer
             + cfg.similarity_weight * similarity
             + cfg.overlap_weight * overlap
-            + cfg.bm25_weight * self.bm25;
-        let score = 1.0 / (1.0 + (-z).exp());
+            + cfg.bm25_weight * self.bm25
+            + cfg.context_overlap_weight * context_overlap;
+        let score = sigmoid(z);
         Some(Candidate {
             answer: hit.text[start_b..end_b].trim().to_owned(),
             score,
@@ -545,6 +561,8 @@ impl Window {
             no_answer,
             similarity,
             overlap,
+            context_overlap,
+            agreement: 0.0,
             bm25: self.bm25,
             passage: hit.text.clone(),
         })
@@ -634,6 +652,48 @@ fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Wi
     windows
 }
 
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Candidates agree when sentences read apart give the same answer. Each candidate's
+/// agreement is the summed confidence of other sentences' candidates with its answer
+/// (normalised as SQuAD does); `weight` times it is added to its fusion, and the candidates
+/// are ranked again.
+fn agree(candidates: &mut [Candidate], weight: f32) {
+    let keys: Vec<String> = candidates
+        .iter()
+        .map(|c| normalize_answer(&c.answer))
+        .collect();
+    let agreement: Vec<f32> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            candidates
+                .iter()
+                .enumerate()
+                .filter(|&(j, o)| {
+                    j != i
+                        && !keys[i].is_empty()
+                        && keys[j] == keys[i]
+                        && (o.article_id != c.article_id || o.citation != c.citation)
+                })
+                .map(|(_, o)| o.score)
+                .sum()
+        })
+        .collect();
+    for (c, a) in candidates.iter_mut().zip(agreement) {
+        c.agreement = a;
+        if weight != 0.0 {
+            let p = c.score.clamp(1e-6, 1.0 - 1e-6);
+            c.score = sigmoid((p / (1.0 - p)).ln() + weight * a);
+        }
+    }
+    if weight != 0.0 {
+        candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
+}
+
 /// Keeps the best-scored candidate for each article span, best first.
 fn dedup(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -674,6 +734,7 @@ mod tests {
                 range: start..text.len(),
                 vector: v.clone(),
                 overlap: 0.0,
+                matched: 0,
             });
         }
         PassageHit {
@@ -685,6 +746,7 @@ mod tests {
             char_start: 0,
             first_sentence: first,
             sentences: out,
+            term_weights: Vec::new(),
         }
     }
 
@@ -781,27 +843,60 @@ mod tests {
         assert_eq!(read(&[0.9, 0.8, 0.75, 0.6, 0.5]), 3);
     }
 
-    #[test]
-    fn the_same_span_from_two_passages_counts_once() {
-        let c = |score: f32| Candidate {
-            answer: "the NSA".into(),
+    fn candidate(answer: &str, score: f32, citation: &str, start: usize) -> Candidate {
+        Candidate {
+            answer: answer.into(),
             score,
-            citation: "x".into(),
+            citation: citation.into(),
             article_id: "a".into(),
             title: "t".into(),
             url: None,
-            start: 5,
-            end: 12,
+            start,
+            end: start + answer.chars().count(),
             reader_score: 0.0,
             no_answer: 0.0,
             similarity: 0.0,
             overlap: 0.0,
+            context_overlap: 0.0,
+            agreement: 0.0,
             bm25: 0.0,
             passage: String::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_same_span_from_two_passages_counts_once() {
+        let c = |score: f32| candidate("the NSA", score, "x", 5);
         let out = dedup(vec![c(0.2), c(0.9), c(0.5)]);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].score, 0.9);
+    }
+
+    #[test]
+    fn candidates_from_other_sentences_with_the_same_answer_agree() {
+        let candidates = || {
+            vec![
+                candidate("Rosneft", 0.5, "Rosneft bought it.", 0),
+                candidate("Gazprom", 0.4, "Gazprom bid.", 20),
+                candidate("rosneft", 0.3, "It went to Rosneft.", 40),
+                // The same answer from the same sentence is no second opinion.
+                candidate("Gazprom bid", 0.2, "Gazprom bid.", 20),
+                candidate("Gazprom", 0.1, "Gazprom bid again.", 60),
+            ]
+        };
+        let mut c = candidates();
+        agree(&mut c, 0.0);
+        let agreement: Vec<f32> = c.iter().map(|c| c.agreement).collect();
+        assert_eq!(agreement, vec![0.3, 0.1, 0.5, 0.0, 0.4]);
+        // With no weight, scores and order stay as they were.
+        assert_eq!(c[0].score, 0.5);
+        assert_eq!(c[1].answer, "Gazprom");
+        // With a weight, agreement raises the confidence and re-ranks.
+        let mut c = candidates();
+        agree(&mut c, 4.0);
+        assert_eq!(c[1].answer, "rosneft", "third before, now second");
+        assert!(c[0].score > 0.5 && c[0].score < 1.0);
+        assert!(c.windows(2).all(|w| w[0].score >= w[1].score));
     }
 
     #[test]

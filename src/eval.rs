@@ -269,6 +269,12 @@ struct DetailWindow<'a> {
 #[derive(Serialize)]
 struct DetailCandidate<'a> {
     answer: &'a str,
+    score: f32,
+    citation: &'a str,
+    overlap: f32,
+    context_overlap: f32,
+    agreement: f32,
+    no_answer: f32,
     reader: f32,
     similarity: f32,
     bm25: f32,
@@ -348,6 +354,12 @@ pub fn run(
                         let (em, f1) = score(&c.answer, &q.answers);
                         DetailCandidate {
                             answer: &c.answer,
+                            score: c.score,
+                            citation: &c.citation,
+                            overlap: c.overlap,
+                            context_overlap: c.context_overlap,
+                            agreement: c.agreement,
+                            no_answer: c.no_answer,
                             reader: c.reader_score,
                             similarity: c.similarity,
                             bm25: c.bm25,

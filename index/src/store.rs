@@ -75,6 +75,8 @@ pub struct SentenceHit {
     pub vector: Vec<f32>,
     /// Share of the question's search terms found in this sentence, weighted by IDF (0..=1).
     pub overlap: f32,
+    /// Which of the question's search terms (bit i: term i, the first 64) this sentence holds.
+    pub matched: u64,
 }
 
 /// A passage returned by search.
@@ -96,6 +98,9 @@ pub struct PassageHit {
     pub first_sentence: usize,
     /// The passage's sentences with their vectors.
     pub sentences: Vec<SentenceHit>,
+    /// Each search term's share of the question's IDF weight (the first 64 terms), so that
+    /// the overlap of several sentences is the sum over the terms any of them holds.
+    pub term_weights: Vec<f32>,
 }
 
 #[derive(Clone, Copy)]
@@ -522,14 +527,18 @@ impl ArticleIndex {
                 while let Some(token) = stream.next() {
                     words.insert(token.text.clone());
                 }
-                let matched: f32 = terms
-                    .iter()
-                    .zip(&idf)
-                    .filter(|(t, _)| words.contains(String::as_str(t)))
-                    .map(|(_, w)| w)
-                    .sum();
+                let mut matched = 0.0;
+                for (i, (t, w)) in terms.iter().zip(&idf).enumerate() {
+                    if words.contains(t.as_str()) {
+                        matched += w;
+                        if i < 64 {
+                            s.matched |= 1 << i;
+                        }
+                    }
+                }
                 s.overlap = matched / total;
             }
+            hit.term_weights = idf.iter().take(64).map(|w| w / total).collect();
             hits.push(hit);
         }
         Ok(hits)
@@ -558,6 +567,7 @@ impl ArticleIndex {
             char_start: u64_of(f.char_start) as usize,
             first_sentence: u64_of(f.first_sentence) as usize,
             sentences: decode_sentences(blob)?,
+            term_weights: Vec::new(),
         })
     }
 }
@@ -594,6 +604,7 @@ fn decode_sentences(blob: &[u8]) -> Result<Vec<SentenceHit>> {
             range: start..end,
             vector,
             overlap: 0.0,
+            matched: 0,
         });
     }
     Ok(out)
@@ -686,6 +697,31 @@ mod tests {
         let s = &best.sentences[0];
         assert_eq!(&best.text[s.range.clone()], a.sentence(best.first_sentence));
         assert_eq!(s.vector, vec![best.first_sentence as f32, 0.5]);
+    }
+
+    #[test]
+    fn each_sentence_knows_which_question_terms_it_holds() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article(SEED, None);
+        add(&index, &a);
+        let hits = index.search("Which agency did Hegseth exempt?", 5).unwrap();
+        let hit = &hits[0];
+        let total: f32 = hit.term_weights.iter().sum();
+        assert!((total - 1.0).abs() < 1e-4, "{:?}", hit.term_weights);
+        for s in &hit.sentences {
+            // The overlap is the weight of the terms the sentence holds.
+            let of_bits: f32 = hit
+                .term_weights
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| s.matched & (1 << i) != 0)
+                .map(|(_, w)| w)
+                .sum();
+            assert!((of_bits - s.overlap).abs() < 1e-5);
+        }
+        let text = |s: &SentenceHit| &hit.text[s.range.clone()];
+        let hegseth = hit.sentences.iter().find(|s| text(s).contains("Hegseth"));
+        assert!(hegseth.is_some_and(|s| s.matched != 0 && s.overlap > 0.0));
     }
 
     #[test]
