@@ -484,6 +484,10 @@ def cmd_export(a):
     print(f"exported {out}")
 
 
+def total_steps(start, hp):
+    return hp.get("max_steps") or start["steps"]
+
+
 def model_card(run, hp, scores, a):
     recs = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
     start = next(r for r in recs if r["event"] == "start")
@@ -513,13 +517,25 @@ def model_card(run, hp, scores, a):
         "another paragraph of the article) with its target at [CLS]: "
         f"{start['windows']:,} windows, {start['no_answer_windows']:,} without an answer, "
         f"{start['tokens']:,} tokens an epoch |",
-        f"| training | {hp['epochs']} epoch(s), {start['steps']:,} steps of {hp['batch']} "
+        f"| training | {hp['epochs']} epoch(s){' (cut short by --max-steps)' if hp.get('max_steps') else ''}, "
+        f"{min(total_steps(start, hp), start['steps']):,} steps of {hp['batch']} "
         f"windows (max {hp['max_len']} tokens, stride {hp['stride']}), AdamW lr {hp['lr']} "
         f"with {hp['warmup']:.0%} warm-up then linear decay, weight decay {hp['weight_decay']}, "
         f"word embeddings {'frozen (bit for bit the encoder' + chr(39) + 's)' if hp['freeze_embeddings'] else 'trained'}, "
         f"seed {hp['seed']}; CPU, {done['wall_s'] / 3600:.1f} h wall |",
         f"| final training loss | {steps[-1]['loss'] if steps else 'n/a'} (mean of the last 50 steps) |",
     ]
+    if hp.get("init"):
+        first = Path(hp["init"]).parent
+        fhp = json.loads((first / "hparams.json").read_text())
+        frecs = [json.loads(l) for l in (first / "log.jsonl").read_text().splitlines()]
+        fdone = [r for r in frecs if r["event"] == "done"][-1]
+        lines.append(
+            f"| stages | this run (stage 2: {min(total_steps(start, hp), start['steps']):,} steps, "
+            f"data epoch {hp.get('epoch_offset', 0)}, lr {hp['lr']}) continued the weights of "
+            f"`{first.name}` (stage 1: {fhp['epochs']} epoch(s), {fdone['steps']:,} steps, lr "
+            f"{fhp['lr']}, {fdone['wall_s'] / 3600:.1f} h wall) with a fresh optimiser; "
+            f"together {(fdone['wall_s'] + done['wall_s']) / 3600:.1f} h on the CPU |")
     if scores:
         for n, (d, r) in enumerate(scores.items()):
             who = "this reader" if n == 0 else f"the reader it was compared with (`{d}` then)"
