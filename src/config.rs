@@ -113,6 +113,9 @@ pub struct IndexConfig {
     pub title_boost: f32,
     /// Directory of the bot's per-server indexes: one subdirectory per Discord server.
     pub guilds: PathBuf,
+    /// Seconds a write waits for another process (the bot, a CLI ingest) to finish writing
+    /// to the same index before it fails with "index busy".
+    pub lock_wait_secs: u64,
 }
 
 impl Default for IndexConfig {
@@ -121,6 +124,7 @@ impl Default for IndexConfig {
             path: PathBuf::from("data/index"),
             title_boost: 2.0,
             guilds: PathBuf::from("data/guilds"),
+            lock_wait_secs: 30,
         }
     }
 }

@@ -174,6 +174,7 @@ impl Engine {
         let mut index = ArticleIndex::open(path)
             .with_context(|| format!("opening index at {}", path.display()))?;
         index.set_title_boost(config.index.title_boost);
+        index.set_lock_wait(std::time::Duration::from_secs(config.index.lock_wait_secs));
         Ok(Engine {
             index,
             reader: models.reader,

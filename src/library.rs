@@ -116,8 +116,22 @@ fn is_busy(e: &anyhow::Error) -> bool {
 }
 
 fn internal(e: anyhow::Error) -> BackendError {
+    let index_busy = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<IndexError>(),
+            Some(IndexError::Busy { .. })
+        )
+    });
     if is_busy(&e) {
         BackendError::Busy
+    } else if index_busy {
+        // Another process (a CLI bulk ingest) holds the server's index for longer than the
+        // wait: the moderator can try again, nothing is wrong.
+        BackendError::Rejected(
+            "The article index is busy: another newsqa process is writing to it. \
+             Try again when it is done."
+                .into(),
+        )
     } else {
         BackendError::Internal(e)
     }

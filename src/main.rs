@@ -666,8 +666,10 @@ fn print_reply(reply: &Reply, out: &mut impl Write) -> Result<()> {
 
 /// Opens the index alone, for commands that need no model.
 fn open_index(config: &Config) -> Result<newsqa_index::ArticleIndex> {
-    newsqa_index::ArticleIndex::open(&config.index.path)
-        .with_context(|| format!("opening index at {}", config.index.path.display()))
+    let mut index = newsqa_index::ArticleIndex::open(&config.index.path)
+        .with_context(|| format!("opening index at {}", config.index.path.display()))?;
+    index.set_lock_wait(std::time::Duration::from_secs(config.index.lock_wait_secs));
+    Ok(index)
 }
 
 /// Questions and removals need an index that exists: a mistyped `--index` is an error, not a

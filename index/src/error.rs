@@ -45,6 +45,11 @@ pub enum IndexError {
         #[source]
         source: tantivy::TantivyError,
     },
+    /// Another process (or handle) held the index's writer lock for longer than the wait.
+    #[error(
+        "index busy: another newsqa process is writing to it ({path}); waited {waited_secs} s, try again when it is done"
+    )]
+    Busy { path: String, waited_secs: u64 },
     /// A stored document could not be decoded (written by another version?).
     #[error("corrupt stored document: {0}")]
     Corrupt(String),

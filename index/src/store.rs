@@ -120,10 +120,19 @@ struct Fields {
 pub struct ArticleIndex {
     index: Index,
     reader: IndexReader,
+    /// Open only between the first write and the commit: the directory's lock is held no
+    /// longer, so that other processes (the bot, a CLI ingest) can take their turn.
     writer: Mutex<Option<IndexWriter>>,
     fields: Fields,
     title_boost: f32,
+    /// How long to wait for another process's writer lock before saying the index is busy.
+    lock_wait: std::time::Duration,
+    /// Where the index lives, for messages.
+    place: String,
 }
+
+/// Default wait for another writer to finish (see [`ArticleIndex::set_lock_wait`]).
+pub const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -170,16 +179,16 @@ impl ArticleIndex {
             path: dir.to_owned(),
             source,
         })?;
-        Self::with_index(index, fields)
+        Self::with_index(index, fields, dir.display().to_string())
     }
 
     /// An index in memory, for tests.
     pub fn in_ram() -> Result<ArticleIndex> {
         let (schema, fields) = schema();
-        Self::with_index(Index::create_in_ram(schema), fields)
+        Self::with_index(Index::create_in_ram(schema), fields, "in memory".into())
     }
 
-    fn with_index(index: Index, fields: Fields) -> Result<ArticleIndex> {
+    fn with_index(index: Index, fields: Fields, place: String) -> Result<ArticleIndex> {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
@@ -190,7 +199,15 @@ impl ArticleIndex {
             writer: Mutex::new(None),
             fields,
             title_boost: 2.0,
+            lock_wait: DEFAULT_LOCK_WAIT,
+            place,
         })
+    }
+
+    /// Sets how long a write waits for another process's writer lock before it fails with
+    /// [`IndexError::Busy`].
+    pub fn set_lock_wait(&mut self, wait: std::time::Duration) {
+        self.lock_wait = wait;
     }
 
     /// Sets how much more a title match counts than a body match.
@@ -285,20 +302,47 @@ impl ArticleIndex {
         Ok(status)
     }
 
-    /// Makes everything written so far durable and searchable.
+    /// Makes everything written so far durable and searchable, and lets go of the
+    /// directory's writer lock.
     pub fn commit(&self) -> Result<()> {
         let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(writer) = guard.as_mut() {
+        if let Some(mut writer) = guard.take() {
             writer.commit()?;
             self.reader.reload()?;
+            // Merges the commit started finish before the lock goes.
+            writer.wait_merging_threads()?;
         }
         Ok(())
     }
 
+    /// The writer, opened on first use: waits up to `lock_wait` for another process's lock.
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>> {
         let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
-            *guard = Some(self.index.writer(WRITER_HEAP)?);
+            let started = std::time::Instant::now();
+            let mut pause = std::time::Duration::from_millis(10);
+            let writer = loop {
+                match self.index.writer(WRITER_HEAP) {
+                    Ok(w) => break w,
+                    Err(tantivy::TantivyError::LockFailure(
+                        tantivy::directory::error::LockError::LockBusy,
+                        _,
+                    )) => {
+                        let waited = started.elapsed();
+                        if waited >= self.lock_wait {
+                            return Err(IndexError::Busy {
+                                path: self.place.clone(),
+                                waited_secs: waited.as_secs(),
+                            });
+                        }
+                        // Polls the lock file: the other holder gives no signal to wait on.
+                        std::thread::sleep(pause.min(self.lock_wait - waited));
+                        pause = (pause * 2).min(std::time::Duration::from_millis(500));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            *guard = Some(writer);
         }
         Ok(guard)
     }
@@ -722,6 +766,55 @@ mod tests {
         let text = |s: &SentenceHit| &hit.text[s.range.clone()];
         let hegseth = hit.sentences.iter().find(|s| text(s).contains("Hegseth"));
         assert!(hegseth.is_some_and(|s| s.matched != 0 && s.overlap > 0.0));
+    }
+
+    #[test]
+    fn two_processes_take_turns_writing_to_one_index() {
+        // Two handles on one directory stand for the bot and a CLI ingest: each holds the
+        // directory's writer lock only while it writes.
+        let dir = tempfile::tempdir().unwrap();
+        let bot = ArticleIndex::open(dir.path()).unwrap();
+        let cli = ArticleIndex::open(dir.path()).unwrap();
+        let a = article(SEED, None);
+        let b = article(
+            "Cup final\n\nArsenal beat Manchester United on penalties in the FA Cup final.",
+            None,
+        );
+        add(&bot, &a);
+        assert_eq!(add(&cli, &b), Upsert::Added, "the bot let go of the lock");
+        add(&bot, &article("Other\n\nA third article about rain.", None));
+        let fresh = ArticleIndex::open(dir.path()).unwrap();
+        assert_eq!(fresh.articles().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_writer_that_cannot_get_the_lock_in_time_says_the_index_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ArticleIndex::open(dir.path()).unwrap();
+        let mut second = ArticleIndex::open(dir.path()).unwrap();
+        second.set_lock_wait(std::time::Duration::from_millis(200));
+        let a = article(SEED, None);
+        // Written, not committed yet: the first still holds the lock.
+        first.upsert(&a, &vectors(&a)).unwrap();
+        let b = article("Cup final\n\nArsenal won the FA Cup final.", None);
+        let err = second.upsert(&b, &vectors(&b)).unwrap_err();
+        assert!(matches!(err, IndexError::Busy { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("index busy: another newsqa process is writing to it"),
+            "{err}"
+        );
+        first.commit().unwrap();
+        second.upsert(&b, &vectors(&b)).unwrap();
+        second.commit().unwrap();
+        assert_eq!(
+            ArticleIndex::open(dir.path())
+                .unwrap()
+                .articles()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

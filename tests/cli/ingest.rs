@@ -175,3 +175,44 @@ fn help_describes_every_command() {
         assert!(help.contains(flag), "{help}");
     }
 }
+
+#[test]
+fn an_ingest_waits_for_another_writer_then_says_the_index_is_busy() {
+    use newsqa_index::{Article, ArticleIndex, Metadata, PassageConfig};
+    let app = spawn_app();
+    app.ingest_seed();
+    // Another process in the middle of a write (say, the bot): it holds the writer lock
+    // until it commits.
+    let other = ArticleIndex::open(&app.index()).unwrap();
+    let held = Article::parse(
+        b"Rain\n\nIt rained all week in the north.",
+        Metadata {
+            source: "rain.txt".into(),
+            ..Default::default()
+        },
+        1 << 20,
+        PassageConfig::default(),
+    )
+    .unwrap();
+    other
+        .upsert(&held, &vec![vec![0.0; 384]; held.sentences.len()])
+        .unwrap();
+    let config = app.write("config.toml", b"[index]\nlock_wait_secs = 1\n");
+    let file = app.write(
+        "cup.txt",
+        b"Cup final\n\nArsenal beat Manchester United on penalties in the FA Cup final.",
+    );
+    let args = ["--config", path_str(&config), "ingest", path_str(&file)];
+    let busy = app.run(&args);
+    assert!(!busy.ok, "{}", busy.stdout);
+    assert!(
+        busy.stderr
+            .contains("index busy: another newsqa process is writing to it"),
+        "{}",
+        busy.stderr
+    );
+    // Once the other writer is done, the same ingest goes through.
+    other.commit().unwrap();
+    app.ok(&args);
+    assert_eq!(app.articles().len(), 3);
+}
