@@ -139,12 +139,26 @@ fn main() -> ExitCode {
     // A service logs what it does; a command-line tool only its warnings.
     let serving = matches!(cli.command, Command::Serve);
     init_logging(cli.verbose + u8::from(serving));
+    if !serving {
+        end_quietly_on_a_closed_pipe();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `newsqa articles --json | head` ends quietly when `head` stops reading, as Unix tools do,
+/// instead of a panic on the failed write: the default SIGPIPE action comes back (Rust
+/// ignores it). Not for `serve`, whose sockets report a closed peer as an error.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_DFL at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -416,6 +430,24 @@ fn read_input(path: &Path, cap: u64) -> Result<Vec<u8>> {
             .read_to_end(&mut bytes)
             .context("reading standard input")?;
     } else {
+        if let Some(text) = path.to_str().filter(|_| !path.exists()) {
+            if let Some((scheme, rest)) = text.split_once("://") {
+                let scheme_like = !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+                if scheme_like {
+                    let local = match scheme.eq_ignore_ascii_case("file") {
+                        true => format!(" (here: {rest})"),
+                        false => String::new(),
+                    };
+                    bail!(
+                        "{text}: only http:// and https:// addresses are fetched; \
+                         give a local file by its path{local}"
+                    );
+                }
+            }
+        }
         let file =
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);

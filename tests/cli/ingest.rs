@@ -216,3 +216,65 @@ fn an_ingest_waits_for_another_writer_then_says_the_index_is_busy() {
     app.ok(&args);
     assert_eq!(app.articles().len(), 3);
 }
+
+#[test]
+fn a_symlink_loop_in_an_ingest_directory_is_skipped() {
+    let app = spawn_app();
+    let seed = std::fs::read(SEED_ARTICLE).unwrap();
+    app.write("batch/news/seed.txt", &seed);
+    // A link back up the tree: followed naively it finds seed.txt again at every depth.
+    std::os::unix::fs::symlink("..", app.dir.path().join("batch/news/up")).unwrap();
+    let run = app.run(&["ingest", path_str(&app.dir.path().join("batch"))]);
+    assert!(run.ok, "{}\n{}", run.stdout, run.stderr);
+    // One input, added once; not found again under up/news/up/news/...
+    assert_eq!(run.stdout.matches("added: ").count(), 1, "{}", run.stdout);
+    assert!(!run.stdout.contains("inputs:"), "{}", run.stdout);
+    assert!(run.stderr.contains("a symlink loop"), "{}", run.stderr);
+}
+
+#[test]
+#[allow(clippy::incompatible_msrv)] // std::io::pipe, in the test only
+fn a_closed_output_pipe_ends_a_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let app = spawn_app();
+    app.ingest_seed();
+    // `newsqa articles --json | head -c 0`: the reader is gone before the first write.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = app
+        .command(&["articles", "--json"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(13),
+        "{:?}",
+        out.status
+    );
+}
+
+#[test]
+fn an_address_that_is_not_http_says_how_to_give_a_file() {
+    let app = spawn_app();
+    let run = app.run(&["ingest", "file:///etc/hostname"]);
+    assert!(!run.ok);
+    assert!(
+        run.stderr.contains(
+            "file:///etc/hostname: only http:// and https:// addresses are fetched; \
+             give a local file by its path (here: /etc/hostname)"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = app.run(&["ingest", "ftp://example.com/story.txt"]);
+    assert!(
+        run.stderr
+            .contains("ftp://example.com/story.txt: only http:// and https:// addresses"),
+        "{}",
+        run.stderr
+    );
+}
