@@ -788,6 +788,28 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_sees_what_another_process_committed_without_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let bot = ArticleIndex::open(dir.path()).unwrap();
+        let cli = ArticleIndex::open(dir.path()).unwrap();
+        assert!(bot.articles().unwrap().is_empty());
+        add(&cli, &article(SEED, None));
+        // tantivy's watcher reloads the bot's reader when meta.json changes.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while bot.articles().unwrap().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the commit never showed"
+            );
+            std::thread::yield_now();
+        }
+        assert!(!bot
+            .search("Which agency is exempted?", 5)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
     fn a_writer_that_cannot_get_the_lock_in_time_says_the_index_is_busy() {
         let dir = tempfile::tempdir().unwrap();
         let first = ArticleIndex::open(dir.path()).unwrap();
