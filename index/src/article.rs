@@ -103,9 +103,16 @@ impl Article {
             .unwrap_or(extracted.title)
             .trim()
             .to_owned();
+        // A fetched page's own canonical URL counts only when it is on the site it was fetched
+        // from: a page on one host must not claim (and replace) another site's article.
+        let declared = extracted.url.filter(|declared| {
+            meta.fetched_from
+                .as_deref()
+                .is_none_or(|fetched| same_site(fetched, declared))
+        });
         let url = meta
             .url
-            .or(extracted.url)
+            .or(declared)
             .or(meta.fetched_from)
             .map(|u| canonical_url(&u))
             .filter(|u| !u.is_empty());
@@ -153,6 +160,34 @@ const TRACKING: &[&str] = &[
     "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
     "mc_cid", "mc_eid", "_ga", "_gl", "ref_src", "cmpid", "ocid", "smid", "mkt_tok",
 ];
+
+/// Whether two URLs are on one site: the same host, or hosts under one registrable domain
+/// ("www.bbc.co.uk" and "bbc.co.uk", "amp.example.com" and "example.com"). The registrable
+/// domain is approximated as the last two labels, or three under a two-letter country code
+/// with a generic second level ("co.uk", "com.au").
+fn same_site(a: &str, b: &str) -> bool {
+    let host = |u: &str| {
+        url::Url::parse(u).ok().and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+        })
+    };
+    let (Some(a), Some(b)) = (host(a), host(b)) else {
+        return false;
+    };
+    fn registrable(host: &str) -> String {
+        let labels: Vec<&str> = host.split('.').collect();
+        let n = labels.len();
+        let generic = ["co", "com", "org", "net", "ac", "gov", "edu"];
+        let keep = if n >= 3 && labels[n - 1].len() == 2 && generic.contains(&labels[n - 2]) {
+            3
+        } else {
+            2
+        };
+        labels[n.saturating_sub(keep)..].join(".")
+    }
+    a == b || registrable(&a) == registrable(&b)
+}
 
 /// The form of a URL used as an article id: fragment and tracking parameters (`utm_*`,
 /// `fbclid`, ...) removed, host lower-cased, default port dropped. Not-URLs are kept as given.
@@ -341,5 +376,49 @@ mod tests {
         .unwrap();
         assert_eq!(a.id, "https://x.example/s");
         assert_eq!(a.id, b.id);
+    }
+
+    #[test]
+    fn a_page_cannot_claim_another_sites_url() {
+        let page = |canonical: &str, fetched: &str| {
+            let html = format!(
+                "<html><head><title>Story</title><link rel=\"canonical\" href=\"{canonical}\">\
+                 </head><body><article><h1>Story</h1><p>The council approved the plan on \
+                 Monday after a long debate.</p></article></body></html>"
+            );
+            Article::parse(
+                html.as_bytes(),
+                Metadata {
+                    source: fetched.into(),
+                    fetched_from: Some(fetched.into()),
+                    ..Default::default()
+                },
+                1 << 20,
+                PassageConfig::default(),
+            )
+            .unwrap()
+            .id
+        };
+        // Another site's URL: the address it was fetched from stays the id.
+        assert_eq!(
+            page("https://www.bbc.co.uk/news/1", "https://evil.example/copy"),
+            "https://evil.example/copy"
+        );
+        assert_eq!(
+            page("https://news.example.co.uk/a", "https://other.co.uk/a"),
+            "https://other.co.uk/a"
+        );
+        // The same site, another host or form of the address: the page's own URL wins.
+        assert_eq!(
+            page(
+                "https://www.bbc.co.uk/news/1",
+                "https://bbc.co.uk/news/1?at_medium=rss"
+            ),
+            "https://www.bbc.co.uk/news/1"
+        );
+        assert_eq!(
+            page("https://example.com/s", "https://amp.example.com/s"),
+            "https://example.com/s"
+        );
     }
 }
