@@ -156,10 +156,10 @@ impl FeedStore {
     /// Removes the subscription to `url` feeding `index`; returns it.
     pub fn remove(&self, url: &str, index: &Path) -> Result<Option<Subscription>> {
         let mut subs = self.load()?;
-        let Some(at) = subs
-            .iter()
-            .position(|s| s.url == url.trim() && s.index == index)
-        else {
+        let Some(at) = subs.iter().position(|s| {
+            // By the address as given, or as `feed list` shows it (query hidden).
+            (s.url == url.trim() || newsqa_web::shown_url(&s.url) == url.trim()) && s.index == index
+        }) else {
             return Ok(None);
         };
         let gone = subs.remove(at);
@@ -215,7 +215,7 @@ pub async fn poll(
     interval_secs: u64,
 ) -> PollReport {
     let mut report = PollReport {
-        feed: sub.url.clone(),
+        feed: newsqa_web::shown_url(&sub.url),
         not_modified: false,
         added: Vec::new(),
         failed: Vec::new(),
@@ -255,7 +255,7 @@ pub async fn poll(
         // Back off: twice the interval per failure in a row, at most a day.
         let factor = 1u64 << sub.failures.min(6);
         sub.next_poll = at + (interval_secs * factor).min(86_400);
-        tracing::warn!(feed = %sub.url, failures = sub.failures, error = %error, "feed poll failed");
+        tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), failures = sub.failures, error = %error, "feed poll failed");
         return report;
     }
     sub.failures = 0;
@@ -281,7 +281,7 @@ pub async fn poll(
                 report.added.push(article);
             }
             Err(e) => {
-                tracing::warn!(feed = %sub.url, item = %item.id, error = format!("{e:#}"), "feed item not ingested");
+                tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), item = %item.id, error = format!("{e:#}"), "feed item not ingested");
                 report.failed.push(format!(
                     "{}: {e:#}",
                     item.link.as_deref().unwrap_or(&item.id)

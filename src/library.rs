@@ -77,7 +77,7 @@ impl Library {
 
     fn feed_info(&self, s: &Subscription) -> FeedInfo {
         FeedInfo {
-            url: s.url.clone(),
+            url: newsqa_web::shown_url(&s.url),
             title: s.title.clone(),
             articles: s.ingested,
             channel: s.channel,
@@ -292,7 +292,8 @@ impl Backend for Library {
         let mut sub = Subscription::new(url, &self.guild_dir(guild), Some(guild), channel);
         if !self.feeds.add(sub.clone())? {
             return Err(BackendError::Rejected(format!(
-                "this server already follows {url}."
+                "this server already follows {}.",
+                newsqa_web::shown_url(url)
             )));
         }
         // The first poll decides: a link that is not a feed is refused and not kept.
@@ -342,10 +343,13 @@ impl Backend for Library {
             match self.poll_one(&mut sub) {
                 Ok(report) => {
                     if !report.added.is_empty() {
-                        tracing::info!(guild, feed = %sub.url, added = report.added.len(), "feed brought new articles");
+                        tracing::info!(guild, feed = %newsqa_web::shown_url(&sub.url), added = report.added.len(), "feed brought new articles");
                     }
                     if let Some(channel) = sub.channel {
-                        let feed = sub.title.clone().unwrap_or_else(|| sub.url.clone());
+                        let feed = sub
+                            .title
+                            .clone()
+                            .unwrap_or_else(|| newsqa_web::shown_url(&sub.url));
                         news.extend(report.added.into_iter().map(|a| Announcement {
                             guild,
                             channel,
@@ -356,7 +360,7 @@ impl Backend for Library {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(guild, feed = %sub.url, error = format!("{e:#}"), "feed poll failed")
+                    tracing::error!(guild, feed = %newsqa_web::shown_url(&sub.url), error = format!("{e:#}"), "feed poll failed")
                 }
             }
         }

@@ -233,10 +233,11 @@ fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Result<ExitCode
                 bail!("--channel names a Discord channel; give the server with --guild too");
             }
             let sub = newsqa::feeds::Subscription::new(&url, &config.index.path, guild, channel);
+            let shown = newsqa_web::shown_url(&url);
             if !store.add(sub)? {
-                bail!("already subscribed to {url}");
+                bail!("already subscribed to {shown}");
             }
-            println!("subscribed to {url}");
+            println!("subscribed to {shown}");
             poll_feeds(config, Some(&url), false)
         }
         FeedCommand::List { json } => {
@@ -247,6 +248,7 @@ fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Result<ExitCode
                     .iter()
                     .map(|s| {
                         let mut v = serde_json::to_value(s).unwrap_or_default();
+                        v["url"] = serde_json::json!(newsqa_web::shown_url(&s.url));
                         v["seen"] = serde_json::json!(s.seen.len());
                         v["failing"] = serde_json::json!(s.failing_for(report_after, at));
                         v
@@ -259,7 +261,7 @@ fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Result<ExitCode
                 for s in &subs {
                     println!(
                         "{}  {}  {} articles  {}",
-                        s.url,
+                        newsqa_web::shown_url(&s.url),
                         s.title.as_deref().unwrap_or("(not read yet)"),
                         s.ingested,
                         s.guild.map(|g| format!("server {g}")).unwrap_or_default()
@@ -278,12 +280,17 @@ fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Result<ExitCode
         }
         FeedCommand::Remove { url } => match store.remove(&url, &config.index.path)? {
             Some(s) => {
-                println!("unsubscribed from {} ({} articles stay)", s.url, s.ingested);
+                println!(
+                    "unsubscribed from {} ({} articles stay)",
+                    newsqa_web::shown_url(&s.url),
+                    s.ingested
+                );
                 Ok(ExitCode::SUCCESS)
             }
             None => {
                 eprintln!(
-                    "error: no subscription to {url:?} for this index (see `newsqa feed list`)"
+                    "error: no subscription to {:?} for this index (see `newsqa feed list`)",
+                    newsqa_web::shown_url(&url)
                 );
                 Ok(ExitCode::FAILURE)
             }

@@ -179,3 +179,37 @@ async fn a_failing_feed_is_reported_and_backed_off() {
     assert!(list[0]["last_error"].as_str().unwrap().contains("404"));
     assert!(list[0]["next_poll"].as_u64().unwrap() > list[0]["added_at"].as_u64().unwrap() + 900);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_token_in_the_query_string_is_never_printed() {
+    let site = Arc::new(Site::default());
+    site.version.store(1, Ordering::SeqCst);
+    let base = serve(site.clone()).await;
+    let url = format!("{base}/feed.xml?token=s3cret");
+    let app = spawn_app();
+    let runs = tokio::task::spawn_blocking(move || {
+        let mut runs = vec![run(&app, &["-v", "feed", "add", &url])];
+        site.version.store(2, Ordering::SeqCst);
+        runs.push(run(&app, &["-v", "feed", "poll"]));
+        runs.push(run(&app, &["feed", "poll", "--json"]));
+        runs.push(run(&app, &["feed", "list"]));
+        runs.push(run(&app, &["feed", "list", "--json"]));
+        // Removing by the address as listed works.
+        let shown = format!("{base}/feed.xml?…");
+        runs.push(run(&app, &["feed", "remove", &shown]));
+        runs
+    })
+    .await
+    .unwrap();
+    for r in &runs {
+        assert!(
+            !r.stdout.contains("s3cret") && !r.stderr.contains("s3cret"),
+            "{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+    // The list shows the address without its query.
+    assert!(runs[3].stdout.contains("feed.xml?…"), "{}", runs[3].stdout);
+    assert!(runs[5].ok, "{}\n{}", runs[5].stdout, runs[5].stderr);
+}

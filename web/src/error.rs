@@ -9,46 +9,46 @@ pub enum WebError {
     #[error("{url:?} is not a valid URL")]
     BadUrl { url: String },
     /// A scheme other than http and https.
-    #[error("{url}: only http and https links can be fetched")]
+    #[error("{shown}: only http and https links can be fetched", shown = crate::shown_url(.url))]
     Scheme { url: String },
     /// The host is, or resolves to, an address newsqa must not reach.
-    #[error("{url}: refused to fetch from {addr} ({why}); only public addresses are allowed")]
+    #[error("{shown}: refused to fetch from {addr} ({why}); only public addresses are allowed", shown = crate::shown_url(.url))]
     Blocked {
         url: String,
         addr: IpAddr,
         why: &'static str,
     },
     /// The host name did not resolve.
-    #[error("{url}: could not resolve the host name")]
+    #[error("{shown}: could not resolve the host name", shown = crate::shown_url(.url))]
     Resolve {
         url: String,
         #[source]
         source: std::io::Error,
     },
     /// More redirects than allowed.
-    #[error("{url}: more than {max} redirects")]
+    #[error("{shown}: more than {max} redirects", shown = crate::shown_url(.url))]
     TooManyRedirects { url: String, max: usize },
     /// The server answered with an error status.
-    #[error("{url}: the server answered {status}")]
+    #[error("{shown}: the server answered {status}", shown = crate::shown_url(.url))]
     Status { url: String, status: u16 },
     /// A content type other than the ones asked for.
-    #[error("{url}: {content_type:?} is not a web page or text")]
+    #[error("{shown}: {content_type:?} is not a web page or text", shown = crate::shown_url(.url))]
     ContentType { url: String, content_type: String },
     /// The response is larger than the cap.
-    #[error("{url}: the response is larger than {cap} bytes")]
+    #[error("{shown}: the response is larger than {cap} bytes", shown = crate::shown_url(.url))]
     TooLarge { url: String, cap: u64 },
     /// Connecting or the whole request took too long.
-    #[error("{url}: timed out after {secs} s")]
+    #[error("{shown}: timed out after {secs} s", shown = crate::shown_url(.url))]
     Timeout { url: String, secs: u64 },
     /// A network or protocol error.
-    #[error("{url}: {source}")]
+    #[error("{shown}: {source}", shown = crate::shown_url(.url))]
     Http {
         url: String,
         #[source]
         source: reqwest::Error,
     },
     /// A feed that does not parse as RSS or Atom.
-    #[error("{url}: not an RSS or Atom feed ({reason})")]
+    #[error("{shown}: not an RSS or Atom feed ({reason})", shown = crate::shown_url(.url))]
     Feed { url: String, reason: String },
     /// The feed list could not be read or written.
     #[error("feed list {path}: {source}")]
