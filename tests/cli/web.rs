@@ -15,10 +15,16 @@ fn page(name: &str) -> String {
     .unwrap()
 }
 
-/// Serves the test pages; returns the base URL.
+/// Serves the test pages; returns the base URL. The pages' own URLs (canonical link,
+/// og:url) are on this server, as a real site's are; `/copy/council-bike-lanes` is a page
+/// that claims another site's URL.
 async fn site() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
     let html = |name: &'static str| {
-        let body = page(name);
+        let body = page(name)
+            .replace("https://riverside.example", &base)
+            .replace("https://ledger.example", &base);
         move || {
             let body = body.clone();
             async move { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body) }
@@ -30,6 +36,15 @@ async fn site() -> String {
         .route("/local/harbor-tunnel", get(html("arc.html")))
         .route("/markets/grain", get(html("paywall.html")))
         .route(
+            "/copy/council-bike-lanes",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    page("wordpress.html"),
+                )
+            }),
+        )
+        .route(
             "/short/tunnel",
             get(|| async {
                 (
@@ -39,8 +54,6 @@ async fn site() -> String {
                     .into_response()
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base
 }
@@ -88,10 +101,7 @@ async fn two_links_to_one_story_are_stored_once_under_its_canonical_url() {
     );
     assert!(second.ok, "{}", second.stderr);
     assert_eq!(list.len(), 1, "{list:?}");
-    assert_eq!(
-        list[0]["id"],
-        "https://riverside.example/2025/03/council-bike-lanes/"
-    );
+    assert_eq!(list[0]["id"], format!("{base}/2025/03/council-bike-lanes/"));
     assert_eq!(list[0]["author"], "Dana Whitfield");
     assert_eq!(answer["answer"], "3.2 million dollars", "{answer}");
     assert_eq!(
@@ -154,6 +164,33 @@ async fn redirects_are_followed_and_private_addresses_refused_without_the_allow_
         .unwrap();
     assert_eq!(
         tunnel["id"],
-        "https://ledger.example/local/2025/04/02/harbor-tunnel-closure/"
+        format!("{base}/local/2025/04/02/harbor-tunnel-closure/")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_claiming_another_sites_url_does_not_replace_its_article() {
+    let base = site().await;
+    let app = spawn_app();
+    let original = format!("{base}/2025/03/council-bike-lanes/");
+    let copy = format!("{base}/copy/council-bike-lanes");
+    let list = tokio::task::spawn_blocking({
+        let dir = app.dir.path().to_owned();
+        let (original, copy) = (original.clone(), copy.clone());
+        move || {
+            let app = App {
+                dir: tempfile::TempDir::new_in(dir).unwrap(),
+            };
+            assert!(fetch(&app, &["ingest", &original], true).ok);
+            let copied = fetch(&app, &["ingest", &copy], true);
+            assert!(copied.ok, "{}", copied.stderr);
+            app.articles()
+        }
+    })
+    .await
+    .unwrap();
+    // The copy says it is https://riverside.example/...; it is stored under its own address.
+    let mut ids: Vec<&str> = list.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, vec![original.as_str(), copy.as_str()], "{list:?}");
 }
