@@ -67,6 +67,20 @@ impl Library {
         Ok(engine)
     }
 
+    /// The engine of a server that has articles; `None` for one that never ingested any, so
+    /// that asking or listing there creates nothing on disk and keeps no engine.
+    fn existing_corpus(&self, guild: GuildId) -> Result<Option<Arc<Engine>>> {
+        let known = self
+            .engines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&guild);
+        if !known && !newsqa_index::ArticleIndex::exists(&self.guild_dir(guild)) {
+            return Ok(None);
+        }
+        self.corpus(guild).map(Some)
+    }
+
     fn guild_dir(&self, guild: GuildId) -> PathBuf {
         self.root.join(guild.to_string())
     }
@@ -171,7 +185,9 @@ fn to_answer(c: Candidate) -> Answer {
 
 impl Backend for Library {
     fn ask(&self, guild: GuildId, question: &str) -> Result<Outcome, BackendError> {
-        let engine = self.corpus(guild)?;
+        let Some(engine) = self.existing_corpus(guild)? else {
+            return Ok(Outcome::NotFound { reason: None });
+        };
         let reply = engine.ask_with(question, false).map_err(internal)?;
         Ok(match reply.best {
             Some(best) => Outcome::Answer(to_answer(best)),
@@ -223,13 +239,18 @@ impl Backend for Library {
     }
 
     fn articles(&self, guild: GuildId) -> Result<Vec<ArticleSummary>, BackendError> {
-        let engine = self.corpus(guild)?;
+        let Some(engine) = self.existing_corpus(guild)? else {
+            return Ok(Vec::new());
+        };
         Ok(engine.articles()?.into_iter().map(summary).collect())
     }
 
     fn lookup(&self, guild: GuildId, id_or_url: &str) -> Result<ArticleSummary, BackendError> {
         let wanted = id_or_url.trim();
-        match self.corpus(guild)?.find(wanted) {
+        let Some(engine) = self.existing_corpus(guild)? else {
+            return Err(BackendError::NotFound(wanted.to_owned()));
+        };
+        match engine.find(wanted) {
             Ok(Some(a)) => Ok(summary(a)),
             Ok(None) => Err(BackendError::NotFound(wanted.to_owned())),
             Err(e) => match e.downcast_ref::<IndexError>() {
@@ -243,7 +264,9 @@ impl Backend for Library {
     }
 
     fn forget(&self, guild: GuildId, id: &str) -> Result<Option<ArticleSummary>, BackendError> {
-        let engine = self.corpus(guild)?;
+        let Some(engine) = self.existing_corpus(guild)? else {
+            return Ok(None);
+        };
         Ok(engine.forget(id)?.map(summary))
     }
 

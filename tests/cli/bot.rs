@@ -414,6 +414,15 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
         text_of(&elsewhere).contains("couldn't find the answer"),
         "{elsewhere}"
     );
+    // A server that never ingested anything reads as empty, with nothing created on disk.
+    assert!(
+        !bot.dir
+            .path()
+            .join("guilds")
+            .join(GUILD_B.to_string())
+            .exists(),
+        "asking created an index"
+    );
 
     // Logs name guild, user and article, never the token.
     let log = bot.log();
