@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use newsqa_index::Metadata;
+use newsqa_index::{Metadata, Upsert};
 use newsqa_web::{parse_feed, Conditional, Fetched, Fetcher, FEED_TYPES};
 use serde::{Deserialize, Serialize};
 
@@ -227,6 +227,7 @@ pub async fn poll(
         last_modified: sub.last_modified.clone(),
     };
     let fetched = fetcher.get(&sub.url, FEED_TYPES, &cond).await;
+    let mut validators = None;
     let feed = match fetched {
         Ok(Fetched::NotModified) => {
             report.not_modified = true;
@@ -234,8 +235,9 @@ pub async fn poll(
         }
         Ok(Fetched::Page(page)) => match parse_feed(&sub.url, &page.text) {
             Ok(feed) => {
-                sub.etag = page.etag;
-                sub.last_modified = page.last_modified;
+                // Kept only once every item of this poll is in: a failed item must come back
+                // in the next poll, not behind a 304.
+                validators = Some((page.etag, page.last_modified));
                 Some(feed)
             }
             Err(e) => {
@@ -275,7 +277,10 @@ pub async fn poll(
             continue;
         }
         match ingest_item(engine, fetcher, &item).await {
-            Ok(article) => {
+            // Already in the index (the same story in another of the server's feeds, or a
+            // crash after its commit): seen, not announced again.
+            Ok((_, Upsert::Unchanged)) => sub.seen.push(item.id.clone()),
+            Ok((article, _)) => {
                 sub.seen.push(item.id.clone());
                 sub.ingested += 1;
                 report.added.push(article);
@@ -289,6 +294,10 @@ pub async fn poll(
             }
         }
     }
+    if let (Some((etag, last_modified)), true) = (validators, report.failed.is_empty()) {
+        sub.etag = etag;
+        sub.last_modified = last_modified;
+    }
     if sub.seen.len() > SEEN_LIMIT {
         let extra = sub.seen.len() - SEEN_LIMIT;
         sub.seen.drain(..extra);
@@ -301,7 +310,7 @@ async fn ingest_item(
     engine: &Engine,
     fetcher: &Fetcher,
     item: &newsqa_web::FeedItem,
-) -> Result<NewArticle> {
+) -> Result<(NewArticle, Upsert)> {
     let from_page = match &item.link {
         Some(link) => {
             crate::web::fetch_article(engine, fetcher, link, item.title.clone(), None).await
@@ -330,9 +339,12 @@ async fn ingest_item(
         (Err(e), None) => return Err(e),
     };
     let done = engine.ingest_one(&article)?;
-    Ok(NewArticle {
-        id: done.id,
-        title: done.title,
-        url: article.url,
-    })
+    Ok((
+        NewArticle {
+            id: done.id,
+            title: done.title,
+            url: article.url,
+        },
+        done.status,
+    ))
 }

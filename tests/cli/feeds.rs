@@ -1,6 +1,6 @@
 //! `newsqa feed`: a local feed server on 127.0.0.1 whose feed grows between polls.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -17,6 +17,8 @@ pub struct Site {
     pub version: AtomicUsize,
     not_modified: AtomicUsize,
     page_fetches: AtomicUsize,
+    /// Story C's page answers 500 while this is set (it has no copy in the feed).
+    fail_c: AtomicBool,
 }
 
 const ITEM_A: &str = r#"<item><guid>story-a</guid><title>Water main repairs finished</title><link>BASE/news/a</link><description>short</description></item>"#;
@@ -65,13 +67,18 @@ async fn feed(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
 pub async fn serve(site: Arc<Site>) -> String {
     let app = Router::new()
         .route("/feed.xml", get(feed))
+        // The same stories in a second feed of the same site.
+        .route("/feed2.xml", get(feed))
         .route("/news/a", get(|State(s): State<Arc<Site>>| async move {
             s.page_fetches.fetch_add(1, Ordering::SeqCst);
             ([(header::CONTENT_TYPE, "text/html")], article("Water main repairs finished", "Crews finished replacing the water main under Elm Street on Thursday, two days ahead of schedule."))
         }))
         .route("/news/c", get(|State(s): State<Arc<Site>>| async move {
             s.page_fetches.fetch_add(1, Ordering::SeqCst);
-            ([(header::CONTENT_TYPE, "text/html")], article("School term starts a week late", "The autumn term will start on September 9 because the new heating system is not ready, the school board said."))
+            if s.fail_c.load(Ordering::SeqCst) {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+            ([(header::CONTENT_TYPE, "text/html")], article("School term starts a week late", "The autumn term will start on September 9 because the new heating system is not ready, the school board said.")).into_response()
         }))
         .with_state(site);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -212,4 +219,74 @@ async fn a_feed_token_in_the_query_string_is_never_printed() {
     // The list shows the address without its query.
     assert!(runs[3].stdout.contains("feed.xml?…"), "{}", runs[3].stdout);
     assert!(runs[5].ok, "{}\n{}", runs[5].stdout, runs[5].stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_that_failed_is_ingested_later_not_lost_behind_a_304() {
+    let site = Arc::new(Site::default());
+    site.version.store(2, Ordering::SeqCst);
+    site.fail_c.store(true, Ordering::SeqCst);
+    let base = serve(site.clone()).await;
+    let url = format!("{base}/feed.xml");
+    let app = spawn_app();
+    let (added, retried, fixed, titles) = tokio::task::spawn_blocking(move || {
+        let added = run(&app, &["feed", "add", &url]);
+        // The feed has not changed; story C still fails and must be tried again.
+        let retried = run(&app, &["feed", "poll", "--json"]);
+        site.fail_c.store(false, Ordering::SeqCst);
+        let fixed = run(&app, &["feed", "poll", "--json"]);
+        let titles: Vec<String> = app
+            .articles()
+            .iter()
+            .map(|a| a["title"].as_str().unwrap().to_owned())
+            .collect();
+        (added, retried, fixed, titles)
+    })
+    .await
+    .unwrap();
+    assert!(
+        added.stdout.contains("2 new article(s)"),
+        "{}\n{}",
+        added.stdout,
+        added.stderr
+    );
+    let retried: serde_json::Value = serde_json::from_str(retried.stdout.trim()).unwrap();
+    assert_eq!(retried["not_modified"], false, "{retried}");
+    assert_eq!(retried["failed"].as_array().unwrap().len(), 1, "{retried}");
+    let fixed: serde_json::Value = serde_json::from_str(fixed.stdout.trim()).unwrap();
+    assert_eq!(
+        fixed["added"][0]["title"], "School term starts a week late",
+        "{fixed}"
+    );
+    assert!(
+        titles.iter().any(|t| t == "School term starts a week late"),
+        "{titles:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_story_in_two_feeds_is_announced_once() {
+    let site = Arc::new(Site::default());
+    site.version.store(1, Ordering::SeqCst);
+    let base = serve(site.clone()).await;
+    let app = spawn_app();
+    let (first, second) = tokio::task::spawn_blocking(move || {
+        (
+            run(&app, &["feed", "add", &format!("{base}/feed.xml")]),
+            run(&app, &["feed", "add", &format!("{base}/feed2.xml")]),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        first.stdout.contains("2 new article(s)"),
+        "{}",
+        first.stdout
+    );
+    assert!(second.ok, "{}", second.stderr);
+    assert!(
+        second.stdout.contains("0 new article(s)"),
+        "{}",
+        second.stdout
+    );
 }
