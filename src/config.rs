@@ -91,6 +91,9 @@ pub struct FeedsConfig {
     pub report_after_hours: f64,
     /// The subscriptions and what each feed has given so far. Env: NEWSQA_FEEDS.
     pub state: PathBuf,
+    /// Most new items one poll of one feed ingests (oldest first); the rest wait for the
+    /// next poll, so a feed that suddenly lists thousands of items cannot stall a round.
+    pub max_items_per_poll: usize,
 }
 
 impl Default for FeedsConfig {
@@ -99,6 +102,7 @@ impl Default for FeedsConfig {
             poll_minutes: 15.0,
             report_after_hours: 48.0,
             state: PathBuf::from("data/feeds.json"),
+            max_items_per_poll: 50,
         }
     }
 }

@@ -271,11 +271,19 @@ pub async fn poll(
     if feed.title.is_some() {
         sub.title = feed.title;
     }
-    // Feeds list the newest first; ingest in publication order.
+    // Feeds list the newest first; ingest in publication order, at most the cap a poll.
+    let cap = engine.config().feeds.max_items_per_poll.max(1);
+    let mut taken = 0;
+    let mut left_over = false;
     for item in feed.items.into_iter().rev() {
         if sub.seen.contains(&item.id) {
             continue;
         }
+        if taken == cap {
+            left_over = true;
+            break;
+        }
+        taken += 1;
         match ingest_item(engine, fetcher, &item).await {
             // Already in the index (the same story in another of the server's feeds, or a
             // crash after its commit): seen, not announced again.
@@ -294,7 +302,9 @@ pub async fn poll(
             }
         }
     }
-    if let (Some((etag, last_modified)), true) = (validators, report.failed.is_empty()) {
+    // Items left for the next poll must not hide behind a 304 either.
+    let complete = report.failed.is_empty() && !left_over;
+    if let (Some((etag, last_modified)), true) = (validators, complete) {
         sub.etag = etag;
         sub.last_modified = last_modified;
     }

@@ -290,3 +290,32 @@ async fn one_story_in_two_feeds_is_announced_once() {
         second.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_takes_at_most_the_cap_and_leaves_the_rest_for_the_next() {
+    let site = Arc::new(Site::default());
+    site.version.store(2, Ordering::SeqCst);
+    let base = serve(site.clone()).await;
+    let app = spawn_app();
+    app.write("config.toml", b"[feeds]\nmax_items_per_poll = 2\n");
+    let (added, next) = tokio::task::spawn_blocking(move || {
+        let added = run(&app, &["feed", "add", &format!("{base}/feed.xml")]);
+        let next = run(&app, &["feed", "poll", "--json"]);
+        (added, next)
+    })
+    .await
+    .unwrap();
+    assert!(
+        added.stdout.contains("2 new article(s)"),
+        "{}",
+        added.stdout
+    );
+    let next: serde_json::Value = serde_json::from_str(next.stdout.trim()).unwrap();
+    assert_eq!(next["not_modified"], false, "{next}");
+    // Oldest first: A and B went in first, the newest (C) now.
+    assert_eq!(next["added"].as_array().unwrap().len(), 1, "{next}");
+    assert_eq!(
+        next["added"][0]["title"], "School term starts a week late",
+        "{next}"
+    );
+}
