@@ -412,26 +412,16 @@ impl Engine {
                 .article(&c.article_id)?
                 .and_then(|a| a.date)
                 .and_then(|d| answerable::year_of(&d));
-            // The article's text, read when the check needs it: for an undated article's
-            // years, or to find an acronym spelled out.
-            let text = match published {
+            // The article's text, read once and only when the check needs it: for an undated
+            // article's years, or to find an acronym spelled out.
+            let text = std::cell::OnceCell::new();
+            let passages = || self.article_text(&text, &c.article_id);
+            let latest_mentioned = match published {
                 Some(_) => None,
-                None => Some(self.index.article_passages(&c.article_id)?),
+                None => answerable::latest_year(passages()?.iter().map(String::as_str)),
             };
-            let latest_mentioned = text
-                .as_ref()
-                .and_then(|p| answerable::latest_year(p.iter().map(String::as_str)));
-            let text = std::cell::RefCell::new(text);
-            let spelled_out = |acronym: &str| -> newsqa_index::Result<bool> {
-                if text.borrow().is_none() {
-                    *text.borrow_mut() = Some(self.index.article_passages(&c.article_id)?);
-                }
-                let text = text.borrow();
-                let passages = text.as_deref().unwrap_or_default();
-                Ok(answerable::spells_out(
-                    passages.iter().map(String::as_str),
-                    acronym,
-                ))
+            let spelled_out = |acronym: &str| {
+                passages().map(|p| answerable::spells_out(p.iter().map(String::as_str), acronym))
             };
             let time = answerable::ArticleTime {
                 published,
@@ -471,6 +461,21 @@ impl Engine {
             Abstention::LowConfidence { score: top.score }
         });
         Ok((None, Some(reason)))
+    }
+}
+
+impl Engine {
+    /// An article's passages, read from the index into `cell` on first use.
+    fn article_text<'a>(
+        &self,
+        cell: &'a std::cell::OnceCell<Vec<String>>,
+        id: &str,
+    ) -> newsqa_index::Result<&'a [String]> {
+        if let Some(text) = cell.get() {
+            return Ok(text);
+        }
+        let text = self.index.article_passages(id)?;
+        Ok(cell.get_or_init(|| text))
     }
 }
 

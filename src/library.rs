@@ -129,16 +129,20 @@ fn is_busy(e: &anyhow::Error) -> bool {
         .any(|c| matches!(c.downcast_ref::<ModelError>(), Some(ModelError::Busy(_))))
 }
 
-fn internal(e: anyhow::Error) -> BackendError {
-    let index_busy = e.chain().any(|c| {
+/// Whether another process held the index's writer lock for longer than the wait.
+fn is_index_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
         matches!(
             c.downcast_ref::<IndexError>(),
             Some(IndexError::Busy { .. })
         )
-    });
+    })
+}
+
+fn internal(e: anyhow::Error) -> BackendError {
     if is_busy(&e) {
         BackendError::Busy
-    } else if index_busy {
+    } else if is_index_busy(&e) {
         // Another process (a CLI bulk ingest) holds the server's index for longer than the
         // wait: the moderator can try again, nothing is wrong.
         BackendError::Rejected(
