@@ -32,9 +32,15 @@ pub enum ModelError {
     /// The model's queue is full; try again shortly.
     #[error("the {0} is busy; try again in a moment")]
     Busy(&'static str),
-    /// The model's thread has stopped (it panicked or failed to load).
+    /// The model's thread has stopped (it failed to load, or the process is shutting down).
     #[error("the {0} has stopped")]
     Stopped(&'static str),
+    /// The model panicked on this one request. The model thread lives on and serves the next.
+    #[error("the {model} failed on this request: {message}")]
+    Panicked {
+        model: &'static str,
+        message: String,
+    },
 }
 
 /// Result type of this crate.

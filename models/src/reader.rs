@@ -174,6 +174,11 @@ impl Reader {
         Ok(Reader { worker })
     }
 
+    /// Requests accepted by the reader and not yet answered (the running one included).
+    pub fn pending(&self) -> usize {
+        self.worker.pending()
+    }
+
     /// Reads every context in one batched forward pass and returns the best `top_k` spans of
     /// each, best first. With `wait` false, a full queue gives [`ModelError::Busy`].
     pub fn read(
@@ -260,7 +265,13 @@ impl Loaded {
         features
             .iter()
             .enumerate()
-            .map(|(i, f)| self.best_spans(i, f, &contexts[i], &start[i], &end[i], top_k))
+            .map(|(i, f)| {
+                // A forward pass that returned fewer rows than features scores them as nothing.
+                let s = start.get(i).map(Vec::as_slice).unwrap_or(&[]);
+                let e = end.get(i).map(Vec::as_slice).unwrap_or(&[]);
+                let max_len = self.cfg.max_answer_tokens;
+                best_spans(i, f, &contexts[i], s, e, top_k, max_len)
+            })
             .collect()
     }
 
@@ -308,55 +319,105 @@ impl Loaded {
             }
         }
     }
+}
 
-    /// The `top_k` highest start+end logit spans of one feature, at most `max_answer_tokens` long.
-    fn best_spans(
-        &self,
-        context_index: usize,
-        f: &Feature,
-        context: &str,
-        start: &[f32],
-        end: &[f32],
-        top_k: usize,
-    ) -> Vec<Span> {
-        let max_len = self.cfg.max_answer_tokens.max(1);
-        let mut scored: Vec<(f32, usize, usize)> = Vec::new();
-        let in_context: Vec<usize> = (0..f.offsets.len())
-            .filter(|&i| f.offsets[i].is_some())
-            .collect();
-        for (k, &s) in in_context.iter().enumerate() {
-            for &e in in_context[k..].iter().take_while(|&&e| e < s + max_len) {
-                scored.push((start[s] + end[e], s, e));
-            }
+/// The `top_k` highest start+end logit spans of one feature, at most `max_answer_tokens` long.
+#[allow(clippy::too_many_arguments)]
+fn best_spans(
+    context_index: usize,
+    f: &Feature,
+    context: &str,
+    start: &[f32],
+    end: &[f32],
+    top_k: usize,
+    max_answer_tokens: usize,
+) -> Vec<Span> {
+    let max_len = max_answer_tokens.max(1);
+    let mut scored: Vec<(f32, usize, usize)> = Vec::new();
+    // Only tokens with a logit on both sides: a short logit row never indexes past its end.
+    let logits = f.offsets.len().min(start.len()).min(end.len());
+    let in_context: Vec<usize> = (0..logits).filter(|&i| f.offsets[i].is_some()).collect();
+    for (k, &s) in in_context.iter().enumerate() {
+        for &e in in_context[k..].iter().take_while(|&&e| e < s + max_len) {
+            scored.push((start[s] + end[e], s, e));
         }
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let char_count = context.chars().count();
-        let no_answer =
-            f64::from(start.first().copied().unwrap_or(0.0) + end.first().copied().unwrap_or(0.0));
-        let mut out: Vec<Span> = Vec::with_capacity(top_k);
-        for (score, s, e) in scored {
-            if out.len() >= top_k {
-                break;
-            }
-            let (begin, _) = f.offsets[s].expect("context token");
-            let (_, finish) = f.offsets[e].expect("context token");
-            let finish = finish.min(char_count);
-            if finish <= begin || out.iter().any(|o| o.start == begin && o.end == finish) {
-                continue;
-            }
-            let text: String = context.chars().skip(begin).take(finish - begin).collect();
-            if text.trim().is_empty() {
-                continue;
-            }
-            out.push(Span {
-                context: context_index,
-                start: begin,
-                end: finish,
-                text,
-                score: f64::from(score),
-                no_answer,
-            });
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let char_count = context.chars().count();
+    let no_answer =
+        f64::from(start.first().copied().unwrap_or(0.0) + end.first().copied().unwrap_or(0.0));
+    let mut out: Vec<Span> = Vec::with_capacity(top_k);
+    for (score, s, e) in scored {
+        if out.len() >= top_k {
+            break;
         }
-        out
+        let (begin, _) = f.offsets[s].expect("context token");
+        let (_, finish) = f.offsets[e].expect("context token");
+        let finish = finish.min(char_count);
+        if finish <= begin || out.iter().any(|o| o.start == begin && o.end == finish) {
+            continue;
+        }
+        let text: String = context.chars().skip(begin).take(finish - begin).collect();
+        if text.trim().is_empty() {
+            continue;
+        }
+        out.push(Span {
+            context: context_index,
+            start: begin,
+            end: finish,
+            text,
+            score: f64::from(score),
+            no_answer,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feature(context: &str) -> Feature {
+        // [CLS] q [SEP] then one token per word of the context, [SEP].
+        let mut offsets = vec![None, None, None];
+        let mut at = 0;
+        for w in context.split(' ') {
+            offsets.push(Some((at, at + w.chars().count())));
+            at += w.chars().count() + 1;
+        }
+        offsets.push(None);
+        Feature {
+            ids: vec![0; offsets.len()],
+            types: vec![0; offsets.len()],
+            offsets,
+        }
+    }
+
+    #[test]
+    fn spans_come_from_the_best_logits() {
+        let context = "the NSA was exempted";
+        let f = feature(context);
+        let start = [5.0, 0.0, 0.0, 1.0, 4.0, 0.0, 0.0, 0.0];
+        let end = [5.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0];
+        let spans = best_spans(0, &f, context, &start, &end, 2, 30);
+        assert_eq!(spans[0].text, "NSA");
+        assert_eq!(spans[0].score, 8.0);
+        assert_eq!(spans[0].no_answer, 10.0);
+        assert_eq!(spans[1].text, "the NSA");
+    }
+
+    #[test]
+    fn short_or_missing_logit_rows_give_fewer_spans_not_a_panic() {
+        let context = "the NSA was exempted";
+        let f = feature(context);
+        // Rows shorter than the feature: only tokens with both logits are read.
+        let spans = best_spans(0, &f, context, &[0.0, 0.0, 0.0, 1.0, 3.0], &[0.0; 4], 3, 30);
+        assert!(spans.iter().all(|s| s.text == "the"), "{spans:?}");
+        assert!(best_spans(0, &f, context, &[], &[], 3, 30).is_empty());
+        // Offsets past the context's end (odd tokenizer output) are clipped or skipped.
+        let mut odd = feature(context);
+        odd.offsets[6] = Some((40, 44));
+        let spans = best_spans(0, &odd, context, &[0.0; 8], &[0.0; 8], 10, 30);
+        assert!(spans.iter().all(|s| s.end <= context.chars().count()));
     }
 }
