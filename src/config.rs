@@ -44,8 +44,11 @@ pub struct FetchSection {
     /// Redirects followed before giving up.
     pub max_redirects: usize,
     /// Private networks (CIDR or single addresses) that may be fetched from anyway, e.g. for
-    /// self-hosted sites; everything non-public is refused otherwise.
+    /// self-hosted sites; everything non-public is refused otherwise. An allowed network is
+    /// open on every port.
     pub allow: Vec<String>,
+    /// Ports of public addresses that pages and feeds are fetched from.
+    pub ports: Vec<u16>,
 }
 
 impl Default for FetchSection {
@@ -56,6 +59,7 @@ impl Default for FetchSection {
             timeout_secs: 30,
             max_redirects: 5,
             allow: Vec::new(),
+            ports: newsqa_web::DEFAULT_PORTS.to_vec(),
         }
     }
 }
@@ -77,6 +81,7 @@ impl FetchSection {
             timeout: std::time::Duration::from_secs(self.timeout_secs.max(1)),
             max_redirects: self.max_redirects,
             allow,
+            ports: self.ports.clone(),
         }))
     }
 }

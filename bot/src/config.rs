@@ -20,6 +20,9 @@ pub struct DiscordConfig {
     pub ask_cooldown_secs: f64,
     /// Articles per page of `/articles`.
     pub articles_per_page: usize,
+    /// Hosts that `/ingest file:` downloads attachments from (https only), besides the API
+    /// base's own origin: Discord's CDN.
+    pub attachment_hosts: Vec<String>,
 }
 
 impl Default for DiscordConfig {
@@ -31,6 +34,10 @@ impl Default for DiscordConfig {
             moderator_roles: Vec::new(),
             ask_cooldown_secs: 10.0,
             articles_per_page: 10,
+            attachment_hosts: crate::attachments::DISCORD_CDN_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
         }
     }
 }
@@ -45,6 +52,7 @@ impl std::fmt::Debug for DiscordConfig {
             .field("moderator_roles", &self.moderator_roles)
             .field("ask_cooldown_secs", &self.ask_cooldown_secs)
             .field("articles_per_page", &self.articles_per_page)
+            .field("attachment_hosts", &self.attachment_hosts)
             .finish()
     }
 }

@@ -14,6 +14,7 @@ use serenity::all::{
 };
 use serenity::async_trait;
 
+use crate::attachments::AttachmentPolicy;
 use crate::backend::{Answer, Backend, BackendError, Feedback, Outcome, Source};
 use crate::config::DiscordConfig;
 use crate::render::{self, ids, ButtonStyle, View};
@@ -29,6 +30,7 @@ pub struct Handler {
     polling: std::sync::atomic::AtomicBool,
     next_key: AtomicU64,
     state: Mutex<State>,
+    attachments: AttachmentPolicy,
     downloads: reqwest::Client,
 }
 
@@ -101,6 +103,8 @@ impl Handler {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(1);
+        let attachments = AttachmentPolicy::new(&config.api_base, &config.attachment_hosts);
+        let downloads = attachments.client();
         Handler {
             backend,
             config,
@@ -108,11 +112,8 @@ impl Handler {
             polling: std::sync::atomic::AtomicBool::new(false),
             next_key: AtomicU64::new(start),
             state: Mutex::new(State::default()),
-            downloads: reqwest::Client::builder()
-                .user_agent(concat!("newsqa/", env!("CARGO_PKG_VERSION")))
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("building an HTTP client"),
+            attachments,
+            downloads,
         }
     }
 
@@ -339,6 +340,10 @@ impl Handler {
         let extension = name.rsplit_once('.').map_or("", |(_, e)| e);
         if !self.backend.article_extensions().contains(&extension) {
             return Err(format!("{} is not a .txt or .html file.", file.filename));
+        }
+        if let Some(why) = self.attachments.refusal(&file.url) {
+            tracing::warn!(host = ?url::Url::parse(&file.url).ok().and_then(|u| u.host_str().map(str::to_owned)), "attachment not on Discord's CDN");
+            return Err(why);
         }
         let cap = self.backend.max_article_bytes();
         if u64::from(file.size) > cap {

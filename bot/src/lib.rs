@@ -5,6 +5,7 @@
 //! to [`run`]. What users see is built as plain data in [`render`], so it can be tested
 //! without Discord.
 
+mod attachments;
 pub mod backend;
 pub mod commands;
 pub mod config;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 
+pub use attachments::DISCORD_CDN_HOSTS;
 pub use backend::{
     Announcement, Answer, ArticleSummary, Backend, BackendError, FeedInfo, Feedback, GuildId,
     IngestStatus, Ingested, Outcome, Source,

@@ -514,6 +514,23 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
         "{filed}"
     );
 
+    // An attachment that is not on Discord's CDN (nor the API's own origin) is not
+    // downloaded: nothing listens on port 1, so a download would fail differently.
+    let elsewhere = json!({"attachments": {"556": attachment(556, "other.html", 100, "http://127.0.0.1:1/other.html", "text/html")}});
+    let refused = bot
+        .run(
+            "ingest",
+            json!([{"name": "file", "type": 11, "value": "556"}]),
+            Some(elsewhere),
+            GUILD_A,
+            &editor,
+        )
+        .await;
+    assert!(
+        text_of(&refused).contains("not on Discord's CDN"),
+        "{refused}"
+    );
+
     // The same text again is recognised, not duplicated.
     let again = bot
         .run(

@@ -194,3 +194,26 @@ async fn a_page_claiming_another_sites_url_does_not_replace_its_article() {
     ids.sort();
     assert_eq!(ids, vec![original.as_str(), copy.as_str()], "{list:?}");
 }
+
+#[test]
+fn other_ports_and_private_addresses_inside_ipv6_are_refused_before_connecting() {
+    // Nothing listens at these addresses: each is refused before any connection is tried.
+    let app = spawn_app();
+    let port = app.run(&["ingest", "http://8.8.8.8:6379/flushall"]);
+    assert!(!port.ok);
+    assert!(
+        port.stderr.contains("refused to fetch from port 6379"),
+        "{}",
+        port.stderr
+    );
+    // 6to4 around 127.0.0.1, Teredo around a private client, site-local.
+    for (url, why) in [
+        ("http://[2002:7f00:1::1]/", "a loopback address"),
+        ("http://[2001:0:808:808::3f57:fffe]/", "a private address"),
+        ("http://[fec0::1]/", "a site-local address"),
+    ] {
+        let run = app.run(&["ingest", url]);
+        assert!(!run.ok, "{url}");
+        assert!(run.stderr.contains(why), "{url}: {}", run.stderr);
+    }
+}

@@ -18,6 +18,9 @@ pub enum WebError {
         addr: IpAddr,
         why: &'static str,
     },
+    /// The address is public but the port is not one newsqa fetches from.
+    #[error("{shown}: refused to fetch from port {port}; only ports 80 and 443 are fetched from unless [fetch] ports names more", shown = crate::shown_url(.url))]
+    Port { url: String, port: u16 },
     /// The host name did not resolve.
     #[error("{shown}: could not resolve the host name", shown = crate::shown_url(.url))]
     Resolve {

@@ -11,7 +11,7 @@ use reqwest::header::{
 };
 use url::{Host, Url};
 
-use crate::guard::{Cidr, Guard};
+use crate::guard::{Cidr, Guard, Refused, DEFAULT_PORTS};
 use crate::{Result, WebError};
 
 /// The User-Agent newsqa sends.
@@ -45,8 +45,10 @@ pub struct FetchConfig {
     pub timeout: Duration,
     /// Redirects followed before giving up.
     pub max_redirects: usize,
-    /// Networks re-opened despite being private (tests, self-hosting).
+    /// Networks re-opened despite being private (tests, self-hosting), on every port.
     pub allow: Vec<Cidr>,
+    /// Ports of public addresses fetched from (80 and 443 by default).
+    pub ports: Vec<u16>,
 }
 
 impl Default for FetchConfig {
@@ -57,6 +59,7 @@ impl Default for FetchConfig {
             timeout: Duration::from_secs(30),
             max_redirects: 5,
             allow: Vec::new(),
+            ports: DEFAULT_PORTS.to_vec(),
         }
     }
 }
@@ -104,7 +107,7 @@ pub struct Fetcher {
 impl Fetcher {
     /// A fetcher with these limits.
     pub fn new(cfg: FetchConfig) -> Fetcher {
-        let guard = Guard::new(cfg.allow.clone());
+        let guard = Guard::new(cfg.allow.clone(), cfg.ports.clone());
         Fetcher { cfg, guard }
     }
 
@@ -244,11 +247,15 @@ impl Fetcher {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.cfg.connect_timeout)
             .no_proxy();
-        let check = |ip: IpAddr| match self.guard.check(ip) {
-            Some(why) => Err(WebError::Blocked {
+        let check = |ip: IpAddr| match self.guard.check(ip, port) {
+            Some(Refused::Address(why)) => Err(WebError::Blocked {
                 url: shown.clone(),
                 addr: ip,
                 why,
+            }),
+            Some(Refused::Port(port)) => Err(WebError::Port {
+                url: shown.clone(),
+                port,
             }),
             None => Ok(()),
         };

@@ -13,7 +13,7 @@ pub use feed::{parse_feed, Feed, FeedItem};
 pub use fetch::{
     Conditional, FetchConfig, Fetched, Fetcher, Page, FEED_TYPES, PAGE_TYPES, USER_AGENT,
 };
-pub use guard::{Cidr, Guard};
+pub use guard::{Cidr, Guard, Refused, DEFAULT_PORTS};
 
 /// A URL as it may be shown or logged: without its query string (a feed's address may carry
 /// an access token there) and without a user name or password. "https://x.example/rss?key=1"
