@@ -2,6 +2,12 @@
 //! and one poll of a feed (conditional GET, new items only, each item's page fetched, the
 //! feed's own content when the page cannot be). The state lives in one JSON file, saved after
 //! every feed, so a restart neither loses nor repeats anything.
+//!
+//! Several processes may share the file (the bot, and `newsqa feed` from cron). Every change is
+//! a read-modify-write under an exclusive lock on a lock file beside it, written to a temporary
+//! file, synced, renamed over the old one and the directory synced. No lock is held while a
+//! feed is fetched: a poller first *claims* the feeds it will poll (a lease in the file), so
+//! that no two processes poll one feed at once, then polls them, then stores each result.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,6 +21,9 @@ use crate::engine::Engine;
 
 /// Item ids remembered per feed (far more than any feed lists at once).
 const SEEN_LIMIT: usize = 5000;
+
+/// How long a claim on a feed holds when its poller dies before storing the result.
+pub const CLAIM_SECS: u64 = 30 * 60;
 
 /// One subscribed feed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -61,6 +70,9 @@ pub struct Subscription {
     /// Not polled before this time (backoff after failures).
     #[serde(default)]
     pub next_poll: u64,
+    /// A poller has claimed the feed until this time (0: nobody polls it now).
+    #[serde(default)]
+    pub claimed_until: u64,
 }
 
 impl Subscription {
@@ -82,7 +94,13 @@ impl Subscription {
             failures: 0,
             last_error: None,
             next_poll: 0,
+            claimed_until: 0,
         }
+    }
+
+    /// Whether it is backing off after failures at `at`.
+    pub fn backing_off(&self, at: u64) -> bool {
+        self.failures > 0 && self.next_poll > at
     }
 
     /// Whether it has been failing for longer than `hours`.
@@ -127,57 +145,130 @@ impl FeedStore {
         }
     }
 
-    /// Replaces the file atomically (write, then rename), so a crash leaves the old or the new.
-    pub fn save(&self, subs: &[Subscription]) -> Result<()> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    /// Runs `change` on the subscriptions under the file's exclusive lock, and saves them when
+    /// it says they changed. Other processes wait for the lock (a change takes milliseconds).
+    fn change<T>(
+        &self,
+        change: impl FnOnce(&mut Vec<Subscription>) -> Result<(T, bool)>,
+    ) -> Result<T> {
+        let dir = self.dir();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lock_path = self.path.with_extension("json.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        lock.lock()
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let mut subs = self.load()?;
+        let (out, changed) = change(&mut subs)?;
+        if changed {
+            self.write(&subs)?;
         }
-        let tmp = self.path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(subs)?;
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("replacing {}", self.path.display()))
+        drop(lock);
+        Ok(out)
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// Replaces the file atomically and durably: a temporary file in the same directory,
+    /// synced, renamed over the old one, then the directory synced. A crash leaves the old
+    /// list or the new one, never a torn one. Call it under the lock.
+    fn write(&self, subs: &[Subscription]) -> Result<()> {
+        use std::io::Write;
+        let dir = self.dir();
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        serde_json::to_writer_pretty(&mut tmp, subs)?;
+        tmp.write_all(b"\n")?;
+        tmp.as_file()
+            .sync_all()
+            .with_context(|| format!("writing {}", tmp.path().display()))?;
+        tmp.persist(&self.path)
+            .with_context(|| format!("replacing {}", self.path.display()))?;
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", dir.display()))
+    }
+
+    /// Replaces every subscription (under the lock).
+    pub fn save(&self, subs: &[Subscription]) -> Result<()> {
+        self.change(|all| {
+            *all = subs.to_vec();
+            Ok(((), true))
+        })
     }
 
     /// Adds a subscription; `false` (and nothing written) when the index already follows the feed.
     pub fn add(&self, sub: Subscription) -> Result<bool> {
-        let mut subs = self.load()?;
-        if subs
-            .iter()
-            .any(|s| s.url == sub.url && s.index == sub.index)
-        {
-            return Ok(false);
-        }
-        subs.push(sub);
-        self.save(&subs)?;
-        Ok(true)
+        self.change(|subs| {
+            if subs
+                .iter()
+                .any(|s| s.url == sub.url && s.index == sub.index)
+            {
+                return Ok((false, false));
+            }
+            subs.push(sub);
+            Ok((true, true))
+        })
     }
 
     /// Removes the subscription to `url` feeding `index`; returns it.
     pub fn remove(&self, url: &str, index: &Path) -> Result<Option<Subscription>> {
-        let mut subs = self.load()?;
-        let Some(at) = subs.iter().position(|s| {
-            // By the address as given, or as `feed list` shows it (query hidden).
-            (s.url == url.trim() || newsqa_web::shown_url(&s.url) == url.trim()) && s.index == index
-        }) else {
-            return Ok(None);
-        };
-        let gone = subs.remove(at);
-        self.save(&subs)?;
-        Ok(Some(gone))
+        self.change(|subs| {
+            let Some(at) = subs.iter().position(|s| {
+                // By the address as given, or as `feed list` shows it (query hidden).
+                (s.url == url.trim() || newsqa_web::shown_url(&s.url) == url.trim())
+                    && s.index == index
+            }) else {
+                return Ok((None, false));
+            };
+            Ok((Some(subs.remove(at)), true))
+        })
     }
 
-    /// Stores the new state of one subscription (matched by feed and index).
+    /// Stores the new state of one subscription (matched by feed and index) and releases its
+    /// claim. A subscription removed meanwhile stays removed.
     pub fn update(&self, sub: &Subscription) -> Result<()> {
-        let mut subs = self.load()?;
-        if let Some(s) = subs
-            .iter_mut()
-            .find(|s| s.url == sub.url && s.index == sub.index)
-        {
-            *s = sub.clone();
-            self.save(&subs)?;
-        }
-        Ok(())
+        self.change(|subs| {
+            let Some(s) = subs
+                .iter_mut()
+                .find(|s| s.url == sub.url && s.index == sub.index)
+            else {
+                return Ok(((), false));
+            };
+            *s = Subscription {
+                claimed_until: 0,
+                ..sub.clone()
+            };
+            Ok(((), true))
+        })
+    }
+
+    /// Claims, for [`CLAIM_SECS`], every subscription that `due` picks and that no other poller
+    /// holds, and returns them. The caller polls them and stores each with [`FeedStore::update`],
+    /// which ends its claim.
+    pub fn claim(&self, due: impl Fn(&Subscription) -> bool) -> Result<Vec<Subscription>> {
+        let at = now();
+        self.change(|subs| {
+            let mut claimed = Vec::new();
+            for s in subs.iter_mut() {
+                if s.claimed_until > at || !due(s) {
+                    continue;
+                }
+                s.claimed_until = at + CLAIM_SECS;
+                claimed.push(s.clone());
+            }
+            let changed = !claimed.is_empty();
+            Ok((claimed, changed))
+        })
     }
 }
 
@@ -205,6 +296,34 @@ pub struct PollReport {
     pub failed: Vec<String>,
     /// Why the feed itself failed, if it did.
     pub error: Option<String>,
+}
+
+/// Polls subscriptions that the caller has claimed ([`FeedStore::claim`]), one after another,
+/// and stores each one's new state (ending its claim) as soon as it is polled. This is the one
+/// poll loop: the bot's background poller, `/feed add`, `newsqa feed add` and `newsqa feed
+/// poll` all go through it. `engine_for` opens the corpus a subscription feeds.
+pub async fn poll_claimed<E: std::ops::Deref<Target = Engine>>(
+    store: &FeedStore,
+    fetcher: &Fetcher,
+    interval_secs: u64,
+    claimed: Vec<Subscription>,
+    mut engine_for: impl FnMut(&Subscription) -> Result<E>,
+) -> Vec<(Subscription, Result<PollReport>)> {
+    let mut out = Vec::with_capacity(claimed.len());
+    for mut sub in claimed {
+        let report = match engine_for(&sub) {
+            Ok(engine) => Ok(poll(&mut sub, &engine, fetcher, interval_secs).await),
+            Err(e) => Err(e),
+        };
+        // Stored even when the corpus could not be opened, to end the claim.
+        let stored = store.update(&sub);
+        let report = match (report, stored) {
+            (Ok(r), Ok(())) => Ok(r),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        };
+        out.push((sub, report));
+    }
+    out
 }
 
 /// Polls one feed into `engine`, updating `sub` (validators, seen items, failures, next poll).

@@ -15,7 +15,7 @@ use newsqa_index::{ArticleInfo, IndexError, Metadata, Upsert};
 use newsqa_models::ModelError;
 
 use crate::engine::{Candidate, Engine, Models};
-use crate::feeds::{FeedStore, Subscription};
+use crate::feeds::{FeedStore, PollReport, Subscription};
 use crate::Config;
 
 /// Every server's corpus, opened on first use.
@@ -27,8 +27,6 @@ pub struct Library {
     feedback: Mutex<()>,
     fetcher: newsqa_web::Fetcher,
     feeds: FeedStore,
-    /// One poll or subscription change at a time (they share the feed list).
-    polling: Mutex<()>,
 }
 
 impl Library {
@@ -42,7 +40,6 @@ impl Library {
         Ok(Library {
             fetcher,
             feeds: FeedStore::new(&config.feeds.state),
-            polling: Mutex::new(()),
             config,
             models,
             root,
@@ -100,22 +97,34 @@ impl Library {
         }
     }
 
-    /// Polls one subscription now and stores its new state.
-    fn poll_one(&self, sub: &mut Subscription) -> Result<crate::feeds::PollReport> {
-        let guild = sub
-            .guild
-            .context("a feed of the command line's own index")?;
-        let engine = self.corpus(guild)?;
+    /// Polls claimed subscriptions of this library's servers through the one poll loop
+    /// ([`crate::feeds::poll_claimed`]) and stores each one's new state.
+    fn poll_claimed(
+        &self,
+        claimed: Vec<Subscription>,
+    ) -> Result<Vec<(Subscription, Result<PollReport>)>> {
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
         let runtime = tokio::runtime::Handle::try_current()
             .context("polling needs the bot's async runtime")?;
-        let report = runtime.block_on(crate::feeds::poll(
-            sub,
-            &engine,
+        Ok(runtime.block_on(crate::feeds::poll_claimed(
+            &self.feeds,
             &self.fetcher,
             self.poll_interval(),
-        ));
-        self.feeds.update(sub)?;
-        Ok(report)
+            claimed,
+            |sub| {
+                let guild = sub
+                    .guild
+                    .context("a feed of the command line's own index")?;
+                self.corpus(guild)
+            },
+        )))
+    }
+
+    /// Whether a subscription is one of this library's server feeds.
+    fn owns(&self, sub: &Subscription) -> bool {
+        sub.guild.is_some_and(|g| sub.index == self.guild_dir(g))
     }
 
     /// Where votes are appended, one JSON object per line.
@@ -315,8 +324,9 @@ impl Backend for Library {
                 "{url:?} is not an http(s) address."
             )));
         }
-        let _one = self.polling.lock().unwrap_or_else(|e| e.into_inner());
         let mut sub = Subscription::new(url, &self.guild_dir(guild), Some(guild), channel);
+        // Added already claimed, so that the background poller leaves its first poll to us.
+        sub.claimed_until = crate::feeds::now() + crate::feeds::CLAIM_SECS;
         if !self.feeds.add(sub.clone())? {
             return Err(BackendError::Rejected(format!(
                 "this server already follows {}.",
@@ -324,7 +334,11 @@ impl Backend for Library {
             )));
         }
         // The first poll decides: a link that is not a feed is refused and not kept.
-        let report = self.poll_one(&mut sub)?;
+        let polled = self.poll_claimed(vec![sub])?;
+        let Some((sub, report)) = polled.into_iter().next() else {
+            return Err(anyhow::anyhow!("the first poll did not run").into());
+        };
+        let report = report?;
         if let Some(error) = report.error {
             self.feeds.remove(&sub.url, &sub.index)?;
             return Err(BackendError::Rejected(error));
@@ -344,7 +358,6 @@ impl Backend for Library {
     }
 
     fn feed_remove(&self, guild: GuildId, url: &str) -> Result<Option<FeedInfo>, BackendError> {
-        let _one = self.polling.lock().unwrap_or_else(|e| e.into_inner());
         Ok(self
             .feeds
             .remove(url, &self.guild_dir(guild))?
@@ -352,22 +365,22 @@ impl Backend for Library {
     }
 
     fn poll_feeds(&self) -> Vec<Announcement> {
-        let _one = self.polling.lock().unwrap_or_else(|e| e.into_inner());
-        let subs = match self.feeds.load() {
-            Ok(s) => s,
+        let at = crate::feeds::now();
+        let polled = self
+            .feeds
+            .claim(|s| self.owns(s) && s.next_poll <= at)
+            .and_then(|claimed| self.poll_claimed(claimed));
+        let polled = match polled {
+            Ok(p) => p,
             Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "reading the feed list");
+                tracing::error!(error = format!("{e:#}"), "polling the feeds");
                 return Vec::new();
             }
         };
-        let at = crate::feeds::now();
         let mut news = Vec::new();
-        for mut sub in subs {
+        for (sub, report) in polled {
             let Some(guild) = sub.guild else { continue };
-            if sub.next_poll > at || sub.index != self.guild_dir(guild) {
-                continue;
-            }
-            match self.poll_one(&mut sub) {
+            match report {
                 Ok(report) => {
                     if !report.added.is_empty() {
                         tracing::info!(guild, feed = %newsqa_web::shown_url(&sub.url), added = report.added.len(), "feed brought new articles");

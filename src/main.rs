@@ -53,11 +53,16 @@ enum FeedCommand {
         /// The feed's address, as `feed list` shows it.
         url: String,
     },
-    /// Poll every subscribed feed once now and ingest new items (the bot does this on its own).
+    /// Poll the index's feeds once now and ingest new items. A feed that is failing waits out
+    /// its backoff, and one that another process is polling is left to it. A server's feeds
+    /// (`--guild`) are polled by `newsqa serve`, which announces what they bring.
     Poll {
         /// Print one JSON report per feed.
         #[arg(long)]
         json: bool,
+        /// Poll failing feeds too, before their backoff ends.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -232,13 +237,16 @@ fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Result<ExitCode
             if channel.is_some() && guild.is_none() {
                 bail!("--channel names a Discord channel; give the server with --guild too");
             }
-            let sub = newsqa::feeds::Subscription::new(&url, &config.index.path, guild, channel);
+            let mut sub =
+                newsqa::feeds::Subscription::new(&url, &config.index.path, guild, channel);
+            // Added already claimed: its first poll is this command's, not a running bot's.
+            sub.claimed_until = newsqa::feeds::now() + newsqa::feeds::CLAIM_SECS;
             let shown = newsqa_web::shown_url(&url);
-            if !store.add(sub)? {
+            if !store.add(sub.clone())? {
                 bail!("already subscribed to {shown}");
             }
             println!("subscribed to {shown}");
-            poll_feeds(config, Some(&url), false)
+            run_polls(config, vec![sub], false)
         }
         FeedCommand::List { json } => {
             let subs = store.load()?;
@@ -295,22 +303,47 @@ fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Result<ExitCode
                 Ok(ExitCode::FAILURE)
             }
         },
-        FeedCommand::Poll { json } => poll_feeds(config, None, json),
+        FeedCommand::Poll { json, force } => poll_feeds(config, json, force),
     }
 }
 
-/// Polls the subscribed feeds (or one of them) once, whatever their schedule.
-fn poll_feeds(config: Config, only: Option<&str>, json: bool) -> Result<ExitCode> {
+/// Polls the index's own feeds once. A feed backing off after failures waits unless `force`;
+/// one that another process is polling is left to it; a server's feeds are left to the bot.
+fn poll_feeds(config: Config, json: bool, force: bool) -> Result<ExitCode> {
     let store = newsqa::feeds::FeedStore::new(&config.feeds.state);
-    let subs: Vec<_> = store
-        .load()?
-        .into_iter()
-        .filter(|s| only.is_none_or(|u| s.url == u.trim()))
-        .collect();
-    if subs.is_empty() {
-        println!("no feeds to poll");
+    let at = newsqa::feeds::now();
+    let index = config.index.path.clone();
+    let mine = |s: &newsqa::feeds::Subscription| s.index == index && s.guild.is_none();
+    let claimed = store.claim(|s| mine(s) && (force || !s.backing_off(at)))?;
+    if claimed.is_empty() {
+        let subs = store.load()?;
+        let servers = subs
+            .iter()
+            .filter(|s| s.index == index && s.guild.is_some())
+            .count();
+        let own = subs.iter().filter(|s| mine(s)).count();
+        if own == 0 && servers > 0 {
+            println!("this server's {servers} feed(s) are polled by `newsqa serve`");
+        } else if own == 0 {
+            println!("no feeds to poll");
+        } else {
+            println!(
+                "no feed due: {own} feed(s) back off after failures (--force polls them) or \
+                 are being polled by another process"
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
+    run_polls(config, claimed, json)
+}
+
+/// Polls claimed subscriptions through the one poll loop that the bot uses too, and reports.
+fn run_polls(
+    config: Config,
+    claimed: Vec<newsqa::feeds::Subscription>,
+    json: bool,
+) -> Result<ExitCode> {
+    let store = newsqa::feeds::FeedStore::new(&config.feeds.state);
     let fetcher = config.fetch.fetcher()?;
     let models = newsqa::Models::load(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -318,16 +351,36 @@ fn poll_feeds(config: Config, only: Option<&str>, json: bool) -> Result<ExitCode
         .build()
         .context("starting the async runtime")?;
     let interval = (config.feeds.poll_minutes * 60.0).max(60.0) as u64;
-    let mut engines: std::collections::HashMap<PathBuf, Engine> = std::collections::HashMap::new();
+    let mut engines: std::collections::HashMap<PathBuf, std::rc::Rc<Engine>> =
+        std::collections::HashMap::new();
+    let polled = runtime.block_on(newsqa::feeds::poll_claimed(
+        &store,
+        &fetcher,
+        interval,
+        claimed,
+        |sub| {
+            if let Some(e) = engines.get(&sub.index) {
+                return Ok(e.clone());
+            }
+            let engine = std::rc::Rc::new(Engine::open_with(
+                config.clone(),
+                models.clone(),
+                &sub.index,
+            )?);
+            engines.insert(sub.index.clone(), engine.clone());
+            Ok(engine)
+        },
+    ));
     let mut failed = false;
-    for mut sub in subs {
-        if !engines.contains_key(&sub.index) {
-            let engine = Engine::open_with(config.clone(), models.clone(), &sub.index)?;
-            engines.insert(sub.index.clone(), engine);
-        }
-        let engine = &engines[&sub.index];
-        let report = runtime.block_on(newsqa::feeds::poll(&mut sub, engine, &fetcher, interval));
-        store.update(&sub)?;
+    for (_, report) in polled {
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {e:#}");
+                continue;
+            }
+        };
         failed |= report.error.is_some();
         if json {
             println!("{}", serde_json::to_string(&report)?);

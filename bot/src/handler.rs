@@ -455,14 +455,23 @@ impl Handler {
                 edit(ctx, cmd, view).await;
             }
             "list" => {
+                // The feed list is a file other processes may be changing: acknowledge first.
+                if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
+                    tracing::warn!(error = %e, "could not acknowledge /feed list");
+                    return;
+                }
                 let view = match self.call(move |b| b.feeds(guild)).await {
                     Ok(list) => render::feeds(&list),
                     Err(e) => backend_error(e, "feed list"),
                 };
-                respond(ctx, cmd, view).await;
+                edit(ctx, cmd, view).await;
             }
             "remove" => {
                 let url = text("url").unwrap_or_default();
+                if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
+                    tracing::warn!(error = %e, "could not acknowledge /feed remove");
+                    return;
+                }
                 let view = match self.call(move |b| b.feed_remove(guild, &url)).await {
                     Ok(Some(feed)) => render::feed_removed(&feed),
                     Ok(None) => {
@@ -470,7 +479,7 @@ impl Handler {
                     }
                     Err(e) => backend_error(e, "feed remove"),
                 };
-                respond(ctx, cmd, view).await;
+                edit(ctx, cmd, view).await;
             }
             _ => {}
         }

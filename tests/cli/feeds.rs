@@ -167,14 +167,29 @@ async fn a_failing_feed_is_reported_and_backed_off() {
     let base = serve(Arc::new(Site::default())).await;
     let app = spawn_app();
     let url = format!("{base}/no-such-feed.xml");
-    let (added, list) = tokio::task::spawn_blocking(move || {
+    let (added, list, waiting, forced, after) = tokio::task::spawn_blocking(move || {
         (
             run(&app, &["feed", "add", &url]),
+            run(&app, &["feed", "list", "--json"]),
+            // A poll from cron respects the backoff; --force does not.
+            run(&app, &["feed", "poll"]),
+            run(&app, &["feed", "poll", "--force"]),
             run(&app, &["feed", "list", "--json"]),
         )
     })
     .await
     .unwrap();
+    assert!(waiting.ok, "{}", waiting.stderr);
+    assert!(
+        waiting.stdout.contains("back off after failures"),
+        "{}",
+        waiting.stdout
+    );
+    assert!(!forced.ok);
+    assert!(forced.stderr.contains("404"), "{}", forced.stderr);
+    let after: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    assert_eq!(after[0]["failures"], 2, "{after}");
+    assert_eq!(after[0]["claimed_until"], 0, "{after}");
     assert!(!added.ok);
     assert!(
         added.stderr.contains("the server answered 404"),
@@ -318,4 +333,45 @@ async fn a_poll_takes_at_most_the_cap_and_leaves_the_rest_for_the_next() {
         next["added"][0]["title"], "School term starts a week late",
         "{next}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_changing_the_feed_list_at_once_lose_nothing() {
+    // Eight `feed add`s at once, each a read-modify-write of the one feed list: every
+    // subscription is kept, and the file stays whole.
+    let base = serve(Arc::new(Site::default())).await;
+    let app = spawn_app();
+    let (list, runs) = tokio::task::spawn_blocking(move || {
+        let children: Vec<_> = (0..8)
+            .map(|i| {
+                let url = format!("{base}/missing-{i}.xml");
+                app.command(&["feed", "add", &url])
+                    .env("NEWSQA_FETCH_ALLOW", "127.0.0.1")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let runs: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        (run(&app, &["feed", "list", "--json"]), runs)
+    })
+    .await
+    .unwrap();
+    for r in &runs {
+        let stdout = String::from_utf8_lossy(&r.stdout);
+        assert!(stdout.contains("subscribed to"), "{stdout}");
+    }
+    assert!(list.ok, "{}", list.stderr);
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 8, "{list:?}");
+    // Each first poll was stored (a 404 here), and each claim ended.
+    for s in list {
+        assert_eq!(s["failures"], 1, "{s}");
+        assert_eq!(s["claimed_until"], 0, "{s}");
+    }
 }
