@@ -125,6 +125,9 @@ pub struct IndexConfig {
     /// Seconds a write waits for another process (the bot, a CLI ingest) to finish writing
     /// to the same index before it fails with "index busy".
     pub lock_wait_secs: u64,
+    /// Servers whose corpus `newsqa serve` keeps open at once (each an index reader with its
+    /// watcher thread); the least recently used is closed beyond that and reopened on demand.
+    pub max_open_servers: usize,
 }
 
 impl Default for IndexConfig {
@@ -134,6 +137,7 @@ impl Default for IndexConfig {
             title_boost: 2.0,
             guilds: PathBuf::from("data/guilds"),
             lock_wait_secs: 30,
+            max_open_servers: 64,
         }
     }
 }

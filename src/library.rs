@@ -1,7 +1,6 @@
 //! The bot's side of the engine: one corpus (index) per Discord server, all sharing one pair of
 //! models, behind the [`newsqa_bot::Backend`] trait the adapter calls.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -23,7 +22,9 @@ pub struct Library {
     config: Config,
     models: Models,
     root: PathBuf,
-    engines: Mutex<HashMap<GuildId, Arc<Engine>>>,
+    /// Open corpora, at most `[index] max_open_servers`; the least recently used is closed
+    /// (dropped once no call still holds it) when another must open.
+    engines: Mutex<lru::LruCache<GuildId, Arc<Engine>>>,
     feedback: Mutex<()>,
     fetcher: newsqa_web::Fetcher,
     feeds: FeedStore,
@@ -37,13 +38,15 @@ impl Library {
             .with_context(|| format!("creating the server index directory {}", root.display()))?;
         let fetcher = config.fetch.fetcher()?;
         let models = Models::load(&config)?;
+        let open_cap = std::num::NonZeroUsize::new(config.index.max_open_servers.max(1))
+            .expect("at least one");
         Ok(Library {
             fetcher,
             feeds: FeedStore::new(&config.feeds.state),
             config,
             models,
             root,
-            engines: Mutex::new(HashMap::new()),
+            engines: Mutex::new(lru::LruCache::new(open_cap)),
             feedback: Mutex::new(()),
         })
     }
@@ -60,8 +63,18 @@ impl Library {
             self.models.clone(),
             &path,
         )?);
-        engines.insert(guild, Arc::clone(&engine));
+        if let Some((closed, _)) = engines.push(guild, Arc::clone(&engine)) {
+            tracing::debug!(
+                guild = closed,
+                "closed the least recently used server corpus"
+            );
+        }
         Ok(engine)
+    }
+
+    /// How many server corpora are open now (at most `[index] max_open_servers`).
+    pub fn open_servers(&self) -> usize {
+        self.engines.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// The engine of a server that has articles; `None` for one that never ingested any, so
@@ -71,7 +84,7 @@ impl Library {
             .engines
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&guild);
+            .contains(&guild);
         if !known && !newsqa_index::ArticleIndex::exists(&self.guild_dir(guild)) {
             return Ok(None);
         }
@@ -409,5 +422,48 @@ impl Backend for Library {
 
     fn feed_tick(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.poll_interval().clamp(1, 60))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_most_recently_used_servers_stay_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.index.guilds = dir.path().join("guilds");
+        config.feeds.state = dir.path().join("feeds.json");
+        config.index.max_open_servers = 2;
+        let library = Library::open(config).unwrap();
+        let towns = ["Ashford", "Bexley", "Carlow"];
+        for (g, town) in (1..).zip(towns) {
+            let text = format!(
+                "{town} Library Reopens\n\nThe library in {town} reopened on Monday after repairs. \
+                 The mayor of {town} said the repairs cost {g} million pounds."
+            );
+            library
+                .ingest(g, Source::Text { text, title: None })
+                .unwrap();
+        }
+        // Three servers ingested, two kept open: the first one was closed (nothing holds it).
+        assert_eq!(library.open_servers(), 2);
+        let first = Arc::downgrade(&library.corpus(3).unwrap());
+        library.corpus(2).unwrap();
+        library.corpus(1).unwrap(); // reopens 1, closes 3
+        assert!(
+            first.upgrade().is_none(),
+            "the least recently used corpus is closed"
+        );
+        assert_eq!(library.open_servers(), 2);
+        // A closed server answers from its own articles when asked again.
+        match library
+            .ask(3, "How much did the repairs in Carlow cost?")
+            .unwrap()
+        {
+            Outcome::Answer(a) => assert_eq!(a.text, "3 million pounds"),
+            other => panic!("expected an answer, got {other:?}"),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Discord events in, engine calls out, rendered views back. No retrieval or scoring here.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -59,38 +59,31 @@ struct PendingForget {
     title: String,
 }
 
-/// A bounded map that forgets its oldest entries.
+/// A bounded map of button keys that forgets the least recently used entry beyond
+/// [`REMEMBERED`]: a button pressed long ago finds nothing and says so.
 struct Recent<T> {
-    map: HashMap<u64, T>,
-    order: VecDeque<u64>,
+    map: lru::LruCache<u64, T>,
 }
 
 impl<T> Default for Recent<T> {
     fn default() -> Self {
         Recent {
-            map: HashMap::new(),
-            order: VecDeque::new(),
+            map: lru::LruCache::new(std::num::NonZeroUsize::new(REMEMBERED).expect("not zero")),
         }
     }
 }
 
 impl<T: Clone> Recent<T> {
     fn insert(&mut self, key: u64, value: T) {
-        if self.order.len() >= REMEMBERED {
-            if let Some(old) = self.order.pop_front() {
-                self.map.remove(&old);
-            }
-        }
-        self.order.push_back(key);
-        self.map.insert(key, value);
+        self.map.put(key, value);
     }
 
-    fn get(&self, key: u64) -> Option<T> {
+    fn get(&mut self, key: u64) -> Option<T> {
         self.map.get(&key).cloned()
     }
 
     fn take(&mut self, key: u64) -> Option<T> {
-        self.map.remove(&key)
+        self.map.pop(&key)
     }
 }
 
@@ -823,8 +816,13 @@ mod tests {
         let mut r = Recent::default();
         for i in 0..(REMEMBERED as u64 + 5) {
             r.insert(i, i);
+            // An answer whose buttons are in use stays.
+            assert_eq!(r.get(0), Some(0));
         }
-        assert_eq!(r.get(0), None);
+        assert_eq!(r.get(1), None);
+        assert_eq!(r.get(0), Some(0));
         assert_eq!(r.get(REMEMBERED as u64 + 4), Some(REMEMBERED as u64 + 4));
+        assert_eq!(r.take(0), Some(0));
+        assert_eq!(r.get(0), None);
     }
 }
