@@ -301,16 +301,25 @@ pub struct PollReport {
 /// Polls subscriptions that the caller has claimed ([`FeedStore::claim`]), one after another,
 /// and stores each one's new state (ending its claim) as soon as it is polled. This is the one
 /// poll loop: the bot's background poller, `/feed add`, `newsqa feed add` and `newsqa feed
-/// poll` all go through it. `engine_for` opens the corpus a subscription feeds.
+/// poll` all go through it. `engine_for` opens the corpus a subscription feeds. Once `stop`
+/// says so (the bot is shutting down), the feeds not yet polled are released untouched, to be
+/// polled by the next round, and left out of the result.
 pub async fn poll_claimed<E: std::ops::Deref<Target = Engine>>(
     store: &FeedStore,
     fetcher: &Fetcher,
     interval_secs: u64,
     claimed: Vec<Subscription>,
     mut engine_for: impl FnMut(&Subscription) -> Result<E>,
+    stop: impl Fn() -> bool,
 ) -> Vec<(Subscription, Result<PollReport>)> {
     let mut out = Vec::with_capacity(claimed.len());
     for mut sub in claimed {
+        if stop() {
+            if let Err(e) = store.update(&sub) {
+                tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), error = format!("{e:#}"), "could not release a feed's claim");
+            }
+            continue;
+        }
         let report = match engine_for(&sub) {
             Ok(engine) => Ok(poll(&mut sub, &engine, fetcher, interval_secs).await),
             Err(e) => Err(e),
@@ -476,4 +485,49 @@ async fn ingest_item(
         },
         done.status,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stopped_round_releases_its_claims_and_records_no_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FeedStore::new(dir.path().join("feeds.json"));
+        for n in 0..2 {
+            let url = format!("https://example.com/feed-{n}.xml");
+            store
+                .add(Subscription::new(
+                    &url,
+                    &dir.path().join("index"),
+                    None,
+                    None,
+                ))
+                .unwrap();
+        }
+        let claimed = store.claim(|_| true).unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(
+            store.claim(|_| true).unwrap().is_empty(),
+            "claimed feeds are skipped"
+        );
+        let fetcher = Fetcher::new(Default::default());
+        let polled = poll_claimed(
+            &store,
+            &fetcher,
+            60,
+            claimed,
+            |_| -> Result<std::sync::Arc<Engine>> { panic!("a stopped round opens nothing") },
+            || true,
+        )
+        .await;
+        assert!(polled.is_empty());
+        let subs = store.load().unwrap();
+        assert!(subs
+            .iter()
+            .all(|s| s.claimed_until == 0 && s.failures == 0 && s.next_poll == 0));
+        // Released, so the next round takes them.
+        assert_eq!(store.claim(|_| true).unwrap().len(), 2);
+    }
 }

@@ -28,6 +28,8 @@ pub struct Library {
     feedback: Mutex<()>,
     fetcher: newsqa_web::Fetcher,
     feeds: FeedStore,
+    /// Set when the bot is shutting down: feed rounds stop after their current feed.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Library {
@@ -43,6 +45,7 @@ impl Library {
         Ok(Library {
             fetcher,
             feeds: FeedStore::new(&config.feeds.state),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             config,
             models,
             root,
@@ -132,6 +135,7 @@ impl Library {
                     .context("a feed of the command line's own index")?;
                 self.corpus(guild)
             },
+            || self.stopping.load(std::sync::atomic::Ordering::SeqCst),
         )))
     }
 
@@ -418,6 +422,11 @@ impl Backend for Library {
             }
         }
         news
+    }
+
+    fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn feed_tick(&self) -> std::time::Duration {

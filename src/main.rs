@@ -370,6 +370,7 @@ fn run_polls(
             engines.insert(sub.index.clone(), engine.clone());
             Ok(engine)
         },
+        || false,
     ));
     let mut failed = false;
     for (_, report) in polled {
@@ -440,11 +441,16 @@ fn serve(config: Config) -> Result<ExitCode> {
     let guilds = config.index.guilds.clone();
     let library = newsqa::Library::open(config)?;
     tracing::info!(guilds = %guilds.display(), "models loaded");
-    runtime.block_on(newsqa_bot::run(
+    let served = runtime.block_on(newsqa_bot::run(
         discord,
         std::sync::Arc::new(library),
         stop_signal(),
-    ))?;
+    ));
+    // The bot has drained its work (bounded) before disconnecting; a blocking call that is
+    // still running (a page fetch of a feed round) is not waited for beyond this.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    served?;
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 

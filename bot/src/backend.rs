@@ -44,6 +44,9 @@ pub trait Backend: Send + Sync + 'static {
     fn poll_feeds(&self) -> Vec<Announcement>;
     /// How often the bot should call [`Backend::poll_feeds`].
     fn feed_tick(&self) -> std::time::Duration;
+    /// The bot is stopping: start no new long work (a feed round stops after its current
+    /// feed). Calls in flight finish.
+    fn stop(&self) {}
 }
 
 /// A subscribed feed, as `/feed list` shows it.

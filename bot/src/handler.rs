@@ -17,6 +17,7 @@ use serenity::async_trait;
 use crate::attachments::AttachmentPolicy;
 use crate::backend::{Answer, Backend, BackendError, Feedback, Outcome, Source};
 use crate::config::DiscordConfig;
+use crate::lifecycle::Lifecycle;
 use crate::render::{self, ids, ButtonStyle, View};
 
 /// Answers and pending confirmations remembered for their buttons.
@@ -32,6 +33,7 @@ pub struct Handler {
     state: Mutex<State>,
     attachments: AttachmentPolicy,
     downloads: reqwest::Client,
+    life: Arc<Lifecycle>,
 }
 
 #[derive(Default)]
@@ -89,7 +91,7 @@ impl<T: Clone> Recent<T> {
 
 impl Handler {
     /// A handler answering from `backend`.
-    pub fn new(backend: Arc<dyn Backend>, config: DiscordConfig) -> Handler {
+    pub fn new(backend: Arc<dyn Backend>, config: DiscordConfig, life: Arc<Lifecycle>) -> Handler {
         // Keys start at the clock so that buttons from before a restart find nothing
         // rather than someone else's answer.
         let start = std::time::SystemTime::now()
@@ -107,6 +109,7 @@ impl Handler {
             state: Mutex::new(State::default()),
             attachments,
             downloads,
+            life,
         }
     }
 
@@ -479,10 +482,18 @@ impl Handler {
     }
 
     /// Polls the feeds for ever, posting a notice for each new article where one was asked for.
-    async fn poll_feeds(backend: Arc<dyn Backend>, http: Arc<serenity::all::Http>) {
+    async fn poll_feeds(
+        backend: Arc<dyn Backend>,
+        http: Arc<serenity::all::Http>,
+        life: Arc<Lifecycle>,
+    ) {
         let tick = backend.feed_tick();
         loop {
             tokio::time::sleep(tick).await;
+            // A round (and its announcements) is a job: shutdown waits for it, bounded.
+            let Some(_job) = life.start() else {
+                return;
+            };
             let b = Arc::clone(&backend);
             let news = match tokio::task::spawn_blocking(move || b.poll_feeds()).await {
                 Ok(news) => news,
@@ -618,6 +629,7 @@ impl EventHandler for Handler {
             tokio::spawn(Handler::poll_feeds(
                 Arc::clone(&self.backend),
                 Arc::clone(&ctx.http),
+                Arc::clone(&self.life),
             ));
         }
         tracing::info!(bot = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
@@ -628,6 +640,17 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let Some(_job) = self.life.start() else {
+            // Stopping: say so rather than leave the interaction to time out.
+            match interaction {
+                Interaction::Command(cmd) => respond(&ctx, &cmd, render::restarting()).await,
+                Interaction::Component(press) => {
+                    respond_component(&ctx, &press, render::restarting()).await
+                }
+                _ => {}
+            }
+            return;
+        };
         match interaction {
             Interaction::Command(cmd) => self.command(&ctx, &cmd).await,
             Interaction::Component(press) => self.component(&ctx, &press).await,
@@ -636,6 +659,9 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, ctx: Context, msg: Message) {
+        let Some(_job) = self.life.start() else {
+            return;
+        };
         if self.config.mentions {
             self.mention(&ctx, &msg).await;
         }

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod commands;
 pub mod config;
 mod handler;
+mod lifecycle;
 pub mod render;
 
 use std::future::Future;
@@ -58,7 +59,8 @@ pub async fn run(
     }
     let intents = intents(&config);
     tracing::info!(api = base, ?intents, "starting the Discord bot");
-    let handler = handler::Handler::new(backend, config);
+    let life = Arc::new(lifecycle::Lifecycle::default());
+    let handler = handler::Handler::new(Arc::clone(&backend), config, Arc::clone(&life));
     let mut client = ClientBuilder::new_with_http(http.build(), intents)
         .event_handler(handler)
         .await
@@ -66,8 +68,16 @@ pub async fn run(
     let shards = client.shard_manager.clone();
     tokio::spawn(async move {
         shutdown.await;
-        tracing::info!("shutting down");
+        // Stop taking work, let the answers and the feed in flight finish (bounded), then
+        // close the gateway; replies go over REST, so they still reach Discord meanwhile.
+        tracing::info!("shutting down: finishing the work in flight");
+        backend.stop();
+        let left = life.drain(lifecycle::DRAIN).await;
+        if left > 0 {
+            tracing::warn!(jobs = left, "shutting down with jobs still running");
+        }
         shards.shutdown_all().await;
+        tracing::info!("disconnected from Discord");
     });
     client.start().await.context("connecting to Discord")?;
     Ok(())

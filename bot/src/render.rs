@@ -199,6 +199,11 @@ pub fn busy() -> View {
     )
 }
 
+/// The reply to anything asked while the bot is shutting down.
+pub fn restarting() -> View {
+    View::text("I'm restarting — please ask again in a minute.", true)
+}
+
 /// The reply to a question asked too soon after the last one.
 pub fn cooldown(seconds_left: f64) -> View {
     View::text(

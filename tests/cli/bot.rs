@@ -178,10 +178,20 @@ impl Bot {
         press
     }
 
-    async fn stop(mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM.
+    fn terminate(&self) {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(killed.success());
+    }
+
+    async fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate();
+        self.exited().await
+    }
+
+    /// Waits for the process to end (after `terminate`).
+    async fn exited(&mut self) -> std::process::ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -901,4 +911,118 @@ fn serve_without_a_token_says_how_to_get_one() {
         err.contains("NEWSQA_DISCORD_TOKEN") && err.contains("README"),
         "{err}"
     );
+}
+
+/// A web server whose one page answers only when the test says so; it says when asked.
+async fn held_page(
+    page: &'static str,
+) -> (
+    String,
+    tokio::sync::mpsc::Receiver<()>,
+    std::sync::Arc<tokio::sync::Notify>,
+) {
+    use axum::routing::get;
+    let (asked_tx, asked_rx) = tokio::sync::mpsc::channel(4);
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gate = release.clone();
+    let app = axum::Router::new().route(
+        "/story",
+        get(move || {
+            let asked = asked_tx.clone();
+            let gate = gate.clone();
+            async move {
+                let _ = asked.send(()).await;
+                gate.notified().await;
+                ([("content-type", "text/html")], page)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, asked_rx, release)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_work_in_flight_then_exits_cleanly() {
+    let mut bot = Bot::start(
+        "[fetch]\nallow = [\"127.0.0.1\"]\n[discord]\nask_cooldown_secs = 0.0\n",
+        true,
+    )
+    .await;
+    let (base, mut asked, release) = held_page(
+        "<html><head><title>Ferry Service Resumes</title></head><body><article><h1>Ferry Service Resumes</h1>\
+         <p>The island ferry resumed service on Friday after a two-week strike ended.</p>\
+         <p>The operator said fares would stay at 12 pounds.</p></article></body></html>",
+    )
+    .await;
+    // A moderator's ingest is in flight: the bot is fetching a page that has not answered.
+    let moderator = FakeUser::moderator(45, "mod");
+    let token = bot
+        .command(
+            "ingest",
+            json!([{"name": "url", "type": 3, "value": format!("{base}/story")}]),
+            None,
+            GUILD_A,
+            &moderator,
+        )
+        .await;
+    asked.recv().await.expect("the bot fetches the page");
+    bot.terminate();
+    // Once the bot has begun to shut down, the page answers; the ingest still completes.
+    let start = Instant::now();
+    while !bot.log().contains("shutting down") {
+        assert!(
+            start.elapsed() < WAIT,
+            "no shutdown in the log:\n{}",
+            bot.log()
+        );
+        tokio::task::yield_now().await;
+    }
+    release.notify_one();
+    let reply = bot.reply(&token).await;
+    assert_eq!(
+        embed(&reply)["title"],
+        json!("Added a new article"),
+        "{reply}"
+    );
+    let status = bot.exited().await;
+    assert!(
+        status.success(),
+        "serve exited with {status}:\n{}",
+        bot.log()
+    );
+    // The article was committed before the process ended.
+    let titles: Vec<Value> = bot
+        .guild_articles(GUILD_A)
+        .iter()
+        .map(|a| a["title"].clone())
+        .collect();
+    assert!(
+        titles.contains(&json!("Ferry Service Resumes")),
+        "{titles:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_the_questions_in_flight_then_exits_cleanly() {
+    let mut bot = Bot::start("[discord]\nask_cooldown_secs = 0.0\n", true).await;
+    // Six questions at once; SIGTERM as soon as the first is acknowledged, while the reader
+    // still works through the others.
+    let mut tokens = Vec::new();
+    for n in 0..6 {
+        let member = FakeUser::member(40 + n, "asker");
+        tokens.push(bot.ask(NSA_QUESTION, GUILD_A, &member).await);
+    }
+    let first = bot.callback(&tokens[0]).await;
+    assert_eq!(first["type"], json!(5), "{first}");
+    bot.terminate();
+    // Every question taken before the signal is answered, none is dropped.
+    for token in &tokens {
+        let reply = bot.reply(token).await;
+        assert_eq!(embed(&reply)["title"], json!("the NSA"), "{reply}");
+    }
+    let log = bot.log();
+    let status = bot.exited().await;
+    assert!(status.success(), "serve exited with {status}:\n{log}");
 }
