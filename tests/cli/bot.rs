@@ -862,8 +862,18 @@ async fn moderators_follow_feeds_and_new_articles_are_announced() {
             .contains("September 9"),
         "{answer}"
     );
-    // Only once, however often it polls.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Only once, however often it polls: two more polls arrive, so at least one whole round
+    // (poll and announcements) ran after the notice.
+    let polls = site.feed_requests.load(Ordering::SeqCst);
+    let start = Instant::now();
+    while site.feed_requests.load(Ordering::SeqCst) < polls + 2 {
+        assert!(
+            start.elapsed() < WAIT,
+            "the bot stopped polling:\n{}",
+            bot.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let notices = sent_messages(&bot.fake)
         .into_iter()
         .filter(|m| {

@@ -16,6 +16,8 @@ pub struct Site {
     /// 1: items A and B; 2: C added.
     pub version: AtomicUsize,
     not_modified: AtomicUsize,
+    /// Requests for the feed itself: each poll makes one.
+    pub feed_requests: AtomicUsize,
     page_fetches: AtomicUsize,
     /// Story C's page answers 500 while this is set (it has no copy in the feed).
     fail_c: AtomicBool,
@@ -30,6 +32,7 @@ fn article(title: &str, body: &str) -> String {
 }
 
 async fn feed(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
+    site.feed_requests.fetch_add(1, Ordering::SeqCst);
     let version = site.version.load(Ordering::SeqCst);
     let etag = format!("\"v{version}\"");
     if headers
