@@ -275,6 +275,16 @@ impl Engine {
         Ok(self.index.find(id_or_url)?)
     }
 
+    /// An article found as [`Engine::find`] finds it, with its sentences as the engine split
+    /// and stored them (what `newsqa show` and `/article` print).
+    pub fn show(&self, id_or_url: &str) -> Result<Option<(ArticleInfo, Vec<String>)>> {
+        let Some(info) = self.index.find(id_or_url)? else {
+            return Ok(None);
+        };
+        let sentences = self.index.article_sentences(&info.id)?;
+        Ok(Some((info, sentences)))
+    }
+
     /// Removes an article by id or URL; `None` when there is no such article.
     pub fn forget(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
         Ok(self.index.forget(id_or_url)?)

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use newsqa_bot::{
-    Announcement, Answer, ArticleSummary, Backend, BackendError, FeedInfo, Feedback, GuildId,
-    IngestStatus, Ingested, Outcome, Source,
+    Announcement, Answer, ArticleSummary, ArticleText, Backend, BackendError, FeedInfo, Feedback,
+    GuildId, IngestStatus, Ingested, Outcome, Source,
 };
 use newsqa_index::{ArticleInfo, IndexError, Metadata, Upsert};
 use newsqa_models::ModelError;
@@ -282,6 +282,31 @@ impl Backend for Library {
         };
         match engine.find(wanted) {
             Ok(Some(a)) => Ok(summary(a)),
+            Ok(None) => Err(BackendError::NotFound(wanted.to_owned())),
+            Err(e) => match e.downcast_ref::<IndexError>() {
+                Some(IndexError::Ambiguous { matches, .. }) => Err(BackendError::Ambiguous {
+                    prefix: wanted.to_owned(),
+                    count: *matches,
+                }),
+                _ => Err(internal(e)),
+            },
+        }
+    }
+
+    fn article_text(&self, guild: GuildId, id_or_url: &str) -> Result<ArticleText, BackendError> {
+        let wanted = id_or_url.trim();
+        let Some(engine) = self.existing_corpus(guild)? else {
+            return Err(BackendError::NotFound(wanted.to_owned()));
+        };
+        match engine.show(wanted) {
+            Ok(Some((info, sentences))) => Ok(ArticleText {
+                id: info.id,
+                title: info.title,
+                url: info.url,
+                date: info.date,
+                source: info.source,
+                sentences,
+            }),
             Ok(None) => Err(BackendError::NotFound(wanted.to_owned())),
             Err(e) => match e.downcast_ref::<IndexError>() {
                 Some(IndexError::Ambiguous { matches, .. }) => Err(BackendError::Ambiguous {

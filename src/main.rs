@@ -100,6 +100,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what newsqa took from an article: title, date, URL, source, and the body one
+    /// sentence a line, as the engine split it.
+    Show {
+        /// The article id (as `articles` shows it, or a unique prefix of 8+ characters) or URL.
+        #[arg(value_name = "ID|URL")]
+        article: String,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove an article and all its passages, by id or URL.
     Forget {
         /// The article id (as `articles` shows it) or its URL.
@@ -202,6 +212,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ask { question, json } => ask(config, &question, json),
         Command::Articles { json } => articles(config, json),
         Command::Forget { article } => forget(config, &article),
+        Command::Show { article, json } => show(config, &article, json),
         Command::Eval {
             file,
             corpus,
@@ -805,6 +816,39 @@ fn articles(config: Config, json: bool) -> Result<ExitCode> {
             println!("{}  {}{}  [{} sentences]", a.id, a.title, date, a.sentences);
         }
         println!("{} articles", list.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(config: Config, article: &str, json: bool) -> Result<ExitCode> {
+    require_index(&config)?;
+    let index = open_index(&config)?;
+    let Some(info) = index.find(article)? else {
+        eprintln!("error: no article with id or URL {article:?} (see `newsqa articles`)");
+        return Ok(ExitCode::FAILURE);
+    };
+    let sentences = index.article_sentences(&info.id)?;
+    if json {
+        let mut v = serde_json::to_value(&info)?;
+        v["text"] = serde_json::json!(sentences);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}", info.title);
+    println!("id:     {}", info.id);
+    if let Some(url) = &info.url {
+        println!("url:    {url}");
+    }
+    if let Some(date) = &info.date {
+        println!("date:   {date}");
+    }
+    if let Some(author) = &info.author {
+        println!("author: {author}");
+    }
+    println!("source: {}", info.source);
+    println!("{} sentences, {} passages\n", info.sentences, info.passages);
+    for s in &sentences {
+        println!("{}", s.split_whitespace().collect::<Vec<_>>().join(" "));
     }
     Ok(ExitCode::SUCCESS)
 }

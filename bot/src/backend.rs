@@ -44,6 +44,8 @@ pub trait Backend: Send + Sync + 'static {
     fn poll_feeds(&self) -> Vec<Announcement>;
     /// How often the bot should call [`Backend::poll_feeds`].
     fn feed_tick(&self) -> std::time::Duration;
+    /// One article's extracted text, found by id, URL or unique id prefix (as `/forget`).
+    fn article_text(&self, guild: GuildId, id_or_url: &str) -> Result<ArticleText, BackendError>;
     /// The bot is stopping: start no new long work (a feed round stops after its current
     /// feed). Calls in flight finish.
     fn stop(&self) {}
@@ -181,6 +183,23 @@ pub struct ArticleSummary {
     pub url: Option<String>,
     /// Sentences in the article.
     pub sentences: usize,
+}
+
+/// An article as newsqa took it from its source: what `/article` shows a moderator.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArticleText {
+    /// Article id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// URL, when known.
+    pub url: Option<String>,
+    /// Publication date as written in the source, when known.
+    pub date: Option<String>,
+    /// Where it was ingested from.
+    pub source: String,
+    /// The body, one sentence each, as the engine split it.
+    pub sentences: Vec<String>,
 }
 
 /// A member's verdict on an answer.

@@ -96,6 +96,22 @@ pub fn all() -> Vec<CreateCommand> {
                     .required(true),
                 ),
             ),
+        CreateCommand::new("article")
+            .description("Moderators: see the text the bot took from an article")
+            .dm_permission(false)
+            .default_member_permissions(moderators)
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    "article",
+                    "The article's id (from /articles) or URL",
+                )
+                .required(true),
+            )
+            .add_option(
+                CreateCommandOption::new(CommandOptionType::Integer, "page", "Page number")
+                    .min_int_value(1),
+            ),
         CreateCommand::new("forget")
             .description("Moderators: remove an article")
             .dm_permission(false)

@@ -250,6 +250,7 @@ impl Handler {
             "ingest" => self.ingest(ctx, cmd, guild.get()).await,
             "articles" => self.articles(ctx, cmd, guild.get()).await,
             "forget" => self.forget(ctx, cmd, guild.get()).await,
+            "article" => self.article(ctx, cmd, guild.get()).await,
             "feed" => self.feed(ctx, cmd, guild.get()).await,
             other => tracing::warn!(command = other, "unknown command"),
         }
@@ -417,6 +418,25 @@ impl Handler {
             Err(e) => backend_error(e, "forget"),
         };
         respond(ctx, cmd, view).await;
+    }
+
+    /// `/article`: the text the bot took from one article, for moderators.
+    async fn article(&self, ctx: &Context, cmd: &CommandInteraction, guild: u64) {
+        let wanted = string_option(cmd, "article").unwrap_or_default();
+        let wanted = wanted.trim().to_owned();
+        let page = match option(&cmd.data.options(), "page") {
+            Some(ResolvedValue::Integer(n)) => (*n).max(1) as usize,
+            _ => 1,
+        };
+        if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
+            tracing::warn!(error = %e, "could not acknowledge /article");
+            return;
+        }
+        let view = match self.call(move |b| b.article_text(guild, &wanted)).await {
+            Ok(article) => render::article_text(&article, page),
+            Err(e) => backend_error(e, "article"),
+        };
+        edit(ctx, cmd, view).await;
     }
 
     #[tracing::instrument(skip_all, fields(guild, user = cmd.user.id.get()))]

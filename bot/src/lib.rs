@@ -21,8 +21,8 @@ use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 
 pub use attachments::DISCORD_CDN_HOSTS;
 pub use backend::{
-    Announcement, Answer, ArticleSummary, Backend, BackendError, FeedInfo, Feedback, GuildId,
-    IngestStatus, Ingested, Outcome, Source,
+    Announcement, Answer, ArticleSummary, ArticleText, Backend, BackendError, FeedInfo, Feedback,
+    GuildId, IngestStatus, Ingested, Outcome, Source,
 };
 pub use config::DiscordConfig;
 

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::backend::{Announcement, Answer, ArticleSummary, FeedInfo, IngestStatus, Ingested};
+use crate::backend::{
+    Announcement, Answer, ArticleSummary, ArticleText, FeedInfo, IngestStatus, Ingested,
+};
 
 /// Longest message content Discord accepts, in characters.
 pub const MESSAGE_LIMIT: usize = 2000;
@@ -390,6 +392,62 @@ pub fn articles(all: &[ArticleSummary], page: usize, per_page: usize) -> View {
     }
 }
 
+/// Pages of an article's sentences, one a line, each page within an embed's description.
+fn sentence_pages(sentences: &[String], limit: usize) -> Vec<String> {
+    let mut pages = vec![String::new()];
+    for s in sentences {
+        let line = truncate(
+            &escape(&s.split_whitespace().collect::<Vec<_>>().join(" ")),
+            limit,
+        );
+        let page = pages.last_mut().expect("one page at least");
+        if !page.is_empty() && page.chars().count() + 1 + line.chars().count() > limit {
+            pages.push(line);
+        } else {
+            if !page.is_empty() {
+                page.push('\n');
+            }
+            page.push_str(&line);
+        }
+    }
+    pages
+}
+
+/// `/article`: what newsqa took from a source, one sentence a line, paged to Discord's limits.
+pub fn article_text(article: &ArticleText, page: usize) -> View {
+    // Room for the footer and the date line within the description limit.
+    let pages = sentence_pages(&article.sentences, DESCRIPTION_LIMIT - 200);
+    let page = page.clamp(1, pages.len());
+    let mut fields = Vec::new();
+    if let Some(date) = &article.date {
+        fields.push(("Date".to_owned(), truncate(&escape(date), 100)));
+    }
+    fields.push(("Source".to_owned(), truncate(&escape(&article.source), 200)));
+    View {
+        content: None,
+        embed: Some(EmbedView {
+            title: Some(truncate(&article.title, 256)),
+            url: article.url.clone().filter(|u| u.len() < 500),
+            description: pages[page - 1].clone(),
+            fields,
+            footer: Some(format!(
+                "Page {page} of {} · {} sentences · {}{}",
+                pages.len(),
+                article.sentences.len(),
+                short_id(&article.id),
+                if pages.len() > 1 {
+                    " · /article page: for more"
+                } else {
+                    ""
+                }
+            )),
+            colour: NOTICE_COLOUR,
+        }),
+        buttons: Vec::new(),
+        ephemeral: true,
+    }
+}
+
 /// Asks the moderator to confirm `/forget`.
 pub fn confirm_forget(article: &ArticleSummary, key: u64) -> View {
     View {
@@ -731,5 +789,37 @@ mod tests {
     fn text_hash_ids_are_shortened_and_urls_are_not() {
         assert_eq!(short_id("sha256:0123456789abcdef"), "sha256:0123456789ab");
         assert_eq!(short_id("https://x.test/a"), "https://x.test/a");
+    }
+
+    #[test]
+    fn a_long_article_is_paged_within_the_embed_limit_and_loses_no_sentence() {
+        let sentences: Vec<String> = (0..300)
+            .map(|i| format!("Sentence number {i} says something about the harbour works."))
+            .collect();
+        let article = ArticleText {
+            id: "https://example.com/harbour".into(),
+            title: "Harbour works".into(),
+            url: Some("https://example.com/harbour".into()),
+            date: Some("2025-03-10".into()),
+            source: "https://example.com/harbour".into(),
+            sentences: sentences.clone(),
+        };
+        let mut shown = Vec::new();
+        let mut page = 1;
+        loop {
+            let view = article_text(&article, page);
+            let embed = view.embed.unwrap();
+            assert!(embed.description.chars().count() <= DESCRIPTION_LIMIT - 200);
+            shown.extend(embed.description.lines().map(str::to_owned));
+            let footer = embed.footer.unwrap();
+            if footer.starts_with(&format!("Page {page} of {page} ")) {
+                break;
+            }
+            page += 1;
+        }
+        assert!(page > 1);
+        assert_eq!(shown, sentences);
+        // A page past the end shows the last one.
+        assert_eq!(article_text(&article, 99), article_text(&article, page));
     }
 }

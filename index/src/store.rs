@@ -534,6 +534,37 @@ impl ArticleIndex {
         Ok(out.into_iter().map(|(_, b)| b).collect())
     }
 
+    /// An article's sentences, in order, as the engine split and stored them: what newsqa took
+    /// from the page. Overlapping passages give each sentence once.
+    pub fn article_sentences(&self, id: &str) -> Result<Vec<String>> {
+        let f = self.fields;
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, term_query(f.id, id)),
+            (Occur::Must, term_query(f.kind, KIND_PASSAGE)),
+        ]);
+        let searcher = self.reader.searcher();
+        let mut sentences = std::collections::BTreeMap::new();
+        for (_, addr) in searcher.search(&q, &TopDocs::with_limit(100_000))? {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let first = doc
+                .get_first(f.first_sentence)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            let body = doc.get_first(f.body).and_then(|v| v.as_str()).unwrap_or("");
+            let blob = doc
+                .get_first(f.sentences)
+                .and_then(|v| v.as_bytes())
+                .unwrap_or(&[]);
+            for (k, hit) in decode_sentences(blob)?.into_iter().enumerate() {
+                let text = body.get(hit.range).ok_or_else(|| {
+                    IndexError::Corrupt("a sentence range outside its passage".into())
+                })?;
+                sentences.insert(first + k as u64, text.to_owned());
+            }
+        }
+        Ok(sentences.into_values().collect())
+    }
+
     /// BM25 search over passages, with title matches boosted. Returns at most `limit` passages.
     pub fn search(&self, question: &str, limit: usize) -> Result<Vec<PassageHit>> {
         let terms = self.query_terms(question)?;
@@ -862,6 +893,23 @@ mod tests {
         assert_eq!(index.articles().unwrap().len(), 1);
         assert_eq!(index.passage_count().unwrap(), 1);
         assert!(index.search("Hegseth", 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_articles_sentences_come_back_once_each_in_order() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let text =
+            "Ferry Service Resumes\n\nThe ferry resumed on Friday. A strike had stopped it. \
+                    Fares stay at 12 pounds. The operator apologised. More boats come in May. \
+                    Tickets are sold online.";
+        let article = article(text, None);
+        let expected: Vec<String> = (0..article.sentences.len())
+            .map(|i| article.sentence(i).to_owned())
+            .collect();
+        add(&index, &article);
+        let got = index.article_sentences(&article.id).unwrap();
+        assert_eq!(got, expected);
+        assert!(index.article_sentences("no-such-id").unwrap().is_empty());
     }
 
     #[test]

@@ -294,7 +294,7 @@ fn text_of(message: &Value) -> String {
 async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
     let bot = Bot::start("[discord]\nask_cooldown_secs = 60.0\n", true).await;
 
-    // Registered: the four commands; moderators' ones hidden from members by default.
+    // Registered: the commands; moderators' ones hidden from members by default.
     let put = bot
         .fake
         .requests()
@@ -308,7 +308,10 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["ask", "ingest", "articles", "feed", "forget"]);
+    assert_eq!(
+        names,
+        ["ask", "ingest", "articles", "feed", "article", "forget"]
+    );
     for c in put.body.as_array().unwrap().iter().skip(1) {
         assert_eq!(c["default_member_permissions"], json!("8192"), "{c}");
     }
@@ -523,6 +526,46 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
         text_of(&filed).contains("Library Extends Opening Hours"),
         "{filed}"
     );
+
+    // A moderator sees what the bot took from an article, one sentence a line.
+    let hours = bot
+        .guild_articles(GUILD_A)
+        .into_iter()
+        .find(|a| a["title"] == "Library Extends Opening Hours")
+        .unwrap();
+    let shown = bot
+        .run(
+            "article",
+            json!([{"name": "article", "type": 3, "value": hours["id"]}]),
+            None,
+            GUILD_A,
+            &editor,
+        )
+        .await;
+    assert_eq!(
+        embed(&shown)["title"],
+        json!("Library Extends Opening Hours")
+    );
+    let body = embed(&shown)["description"].as_str().unwrap();
+    assert!(
+        body.lines()
+            .any(|l| l == "Head librarian Tom Baker said students had asked for longer hours."),
+        "{shown}"
+    );
+    assert!(
+        !body.contains("Contact us"),
+        "the page's footer was not taken: {shown}"
+    );
+    let refused = bot
+        .run(
+            "article",
+            json!([{"name": "article", "type": 3, "value": hours["id"]}]),
+            None,
+            GUILD_A,
+            &member,
+        )
+        .await;
+    assert!(text_of(&refused).contains("only moderators"), "{refused}");
 
     // An attachment that is not on Discord's CDN (nor the API's own origin) is not
     // downloaded: nothing listens on port 1, so a download would fail differently.

@@ -167,7 +167,9 @@ fn an_html_page_is_ingested_without_its_navigation() {
 fn help_describes_every_command() {
     let app = spawn_app();
     let help = app.ok(&["--help"]).stdout;
-    for cmd in ["ingest", "ask", "articles", "forget", "eval"] {
+    for cmd in [
+        "ingest", "ask", "articles", "show", "forget", "eval", "feed", "serve",
+    ] {
         assert!(help.contains(cmd), "{help}");
     }
     let help = app.ok(&["eval", "--help"]).stdout;
@@ -277,4 +279,29 @@ fn an_address_that_is_not_http_says_how_to_give_a_file() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn show_prints_what_was_taken_from_an_article_one_sentence_a_line() {
+    let app = spawn_app();
+    app.ok(&["ingest", SEED_ARTICLE]);
+    let id = app.articles()[0]["id"].as_str().unwrap().to_owned();
+    let shown = app.ok(&["show", &id]).stdout;
+    assert!(
+        shown.starts_with(
+            "Cyber Operations Targeting Russia Paused, But Order Came Before Trump-Zelensky Meeting\n"
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("id:     {id}")), "{shown}");
+    let nsa = "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.";
+    assert!(shown.lines().any(|l| l == nsa), "{shown}");
+    // By a unique id prefix too, and as JSON with the sentences in order.
+    let json = app.ok(&["show", &id[..16], "--json"]).json();
+    let text = json["text"].as_array().unwrap();
+    assert_eq!(text.len(), json["sentences"].as_u64().unwrap() as usize);
+    assert!(text.iter().any(|s| s == nsa));
+    let missing = app.run(&["show", "https://example.com/nothing"]);
+    assert!(!missing.ok);
+    assert!(missing.stderr.contains("no article"), "{}", missing.stderr);
 }
