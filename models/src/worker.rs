@@ -105,7 +105,6 @@ impl<M: 'static> Worker<M> {
         self.pending.fetch_add(1, Ordering::SeqCst);
         let done = Done(self.pending.clone());
         let job: Job<M> = Box::new(move |m| {
-            let _done = done;
             let out = panic::catch_unwind(AssertUnwindSafe(|| f(m))).unwrap_or_else(|p| {
                 let message = panic_message(p.as_ref());
                 tracing::error!(model = name, %message, "model job panicked; the model thread goes on");
@@ -114,6 +113,8 @@ impl<M: 'static> Worker<M> {
                     message,
                 })
             });
+            // No longer pending once the caller can see the result.
+            drop(done);
             let _ = tx.send(out);
         });
         // A job that is not accepted is dropped here, and its `Done` with it.
