@@ -99,6 +99,89 @@ pub struct Reply {
     pub check_ms: f64,
 }
 
+/// What `newsqa ask --json` prints for a reply: the answer and its citation (nulls when the
+/// engine abstains, with the message and reason), and the alternates.
+#[derive(Debug, Serialize)]
+pub struct ReplyJson<'a> {
+    pub question: &'a str,
+    pub answered: bool,
+    pub answer: Option<&'a str>,
+    pub score: Option<f32>,
+    pub citation: Option<&'a str>,
+    pub article_id: Option<&'a str>,
+    pub title: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub start: Option<usize>,
+    pub end: Option<usize>,
+    /// Only when abstaining: what the user is told, and why.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub abstained: Option<AbstainedJson<'a>>,
+    pub alternates: Vec<AlternateJson<'a>>,
+    pub latency_ms: f64,
+}
+
+/// Why a reply has no answer, in [`ReplyJson`].
+#[derive(Debug, Serialize)]
+pub struct AbstainedJson<'a> {
+    pub message: String,
+    pub reason: Option<&'a Abstention>,
+}
+
+/// One alternate answer, in [`ReplyJson`].
+#[derive(Debug, Serialize)]
+pub struct AlternateJson<'a> {
+    pub answer: &'a str,
+    pub score: f32,
+    pub citation: &'a str,
+    pub article_id: &'a str,
+    pub title: &'a str,
+    pub url: Option<&'a str>,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Reply {
+    /// The reply as `newsqa ask --json` prints it.
+    pub fn json(&self) -> ReplyJson<'_> {
+        let best = self.best.as_ref();
+        ReplyJson {
+            question: &self.question,
+            answered: best.is_some(),
+            answer: best.map(|b| b.answer.as_str()),
+            // Abstaining, the score is the best candidate's, which fell short.
+            score: best.or(self.candidates.first()).map(|c| c.score),
+            citation: best.map(|b| b.citation.as_str()),
+            article_id: best.map(|b| b.article_id.as_str()),
+            title: best.map(|b| b.title.as_str()),
+            url: best.and_then(|b| b.url.as_deref()),
+            start: best.map(|b| b.start),
+            end: best.map(|b| b.end),
+            abstained: best.is_none().then(|| AbstainedJson {
+                message: self
+                    .abstention
+                    .as_ref()
+                    .map_or_else(|| ABSTAIN_MESSAGE.to_owned(), |a| a.message()),
+                reason: self.abstention.as_ref(),
+            }),
+            alternates: self
+                .alternates
+                .iter()
+                .map(|c| AlternateJson {
+                    answer: &c.answer,
+                    score: c.score,
+                    citation: &c.citation,
+                    article_id: &c.article_id,
+                    title: &c.title,
+                    url: c.url.as_deref(),
+                    start: c.start,
+                    end: c.end,
+                })
+                .collect(),
+            latency_ms: self.latency_ms,
+        }
+    }
+}
+
 /// One reader window: the features of its central sentence and the spans found in it.
 #[derive(Debug, Clone, Serialize)]
 pub struct WindowTrace {

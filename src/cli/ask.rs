@@ -1,0 +1,50 @@
+//! `newsqa ask`: one question, answered or abstained on.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use newsqa::{Config, Engine, Reply, ABSTAIN_MESSAGE};
+
+use super::articles::require_index;
+
+pub(crate) fn ask(config: Config, question: &str, json: bool) -> Result<ExitCode> {
+    if question.trim().is_empty() {
+        bail!("the question is empty");
+    }
+    require_index(&config)?;
+    let engine = Engine::open(config)?;
+    let reply = engine.ask(question)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reply.json())?);
+    } else {
+        print_reply(&reply, &mut std::io::stdout().lock())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn print_reply(reply: &Reply, out: &mut impl Write) -> Result<()> {
+    match &reply.best {
+        Some(b) => {
+            writeln!(out, "{}", b.answer)?;
+            writeln!(
+                out,
+                "  \"{}\"",
+                b.citation.split_whitespace().collect::<Vec<_>>().join(" ")
+            )?;
+            writeln!(out, "  {} (score {:.2})", b.title, b.score)?;
+            if let Some(url) = &b.url {
+                writeln!(out, "  {url}")?;
+            }
+        }
+        None => writeln!(
+            out,
+            "{}",
+            reply
+                .abstention
+                .as_ref()
+                .map_or_else(|| ABSTAIN_MESSAGE.to_owned(), |a| a.message())
+        )?,
+    }
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! `newsqa eval`: SQuAD or news question sets, scored.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use newsqa::{eval, Config, Engine};
+
+use super::ingest::progress_bar;
+
+/// What `eval` reads: a SQuAD file, or a news question set over a corpus directory.
+pub(crate) struct EvalSource<'a> {
+    pub file: &'a Path,
+    pub corpus: Option<&'a Path>,
+    pub split: Option<&'a str>,
+}
+
+pub(crate) fn run_eval(
+    config: Config,
+    source: EvalSource,
+    limit: Option<usize>,
+    json: bool,
+    no_ingest: bool,
+    details: Option<&Path>,
+) -> Result<ExitCode> {
+    let engine = Engine::open(config)?;
+    let news = source.file.extension().is_some_and(|e| e == "jsonl");
+    let mut data = match (news, source.corpus) {
+        (true, Some(corpus)) => {
+            eval::Dataset::load_news(source.file, corpus, source.split, &engine)?
+        }
+        (true, None) => bail!(
+            "{} is a news question set: name the directory of its articles with --corpus",
+            source.file.display()
+        ),
+        (false, _) => eval::Dataset::load(source.file, &engine)?,
+    };
+    if let Some(n) = limit {
+        data.questions.truncate(n);
+    }
+    let mut ingest_s = 0.0;
+    if !no_ingest {
+        let started = Instant::now();
+        let bar = progress_bar(data.articles.len(), "ingesting contexts");
+        newsqa::ingest::write_articles(&engine, &data.articles, |n| bar.inc(n as u64))?;
+        bar.finish_and_clear();
+        ingest_s = started.elapsed().as_secs_f64();
+        if !json {
+            eprintln!(
+                "ingested {} contexts in {ingest_s:.1} s",
+                data.articles.len()
+            );
+        }
+    }
+    let mut details_file = match details {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let bar = progress_bar(data.questions.len(), "asking");
+    let report = eval::run(
+        &engine,
+        &data.questions,
+        details_file.as_mut().map(|w| w as &mut dyn Write),
+        || bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    if let Some(mut w) = details_file {
+        w.flush()?;
+    }
+    if json {
+        let mut v = serde_json::to_value(&report)?;
+        v["ingest_s"] = serde_json::json!((ingest_s * 100.0).round() / 100.0);
+        println!("{v}");
+    } else {
+        let r = &report;
+        println!("questions      {}", r.questions);
+        println!(
+            "answered       {} (abstained {}; unanswerable {}, of which abstained {})",
+            r.answered, r.abstained, r.unanswerable, r.unanswerable_abstained
+        );
+        println!(
+            "EM / F1        {:.2} / {:.2} (over answerable questions)",
+            r.em, r.f1
+        );
+        println!(
+            "never abstaining {:.2} / {:.2} (the best candidate taken every time)",
+            r.em_no_abstain, r.f1_no_abstain
+        );
+        println!("recall@{:<7} {:.2}%", r.k, r.recall_at_k);
+        println!(
+            "latency        p50 {:.1} ms, p95 {:.1} ms (answerability check: p50 {:.2} ms, p95 {:.2} ms)",
+            r.p50_ms, r.p95_ms, r.check_p50_ms, r.check_p95_ms
+        );
+        if !no_ingest {
+            println!("ingest         {ingest_s:.1} s");
+        }
+        for (kind, k) in &r.by_kind {
+            let reasons: Vec<String> = k.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            println!(
+                "{kind:<15}{} questions, answered {} ({:.1}%), F1 {:.2}; abstained: {}",
+                k.questions,
+                k.answered,
+                100.0 * k.answered as f64 / k.questions.max(1) as f64,
+                k.f1,
+                if reasons.is_empty() {
+                    "-".to_owned()
+                } else {
+                    reasons.join(", ")
+                }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
