@@ -150,6 +150,22 @@ impl Library {
     }
 }
 
+/// The article a lookup by id, URL or id prefix found, or why none: not found, or a prefix
+/// that several ids share.
+fn found<T>(wanted: &str, lookup: Result<Option<T>>) -> Result<T, BackendError> {
+    match lookup {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(BackendError::NotFound(wanted.to_owned())),
+        Err(e) => match e.downcast_ref::<IndexError>() {
+            Some(IndexError::Ambiguous { matches, .. }) => Err(BackendError::Ambiguous {
+                prefix: wanted.to_owned(),
+                count: *matches,
+            }),
+            _ => Err(internal(e)),
+        },
+    }
+}
+
 fn is_busy(e: &anyhow::Error) -> bool {
     e.chain()
         .any(|c| matches!(c.downcast_ref::<ModelError>(), Some(ModelError::Busy(_))))
@@ -280,17 +296,7 @@ impl Backend for Library {
         let Some(engine) = self.existing_corpus(guild)? else {
             return Err(BackendError::NotFound(wanted.to_owned()));
         };
-        match engine.find(wanted) {
-            Ok(Some(a)) => Ok(summary(a)),
-            Ok(None) => Err(BackendError::NotFound(wanted.to_owned())),
-            Err(e) => match e.downcast_ref::<IndexError>() {
-                Some(IndexError::Ambiguous { matches, .. }) => Err(BackendError::Ambiguous {
-                    prefix: wanted.to_owned(),
-                    count: *matches,
-                }),
-                _ => Err(internal(e)),
-            },
-        }
+        found(wanted, engine.find(wanted)).map(summary)
     }
 
     fn article_text(&self, guild: GuildId, id_or_url: &str) -> Result<ArticleText, BackendError> {
@@ -298,24 +304,15 @@ impl Backend for Library {
         let Some(engine) = self.existing_corpus(guild)? else {
             return Err(BackendError::NotFound(wanted.to_owned()));
         };
-        match engine.show(wanted) {
-            Ok(Some((info, sentences))) => Ok(ArticleText {
-                id: info.id,
-                title: info.title,
-                url: info.url,
-                date: info.date,
-                source: info.source,
-                sentences,
-            }),
-            Ok(None) => Err(BackendError::NotFound(wanted.to_owned())),
-            Err(e) => match e.downcast_ref::<IndexError>() {
-                Some(IndexError::Ambiguous { matches, .. }) => Err(BackendError::Ambiguous {
-                    prefix: wanted.to_owned(),
-                    count: *matches,
-                }),
-                _ => Err(internal(e)),
-            },
-        }
+        let (info, sentences) = found(wanted, engine.show(wanted))?;
+        Ok(ArticleText {
+            id: info.id,
+            title: info.title,
+            url: info.url,
+            date: info.date,
+            source: info.source,
+            sentences,
+        })
     }
 
     fn forget(&self, guild: GuildId, id: &str) -> Result<Option<ArticleSummary>, BackendError> {

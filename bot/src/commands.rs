@@ -100,14 +100,7 @@ pub fn all() -> Vec<CreateCommand> {
             .description("Moderators: see the text the bot took from an article")
             .dm_permission(false)
             .default_member_permissions(moderators)
-            .add_option(
-                CreateCommandOption::new(
-                    CommandOptionType::String,
-                    "article",
-                    "The article's id (from /articles) or URL",
-                )
-                .required(true),
-            )
+            .add_option(article_option())
             .add_option(
                 CreateCommandOption::new(CommandOptionType::Integer, "page", "Page number")
                     .min_int_value(1),
@@ -116,13 +109,16 @@ pub fn all() -> Vec<CreateCommand> {
             .description("Moderators: remove an article")
             .dm_permission(false)
             .default_member_permissions(moderators)
-            .add_option(
-                CreateCommandOption::new(
-                    CommandOptionType::String,
-                    "article",
-                    "The article's id (from /articles) or URL",
-                )
-                .required(true),
-            ),
+            .add_option(article_option()),
     ]
+}
+
+/// The required `article` option of `/article` and `/forget`.
+fn article_option() -> CreateCommandOption {
+    CreateCommandOption::new(
+        CommandOptionType::String,
+        "article",
+        "The article's id (from /articles) or URL",
+    )
+    .required(true)
 }

@@ -511,14 +511,8 @@ impl ArticleIndex {
     /// whole article, such as which years it mentions.
     pub fn article_passages(&self, id: &str) -> Result<Vec<String>> {
         let f = self.fields;
-        let q = BooleanQuery::new(vec![
-            (Occur::Must, term_query(f.id, id)),
-            (Occur::Must, term_query(f.kind, KIND_PASSAGE)),
-        ]);
-        let searcher = self.reader.searcher();
         let mut out = Vec::new();
-        for (_, addr) in searcher.search(&q, &TopDocs::with_limit(10_000))? {
-            let doc: TantivyDocument = searcher.doc(addr)?;
+        for doc in self.passage_docs(id)? {
             let first = doc
                 .get_first(f.first_sentence)
                 .and_then(|v| v.as_u64())
@@ -534,18 +528,28 @@ impl ArticleIndex {
         Ok(out.into_iter().map(|(_, b)| b).collect())
     }
 
-    /// An article's sentences, in order, as the engine split and stored them: what newsqa took
-    /// from the page. Overlapping passages give each sentence once.
-    pub fn article_sentences(&self, id: &str) -> Result<Vec<String>> {
+    /// Every passage document of one article, in no particular order.
+    fn passage_docs(&self, id: &str) -> Result<Vec<TantivyDocument>> {
         let f = self.fields;
         let q = BooleanQuery::new(vec![
             (Occur::Must, term_query(f.id, id)),
             (Occur::Must, term_query(f.kind, KIND_PASSAGE)),
         ]);
         let searcher = self.reader.searcher();
+        let n = searcher.num_docs() as usize;
+        searcher
+            .search(&q, &TopDocs::with_limit(n.max(1)))?
+            .into_iter()
+            .map(|(_, addr)| Ok(searcher.doc(addr)?))
+            .collect()
+    }
+
+    /// An article's sentences, in order, as the engine split and stored them: what newsqa took
+    /// from the page. Overlapping passages give each sentence once.
+    pub fn article_sentences(&self, id: &str) -> Result<Vec<String>> {
+        let f = self.fields;
         let mut sentences = std::collections::BTreeMap::new();
-        for (_, addr) in searcher.search(&q, &TopDocs::with_limit(100_000))? {
-            let doc: TantivyDocument = searcher.doc(addr)?;
+        for doc in self.passage_docs(id)? {
             let first = doc
                 .get_first(f.first_sentence)
                 .and_then(|v| v.as_u64())
