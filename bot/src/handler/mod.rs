@@ -1,0 +1,454 @@
+//! Discord events in, engine calls out, rendered views back. No retrieval or scoring here.
+//! Each command has its own module; this one holds the state they share and the dispatch.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serenity::all::{
+    ButtonStyle as SerenityButton, Command, CommandInteraction, ComponentInteraction, Context,
+    CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter,
+    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage,
+    EditInteractionResponse, EventHandler, GuildId, Interaction, Member, Message, ReactionType,
+    Ready, ResolvedOption, ResolvedValue, Unresolved, UserId,
+};
+use serenity::async_trait;
+
+use crate::attachments::AttachmentPolicy;
+use crate::backend::{Answer, Backend, BackendError, Feedback, Outcome, Source};
+use crate::config::DiscordConfig;
+use crate::lifecycle::Lifecycle;
+use crate::render::{self, ids, ButtonStyle, View};
+
+mod articles;
+mod ask;
+mod buttons;
+mod feed;
+mod ingest;
+
+/// Answers and pending confirmations remembered for their buttons.
+const REMEMBERED: usize = 1000;
+
+/// The bot's event handler.
+pub struct Handler {
+    backend: Arc<dyn Backend>,
+    config: DiscordConfig,
+    me: OnceLock<UserId>,
+    polling: std::sync::atomic::AtomicBool,
+    next_key: AtomicU64,
+    state: Mutex<State>,
+    attachments: AttachmentPolicy,
+    downloads: reqwest::Client,
+    life: Arc<Lifecycle>,
+}
+
+#[derive(Default)]
+struct State {
+    /// When each (guild, user) last asked.
+    asked: HashMap<(u64, u64), Instant>,
+    answers: Recent<Asked>,
+    forgets: Recent<PendingForget>,
+}
+
+/// An answer given, for "Show passage" and votes.
+#[derive(Clone)]
+struct Asked {
+    guild: u64,
+    question: String,
+    answer: Answer,
+}
+
+/// A `/forget` waiting for its confirm button.
+#[derive(Clone)]
+struct PendingForget {
+    guild: u64,
+    user: u64,
+    id: String,
+    title: String,
+}
+
+/// A bounded map of button keys that forgets the least recently used entry beyond
+/// [`REMEMBERED`]: a button pressed long ago finds nothing and says so.
+struct Recent<T> {
+    map: lru::LruCache<u64, T>,
+}
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Recent {
+            map: lru::LruCache::new(std::num::NonZeroUsize::new(REMEMBERED).expect("not zero")),
+        }
+    }
+}
+
+impl<T: Clone> Recent<T> {
+    fn insert(&mut self, key: u64, value: T) {
+        self.map.put(key, value);
+    }
+
+    fn get(&mut self, key: u64) -> Option<T> {
+        self.map.get(&key).cloned()
+    }
+
+    fn take(&mut self, key: u64) -> Option<T> {
+        self.map.pop(&key)
+    }
+}
+
+impl Handler {
+    /// A handler answering from `backend`.
+    pub fn new(backend: Arc<dyn Backend>, config: DiscordConfig, life: Arc<Lifecycle>) -> Handler {
+        // Keys start at the clock so that buttons from before a restart find nothing
+        // rather than someone else's answer.
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(1);
+        let attachments = AttachmentPolicy::new(&config.api_base, &config.attachment_hosts);
+        let downloads = attachments.client();
+        Handler {
+            backend,
+            config,
+            me: OnceLock::new(),
+            polling: std::sync::atomic::AtomicBool::new(false),
+            next_key: AtomicU64::new(start),
+            state: Mutex::new(State::default()),
+            attachments,
+            downloads,
+            life,
+        }
+    }
+
+    fn key(&self) -> u64 {
+        self.next_key.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Seconds left before this member may ask again; when none, starts their cooldown.
+    fn cooldown(&self, guild: u64, user: u64) -> Option<f64> {
+        let wait = Duration::from_secs_f64(self.config.ask_cooldown_secs.max(0.0));
+        let now = Instant::now();
+        let mut state = self.state();
+        if let Some(last) = state.asked.get(&(guild, user)) {
+            let since = now.duration_since(*last);
+            if since < wait {
+                return Some((wait - since).as_secs_f64());
+            }
+        }
+        state.asked.retain(|_, t| now.duration_since(*t) < wait);
+        state.asked.insert((guild, user), now);
+        None
+    }
+
+    /// Lifts a cooldown, for a question that could not be answered through no fault of the asker.
+    fn lift_cooldown(&self, guild: u64, user: u64) {
+        self.state().asked.remove(&(guild, user));
+    }
+
+    /// Runs a blocking backend call off the async threads.
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Backend) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, BackendError> {
+        let backend = Arc::clone(&self.backend);
+        match tokio::task::spawn_blocking(move || f(backend.as_ref())).await {
+            Ok(r) => r,
+            Err(e) => Err(BackendError::Internal(anyhow::anyhow!(
+                "backend call panicked: {e}"
+            ))),
+        }
+    }
+
+    /// Moderators: Manage Messages (or Administrator), or a role named in the config.
+    async fn is_moderator(&self, ctx: &Context, guild: GuildId, member: Option<&Member>) -> bool {
+        let Some(member) = member else {
+            return false;
+        };
+        if let Some(p) = member.permissions {
+            if p.manage_messages() || p.administrator() {
+                return true;
+            }
+        }
+        if self.config.moderator_roles.is_empty() || member.roles.is_empty() {
+            return false;
+        }
+        match guild.roles(&ctx.http).await {
+            Ok(roles) => member.roles.iter().any(|id| {
+                roles.get(id).is_some_and(|role| {
+                    self.config
+                        .moderator_roles
+                        .iter()
+                        .any(|name| name.eq_ignore_ascii_case(&role.name))
+                })
+            }),
+            Err(e) => {
+                tracing::warn!(guild = guild.get(), error = %e, "could not read the server's roles");
+                false
+            }
+        }
+    }
+
+    async fn command(&self, ctx: &Context, cmd: &CommandInteraction) {
+        let Some(guild) = cmd.guild_id else {
+            respond(ctx, cmd, render::guild_only()).await;
+            return;
+        };
+        let name = cmd.data.name.as_str();
+        if name != "ask" && !self.is_moderator(ctx, guild, cmd.member.as_deref()).await {
+            tracing::info!(
+                guild = guild.get(),
+                user = cmd.user.id.get(),
+                command = name,
+                "refused: not a moderator"
+            );
+            respond(ctx, cmd, render::not_moderator()).await;
+            return;
+        }
+        match name {
+            "ask" => self.ask(ctx, cmd, guild.get()).await,
+            "ingest" => self.ingest(ctx, cmd, guild.get()).await,
+            "articles" => self.articles(ctx, cmd, guild.get()).await,
+            "forget" => self.forget(ctx, cmd, guild.get()).await,
+            "article" => self.article(ctx, cmd, guild.get()).await,
+            "feed" => self.feed(ctx, cmd, guild.get()).await,
+            other => tracing::warn!(command = other, "unknown command"),
+        }
+    }
+}
+
+#[async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        let _ = self.me.set(ready.user.id);
+        // Reconnects send READY again; one poller is enough.
+        if !self.polling.swap(true, Ordering::SeqCst) {
+            tokio::spawn(Handler::poll_feeds(
+                Arc::clone(&self.backend),
+                Arc::clone(&ctx.http),
+                Arc::clone(&self.life),
+            ));
+        }
+        tracing::info!(bot = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
+        match Command::set_global_commands(&ctx.http, crate::commands::all()).await {
+            Ok(commands) => tracing::info!(commands = commands.len(), "slash commands registered"),
+            Err(e) => tracing::error!(error = %e, "registering slash commands failed"),
+        }
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let Some(_job) = self.life.start() else {
+            // Stopping: say so rather than leave the interaction to time out.
+            match interaction {
+                Interaction::Command(cmd) => respond(&ctx, &cmd, render::restarting()).await,
+                Interaction::Component(press) => {
+                    respond_component(&ctx, &press, render::restarting()).await
+                }
+                _ => {}
+            }
+            return;
+        };
+        match interaction {
+            Interaction::Command(cmd) => self.command(&ctx, &cmd).await,
+            Interaction::Component(press) => self.component(&ctx, &press).await,
+            _ => {}
+        }
+    }
+
+    async fn message(&self, ctx: Context, msg: Message) {
+        let Some(_job) = self.life.start() else {
+            return;
+        };
+        if self.config.mentions {
+            self.mention(&ctx, &msg).await;
+        }
+    }
+}
+
+/// The view for a failed backend call: the user's fault is told to them, ours is logged.
+fn backend_error(e: BackendError, what: &str) -> View {
+    match e {
+        BackendError::Busy => render::busy(),
+        BackendError::Rejected(reason) => render::rejected(&reason),
+        e @ (BackendError::NotFound(_) | BackendError::Ambiguous { .. }) => {
+            render::rejected(&e.to_string())
+        }
+        e => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                action = what,
+                "backend call failed"
+            );
+            render::failure()
+        }
+    }
+}
+
+/// The value of the option called `name`.
+fn option<'a, 'b>(options: &'b [ResolvedOption<'a>], name: &str) -> Option<&'b ResolvedValue<'a>> {
+    options.iter().find(|o| o.name == name).map(|o| &o.value)
+}
+
+/// The string option called `name`.
+fn string_in(options: &[ResolvedOption<'_>], name: &str) -> Option<String> {
+    match option(options, name)? {
+        ResolvedValue::String(s) => Some((*s).to_owned()),
+        _ => None,
+    }
+}
+
+fn string_option(cmd: &CommandInteraction, name: &str) -> Option<String> {
+    string_in(&cmd.data.options(), name)
+}
+
+/// The question in a message that mentions the bot: the mention removed.
+fn strip_mention(content: &str, me: UserId) -> String {
+    content
+        .replace(&format!("<@{me}>"), " ")
+        .replace(&format!("<@!{me}>"), " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// No reply may ping anyone, whatever the article text says.
+fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+}
+
+fn embed(view: &render::EmbedView) -> CreateEmbed {
+    let mut e = CreateEmbed::new()
+        .description(&view.description)
+        .colour(view.colour);
+    if let Some(t) = &view.title {
+        e = e.title(t);
+    }
+    if let Some(u) = &view.url {
+        e = e.url(u);
+    }
+    for (name, value) in &view.fields {
+        e = e.field(name, value, false);
+    }
+    if let Some(f) = &view.footer {
+        e = e.footer(CreateEmbedFooter::new(f));
+    }
+    e
+}
+
+fn rows(view: &View) -> Vec<CreateActionRow> {
+    if view.buttons.is_empty() {
+        return Vec::new();
+    }
+    let buttons = view
+        .buttons
+        .iter()
+        .map(|b| {
+            let mut button = CreateButton::new(&b.custom_id)
+                .style(match b.style {
+                    ButtonStyle::Primary => SerenityButton::Primary,
+                    ButtonStyle::Secondary => SerenityButton::Secondary,
+                    ButtonStyle::Danger => SerenityButton::Danger,
+                })
+                .disabled(b.disabled);
+            if let Some(label) = &b.label {
+                button = button.label(label);
+            }
+            if let Some(emoji) = &b.emoji {
+                button = button.emoji(ReactionType::Unicode(emoji.clone()));
+            }
+            button
+        })
+        .collect();
+    vec![CreateActionRow::Buttons(buttons)]
+}
+
+fn to_response(view: View) -> CreateInteractionResponseMessage {
+    let mut m = CreateInteractionResponseMessage::new()
+        .ephemeral(view.ephemeral)
+        .allowed_mentions(no_mentions())
+        .components(rows(&view));
+    m = m.content(view.content.clone().unwrap_or_default());
+    m = m.embeds(view.embed.iter().map(embed).collect());
+    m
+}
+
+fn to_edit(view: View) -> EditInteractionResponse {
+    EditInteractionResponse::new()
+        .content(view.content.clone().unwrap_or_default())
+        .embeds(view.embed.iter().map(embed).collect())
+        .components(rows(&view))
+        .allowed_mentions(no_mentions())
+}
+
+fn to_message(view: View) -> CreateMessage {
+    let mut m = CreateMessage::new()
+        .allowed_mentions(no_mentions())
+        .components(rows(&view));
+    if let Some(c) = &view.content {
+        m = m.content(c);
+    }
+    if let Some(e) = &view.embed {
+        m = m.embed(embed(e));
+    }
+    m
+}
+
+async fn respond(ctx: &Context, cmd: &CommandInteraction, view: View) {
+    let r = CreateInteractionResponse::Message(to_response(view));
+    if let Err(e) = cmd.create_response(&ctx.http, r).await {
+        tracing::warn!(error = %e, "could not respond to a command");
+    }
+}
+
+async fn edit(ctx: &Context, cmd: &CommandInteraction, view: View) {
+    if let Err(e) = cmd.edit_response(&ctx.http, to_edit(view)).await {
+        tracing::warn!(error = %e, "could not send the reply");
+    }
+}
+
+async fn respond_component(ctx: &Context, press: &ComponentInteraction, view: View) {
+    let r = CreateInteractionResponse::Message(to_response(view));
+    if let Err(e) = press.create_response(&ctx.http, r).await {
+        tracing::warn!(error = %e, "could not respond to a button");
+    }
+}
+
+async fn update_component(ctx: &Context, press: &ComponentInteraction, view: View) {
+    let r = CreateInteractionResponse::UpdateMessage(to_response(view));
+    if let Err(e) = press.create_response(&ctx.http, r).await {
+        tracing::warn!(error = %e, "could not update a message");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mention_is_taken_out_of_the_question() {
+        let me = UserId::new(42);
+        assert_eq!(
+            strip_mention("<@42> who issued the order?", me),
+            "who issued the order?"
+        );
+        assert_eq!(strip_mention("hey <@!42>   what  now", me), "hey what now");
+    }
+
+    #[test]
+    fn old_entries_are_forgotten_past_the_bound() {
+        let mut r = Recent::default();
+        for i in 0..(REMEMBERED as u64 + 5) {
+            r.insert(i, i);
+            // An answer whose buttons are in use stays.
+            assert_eq!(r.get(0), Some(0));
+        }
+        assert_eq!(r.get(1), None);
+        assert_eq!(r.get(0), Some(0));
+        assert_eq!(r.get(REMEMBERED as u64 + 4), Some(REMEMBERED as u64 + 4));
+        assert_eq!(r.take(0), Some(0));
+        assert_eq!(r.get(0), None);
+    }
+}
