@@ -175,8 +175,11 @@ pub struct ReaderConfig {
     pub model: PathBuf,
     /// libtorch threads per operation (0 = libtorch's default: one per core).
     pub threads: usize,
-    /// Questions that may wait for the reader before new ones are told "busy".
+    /// Questions that may wait for the reader at most (a hard bound on memory).
     pub queue: usize,
+    /// New questions are told "busy" when those ahead of them are expected to take longer
+    /// than this many seconds, from the measured time per question (0: the queue alone).
+    pub max_wait_secs: f64,
     /// Longest answer, in tokens.
     pub max_answer_tokens: usize,
     /// Pass BERT token type ids (question 0, context 1) to the reader.
@@ -188,7 +191,8 @@ impl Default for ReaderConfig {
         ReaderConfig {
             model: PathBuf::from(SHIPPED_MODELS).join("minilm-squad"),
             threads: 0,
-            queue: 16,
+            queue: 256,
+            max_wait_secs: 20.0,
             max_answer_tokens: 30,
             token_type_ids: true,
         }

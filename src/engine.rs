@@ -223,6 +223,9 @@ impl Models {
         newsqa_models::set_threads(config.reader.threads);
         let mut reader_cfg = ReaderConfig::new(&config.reader.model);
         reader_cfg.queue = config.reader.queue;
+        let max_wait = (config.reader.max_wait_secs > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(config.reader.max_wait_secs));
+        reader_cfg.max_wait = max_wait;
         reader_cfg.max_answer_tokens = config.reader.max_answer_tokens;
         reader_cfg.token_types = config.reader.token_type_ids;
         let reader = Reader::load(&reader_cfg).with_context(|| {
@@ -234,6 +237,7 @@ impl Models {
         let mut encoder_cfg = EncoderConfig::new(&config.encoder.model);
         encoder_cfg.batch_size = config.encoder.batch_size;
         encoder_cfg.queue = config.reader.queue;
+        encoder_cfg.max_wait = max_wait;
         let encoder = Encoder::load(&encoder_cfg).with_context(|| {
             format!(
                 "loading the sentence encoder from {}",

@@ -22,6 +22,8 @@ pub struct EncoderConfig {
     pub dir: PathBuf,
     /// Requests that may wait before callers are told it is busy.
     pub queue: usize,
+    /// As [`crate::ReaderConfig::max_wait`].
+    pub max_wait: Option<std::time::Duration>,
     /// Sentences per forward pass.
     pub batch_size: usize,
 }
@@ -32,6 +34,7 @@ impl EncoderConfig {
         EncoderConfig {
             dir: dir.into(),
             queue: 16,
+            max_wait: None,
             batch_size: 32,
         }
     }
@@ -202,7 +205,8 @@ impl Encoder {
         let worker = Worker::spawn("sentence encoder", cfg.queue, move || {
             tracing::info!(dir = %dir.display(), "loading sentence encoder");
             load_model(&dir, true)
-        })?;
+        })?
+        .with_max_wait(cfg.max_wait);
         Ok(Encoder {
             worker,
             batch_size: cfg.batch_size.max(1),

@@ -32,6 +32,9 @@ pub struct ReaderConfig {
     pub dir: PathBuf,
     /// Requests that may wait for the reader before callers are told it is busy.
     pub queue: usize,
+    /// Callers that will not wait are told "busy" when the requests ahead are expected to
+    /// take longer than this (from the measured time per request); `None`: the queue alone.
+    pub max_wait: Option<std::time::Duration>,
     /// Longest answer, in tokens.
     pub max_answer_tokens: usize,
     /// Longest input (question + context), in tokens; longer contexts are cut.
@@ -49,6 +52,7 @@ impl ReaderConfig {
         ReaderConfig {
             dir: dir.into(),
             queue: 16,
+            max_wait: None,
             max_answer_tokens: 30,
             max_seq_len: 384,
             max_question_tokens: 64,
@@ -107,6 +111,7 @@ impl Reader {
     /// Loads the reader from a local directory on its own thread.
     pub fn load(cfg: &ReaderConfig) -> Result<Reader> {
         let files = ModelFiles::find(&cfg.dir)?;
+        let max_wait = cfg.max_wait;
         let cfg = cfg.clone();
         let worker = Worker::spawn("QA reader", cfg.queue, move || {
             tracing::info!(dir = %files.dir.display(), model_type = ?files.model_type, "loading QA reader");
@@ -170,7 +175,8 @@ impl Reader {
                 added_single,
                 cfg,
             })
-        })?;
+        })?
+        .with_max_wait(max_wait);
         Ok(Reader { worker })
     }
 

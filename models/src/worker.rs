@@ -5,9 +5,10 @@
 //! cannot leave it half-changed.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::{ModelError, Result};
 
@@ -19,6 +20,10 @@ pub struct Worker<M> {
     jobs: mpsc::SyncSender<Job<M>>,
     /// Jobs accepted and not yet finished: the one running plus those waiting.
     pending: Arc<AtomicUsize>,
+    /// A moving average of a job's time on the thread, in microseconds (0 before the first).
+    job_micros: Arc<AtomicU64>,
+    /// A caller that will not wait is told "busy" when the expected wait is longer.
+    max_wait: Option<Duration>,
 }
 
 impl<M> Clone for Worker<M> {
@@ -27,6 +32,8 @@ impl<M> Clone for Worker<M> {
             name: self.name,
             jobs: self.jobs.clone(),
             pending: self.pending.clone(),
+            job_micros: self.job_micros.clone(),
+            max_wait: self.max_wait,
         }
     }
 }
@@ -84,7 +91,23 @@ impl<M: 'static> Worker<M> {
             name,
             jobs,
             pending: Arc::new(AtomicUsize::new(0)),
+            job_micros: Arc::new(AtomicU64::new(0)),
+            max_wait: None,
         })
+    }
+
+    /// Bounds the wait of callers that will not wait (`run(false, ..)`) by time as well as by
+    /// the queue: they are told "busy" when the jobs ahead are expected to take longer than
+    /// `max_wait`, from the measured time per job.
+    pub fn with_max_wait(mut self, max_wait: Option<Duration>) -> Worker<M> {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// How long a new job is expected to wait for the ones ahead of it.
+    pub fn expected_wait(&self) -> Duration {
+        Duration::from_micros(self.job_micros.load(Ordering::SeqCst))
+            * u32::try_from(self.pending()).unwrap_or(u32::MAX)
     }
 
     /// Jobs accepted and not yet finished (the running one included).
@@ -100,12 +123,27 @@ impl<M: 'static> Worker<M> {
         T: Send + 'static,
         F: FnOnce(&M) -> Result<T> + Send + 'static,
     {
+        if !wait && self.max_wait.is_some_and(|max| self.expected_wait() > max) {
+            return Err(ModelError::Busy(self.name));
+        }
         let (tx, rx) = mpsc::sync_channel(1);
         let name = self.name;
         self.pending.fetch_add(1, Ordering::SeqCst);
         let done = Done(self.pending.clone());
+        let job_micros = self.job_micros.clone();
         let job: Job<M> = Box::new(move |m| {
-            let out = panic::catch_unwind(AssertUnwindSafe(|| f(m))).unwrap_or_else(|p| {
+            let started = Instant::now();
+            let out = panic::catch_unwind(AssertUnwindSafe(|| f(m)));
+            let took = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+            // A moving average over the last jobs (the first one sets it).
+            let _ = job_micros.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |avg| {
+                Some(if avg == 0 {
+                    took.max(1)
+                } else {
+                    (avg * 4 + took) / 5
+                })
+            });
+            let out = out.unwrap_or_else(|p| {
                 let message = panic_message(p.as_ref());
                 tracing::error!(model = name, %message, "model job panicked; the model thread goes on");
                 Err(ModelError::Panicked {
@@ -136,6 +174,7 @@ impl<M: 'static> Worker<M> {
 mod tests {
     use super::*;
     use std::sync::Barrier;
+    use std::time::Duration;
 
     #[test]
     fn jobs_run_on_the_model_thread() {
@@ -168,6 +207,59 @@ mod tests {
         assert_eq!(w.run(true, |m: &Vec<u32>| Ok(m[2])).unwrap(), 3);
         assert_eq!(w.run(false, |m: &Vec<u32>| Ok(m.len())).unwrap(), 3);
         assert_eq!(w.pending(), 0);
+    }
+
+    #[test]
+    fn callers_that_will_not_wait_are_busy_only_past_the_expected_wait() {
+        let w = Worker::spawn("test model", 64, || Ok(()))
+            .unwrap()
+            .with_max_wait(Some(Duration::from_millis(500)));
+        // Measured: a job takes about 100 ms.
+        w.run(true, |_| Ok(thread::sleep(Duration::from_millis(100))))
+            .unwrap();
+        let gate = Arc::new(Barrier::new(2));
+        let (started_tx, started_rx) = mpsc::channel();
+        let g = gate.clone();
+        let w1 = w.clone();
+        let running = thread::spawn(move || {
+            w1.run(false, move |_| {
+                started_tx.send(()).unwrap();
+                Ok(g.wait())
+            })
+        });
+        started_rx.recv().unwrap();
+        // One job ahead (about 100 ms): well within 500 ms, so accepted, not busy.
+        assert!(w.expected_wait() < Duration::from_millis(500));
+        let w2 = w.clone();
+        let queued: Vec<_> = (0..3)
+            .map(|_| {
+                let w2 = w2.clone();
+                thread::spawn(move || w2.run(false, |_| Ok(1)))
+            })
+            .collect();
+        // Wait until all of them are counted, then the expected wait is 4 jobs of ~100 ms.
+        while w.pending() < 4 {
+            thread::yield_now();
+        }
+        // Ten jobs ahead would be ~1 s: past the bound, and said at once.
+        let more: Vec<_> = (0..6)
+            .map(|_| {
+                let w3 = w.clone();
+                thread::spawn(move || w3.run(false, |_| Ok(2)))
+            })
+            .collect();
+        while w.pending() < 10 && w.expected_wait() <= Duration::from_millis(500) {
+            thread::yield_now();
+        }
+        assert!(matches!(w.run(false, |_| Ok(3)), Err(ModelError::Busy(_))));
+        gate.wait();
+        running.join().unwrap().unwrap();
+        for q in queued {
+            assert_eq!(q.join().unwrap().unwrap(), 1);
+        }
+        for m in more {
+            let _ = m.join().unwrap();
+        }
     }
 
     #[test]

@@ -1079,3 +1079,25 @@ async fn sigterm_answers_the_questions_in_flight_then_exits_cleanly() {
     let status = bot.exited().await;
     assert!(status.success(), "serve exited with {status}:\n{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_members_asking_at_once_are_all_answered() {
+    // About 3 s of model time: a burst, not a backlog. The queue is bounded by the expected
+    // wait ([reader] max_wait_secs), not by a small count, so nobody is told "busy".
+    let bot = Bot::start("[discord]\nask_cooldown_secs = 0.0\n", true).await;
+    let mut tokens = Vec::new();
+    for n in 0..50 {
+        let member = FakeUser::member(100 + n, "member");
+        tokens.push(bot.ask(NSA_QUESTION, GUILD_A, &member).await);
+    }
+    let mut busy = 0;
+    for token in &tokens {
+        let reply = bot.reply(token).await;
+        if text_of(&reply).contains("busy") {
+            busy += 1;
+            continue;
+        }
+        assert_eq!(embed(&reply)["title"], json!("the NSA"), "{reply}");
+    }
+    assert_eq!(busy, 0, "{busy} of 50 told busy");
+}
