@@ -365,11 +365,7 @@ impl Engine {
     /// An article found as [`Engine::find`] finds it, with its sentences as the engine split
     /// and stored them (what `newsqa show` and `/article` print).
     pub fn show(&self, id_or_url: &str) -> Result<Option<(ArticleInfo, Vec<String>)>> {
-        let Some(info) = self.index.find(id_or_url)? else {
-            return Ok(None);
-        };
-        let sentences = self.index.article_sentences(&info.id)?;
-        Ok(Some((info, sentences)))
+        Ok(self.index.show(id_or_url)?)
     }
 
     /// Removes an article by id or URL; `None` when there is no such article.

@@ -98,6 +98,13 @@ impl Subscription {
         }
     }
 
+    /// The subscription claimed for its first poll, so that it is added already claimed and
+    /// no other poller (a running bot) takes that poll, which may announce nothing.
+    pub fn claimed_for_first_poll(mut self) -> Subscription {
+        self.claimed_until = now() + CLAIM_SECS;
+        self
+    }
+
     /// Whether it is backing off after failures at `at`.
     pub fn backing_off(&self, at: u64) -> bool {
         self.failures > 0 && self.next_poll > at
@@ -196,14 +203,6 @@ impl FeedStore {
         std::fs::File::open(&dir)
             .and_then(|d| d.sync_all())
             .with_context(|| format!("syncing {}", dir.display()))
-    }
-
-    /// Replaces every subscription (under the lock).
-    pub fn save(&self, subs: &[Subscription]) -> Result<()> {
-        self.change(|all| {
-            *all = subs.to_vec();
-            Ok(((), true))
-        })
     }
 
     /// Adds a subscription; `false` (and nothing written) when the index already follows the feed.

@@ -363,9 +363,8 @@ impl Backend for Library {
                 "{url:?} is not an http(s) address."
             )));
         }
-        let mut sub = Subscription::new(url, &self.guild_dir(guild), Some(guild), channel);
-        // Added already claimed, so that the background poller leaves its first poll to us.
-        sub.claimed_until = crate::feeds::now() + crate::feeds::CLAIM_SECS;
+        let sub = Subscription::new(url, &self.guild_dir(guild), Some(guild), channel)
+            .claimed_for_first_poll();
         if !self.feeds.add(sub.clone())? {
             return Err(BackendError::Rejected(format!(
                 "this server already follows {}.",

@@ -396,10 +396,7 @@ pub fn articles(all: &[ArticleSummary], page: usize, per_page: usize) -> View {
 fn sentence_pages(sentences: &[String], limit: usize) -> Vec<String> {
     let mut pages = vec![String::new()];
     for s in sentences {
-        let line = truncate(
-            &escape(&s.split_whitespace().collect::<Vec<_>>().join(" ")),
-            limit,
-        );
+        let line = truncate(&escape(&one_line(s)), limit);
         let page = pages.last_mut().expect("one page at least");
         if !page.is_empty() && page.chars().count() + 1 + line.chars().count() > limit {
             pages.push(line);
@@ -578,8 +575,12 @@ pub fn short_id(id: &str) -> &str {
 
 /// A Discord block quote of `text`, escaped, at most `limit` characters.
 fn quote_block(text: &str, limit: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate(&format!("> {}", escape(&one_line)), limit)
+    truncate(&format!("> {}", escape(&one_line(text))), limit)
+}
+
+/// Text on one line: runs of whitespace (line breaks of wrapped text included) as one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Escapes Discord markdown so article text shows as written.

@@ -528,6 +528,16 @@ impl ArticleIndex {
         Ok(out.into_iter().map(|(_, b)| b).collect())
     }
 
+    /// An article found as [`ArticleIndex::find`] finds it, with its sentences as
+    /// [`ArticleIndex::article_sentences`] gives them (what `newsqa show` and `/article` print).
+    pub fn show(&self, id_or_url: &str) -> Result<Option<(ArticleInfo, Vec<String>)>> {
+        let Some(info) = self.find(id_or_url)? else {
+            return Ok(None);
+        };
+        let sentences = self.article_sentences(&info.id)?;
+        Ok(Some((info, sentences)))
+    }
+
     /// Every passage document of one article, in no particular order.
     fn passage_docs(&self, id: &str) -> Result<Vec<TantivyDocument>> {
         let f = self.fields;

@@ -213,11 +213,6 @@ impl Encoder {
         })
     }
 
-    /// Requests accepted by the encoder and not yet answered (the running one included).
-    pub fn pending(&self) -> usize {
-        self.worker.pending()
-    }
-
     /// Embeds texts into unit-length vectors, in input order. Texts are batched by length so that
     /// short sentences are not padded to the longest one. With `wait` false, a full queue gives
     /// [`ModelError::Busy`].

@@ -180,11 +180,6 @@ impl Reader {
         Ok(Reader { worker })
     }
 
-    /// Requests accepted by the reader and not yet answered (the running one included).
-    pub fn pending(&self) -> usize {
-        self.worker.pending()
-    }
-
     /// Reads every context in one batched forward pass and returns the best `top_k` spans of
     /// each, best first. With `wait` false, a full queue gives [`ModelError::Busy`].
     pub fn read(

@@ -107,7 +107,8 @@ impl<M: 'static> Worker<M> {
     /// How long a new job is expected to wait for the ones ahead of it.
     pub fn expected_wait(&self) -> Duration {
         Duration::from_micros(self.job_micros.load(Ordering::SeqCst))
-            * u32::try_from(self.pending()).unwrap_or(u32::MAX)
+            .checked_mul(u32::try_from(self.pending()).unwrap_or(u32::MAX))
+            .unwrap_or(Duration::MAX)
     }
 
     /// Jobs accepted and not yet finished (the running one included).
@@ -140,7 +141,7 @@ impl<M: 'static> Worker<M> {
                 Some(if avg == 0 {
                     took.max(1)
                 } else {
-                    (avg * 4 + took) / 5
+                    avg.saturating_mul(4).saturating_add(took) / 5
                 })
             });
             let out = out.unwrap_or_else(|p| {

@@ -55,11 +55,10 @@ pub(crate) fn articles(config: Config, json: bool) -> Result<ExitCode> {
 pub(crate) fn show(config: Config, article: &str, json: bool) -> Result<ExitCode> {
     require_index(&config)?;
     let index = open_index(&config)?;
-    let Some(info) = index.find(article)? else {
+    let Some((info, sentences)) = index.show(article)? else {
         eprintln!("error: no article with id or URL {article:?} (see `newsqa articles`)");
         return Ok(ExitCode::FAILURE);
     };
-    let sentences = index.article_sentences(&info.id)?;
     if json {
         let mut v = serde_json::to_value(&info)?;
         v["text"] = serde_json::json!(sentences);
@@ -80,7 +79,7 @@ pub(crate) fn show(config: Config, article: &str, json: bool) -> Result<ExitCode
     println!("source: {}", info.source);
     println!("{} sentences, {} passages\n", info.sentences, info.passages);
     for s in &sentences {
-        println!("{}", s.split_whitespace().collect::<Vec<_>>().join(" "));
+        println!("{}", super::one_line(s));
     }
     Ok(ExitCode::SUCCESS)
 }

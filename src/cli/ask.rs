@@ -27,11 +27,7 @@ pub(crate) fn print_reply(reply: &Reply, out: &mut impl Write) -> Result<()> {
     match &reply.best {
         Some(b) => {
             writeln!(out, "{}", b.answer)?;
-            writeln!(
-                out,
-                "  \"{}\"",
-                b.citation.split_whitespace().collect::<Vec<_>>().join(" ")
-            )?;
+            writeln!(out, "  \"{}\"", super::one_line(&b.citation))?;
             writeln!(out, "  {} (score {:.2})", b.title, b.score)?;
             if let Some(url) = &b.url {
                 writeln!(out, "  {url}")?;

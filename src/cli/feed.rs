@@ -19,10 +19,8 @@ pub(crate) fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Resu
             if channel.is_some() && guild.is_none() {
                 bail!("--channel names a Discord channel; give the server with --guild too");
             }
-            let mut sub =
-                newsqa::feeds::Subscription::new(&url, &config.index.path, guild, channel);
-            // Added already claimed: its first poll is this command's, not a running bot's.
-            sub.claimed_until = newsqa::feeds::now() + newsqa::feeds::CLAIM_SECS;
+            let sub = newsqa::feeds::Subscription::new(&url, &config.index.path, guild, channel)
+                .claimed_for_first_poll();
             let shown = newsqa_web::shown_url(&url);
             if !store.add(sub.clone())? {
                 bail!("already subscribed to {shown}");

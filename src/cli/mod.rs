@@ -8,3 +8,8 @@ pub mod eval;
 pub mod feed;
 pub mod ingest;
 pub mod serve;
+
+/// Text on one line: runs of whitespace (line breaks of wrapped text included) as one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

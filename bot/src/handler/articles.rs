@@ -4,10 +4,7 @@ use super::*;
 
 impl Handler {
     pub(super) async fn articles(&self, ctx: &Context, cmd: &CommandInteraction, guild: u64) {
-        let page = match option(&cmd.data.options(), "page") {
-            Some(ResolvedValue::Integer(n)) => (*n).max(1) as usize,
-            _ => 1,
-        };
+        let page = page_option(cmd);
         let view = self.articles_page(guild, page).await;
         respond(ctx, cmd, view).await;
     }
@@ -20,8 +17,7 @@ impl Handler {
     }
 
     pub(super) async fn forget(&self, ctx: &Context, cmd: &CommandInteraction, guild: u64) {
-        let wanted = string_option(cmd, "article").unwrap_or_default();
-        let wanted = wanted.trim().to_owned();
+        let wanted = article_option(cmd);
         let view = match self.call(move |b| b.lookup(guild, &wanted)).await {
             Ok(article) => {
                 let key = self.key();
@@ -44,12 +40,8 @@ impl Handler {
 
     /// `/article`: the text the bot took from one article, for moderators.
     pub(super) async fn article(&self, ctx: &Context, cmd: &CommandInteraction, guild: u64) {
-        let wanted = string_option(cmd, "article").unwrap_or_default();
-        let wanted = wanted.trim().to_owned();
-        let page = match option(&cmd.data.options(), "page") {
-            Some(ResolvedValue::Integer(n)) => (*n).max(1) as usize,
-            _ => 1,
-        };
+        let wanted = article_option(cmd);
+        let page = page_option(cmd);
         if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
             tracing::warn!(error = %e, "could not acknowledge /article");
             return;

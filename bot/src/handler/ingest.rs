@@ -67,7 +67,7 @@ impl Handler {
             return Err(format!("{} is not a .txt or .html file.", file.filename));
         }
         if let Some(why) = self.attachments.refusal(&file.url) {
-            tracing::warn!(host = ?url::Url::parse(&file.url).ok().and_then(|u| u.host_str().map(str::to_owned)), "attachment not on Discord's CDN");
+            tracing::warn!(reason = %why, "attachment refused");
             return Err(why);
         }
         let cap = self.backend.max_article_bytes();

@@ -300,6 +300,22 @@ fn string_in(options: &[ResolvedOption<'_>], name: &str) -> Option<String> {
     }
 }
 
+/// The `page` option (1 when absent).
+fn page_option(cmd: &CommandInteraction) -> usize {
+    match option(&cmd.data.options(), "page") {
+        Some(ResolvedValue::Integer(n)) => (*n).max(1) as usize,
+        _ => 1,
+    }
+}
+
+/// The `article` option of `/article` and `/forget`: an id or URL, trimmed.
+fn article_option(cmd: &CommandInteraction) -> String {
+    string_option(cmd, "article")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
 fn string_option(cmd: &CommandInteraction, name: &str) -> Option<String> {
     string_in(&cmd.data.options(), name)
 }
