@@ -736,4 +736,25 @@ mod tests {
             "I found nothing about 2016 in the articles."
         );
     }
+
+    proptest::proptest! {
+        /// Question analysis on arbitrary text: no panic; every constraint is non-empty
+        /// text, appears once, and its phrase checks run without a panic either.
+        #[test]
+        fn any_question_is_analysed_without_a_panic(
+            question in proptest::prelude::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "\\PC{0,120}",
+                "([A-Z][a-z]{0,6}|[0-9,.]{1,6}|'s|\\PC| ){0,30}",
+            ],
+        ) {
+            let found = constraints(&question);
+            for (i, c) in found.iter().enumerate() {
+                proptest::prop_assert!(!c.text().is_empty());
+                proptest::prop_assert!(!found[..i].contains(c));
+            }
+            let time = ArticleTime { published: year_of(&question), latest_mentioned: latest_year([question.as_str()]), slack: 1 };
+            let _ = check(&found, time, |p| question.contains(p), |_| false);
+        }
+    }
 }
