@@ -381,7 +381,8 @@ impl Engine {
     /// Like [`Engine::ask`]; with `wait` false a full model queue is an error at once ("busy").
     pub fn ask_with(&self, question: &str, wait: bool) -> Result<Reply> {
         let started = Instant::now();
-        let question = question.trim();
+        let question = crate::question::normalize(question);
+        let question = question.as_str();
         let cfg = &self.config.answer;
         let hits = self.index.search(question, cfg.passages)?;
         let searched = started.elapsed();

@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod files;
 pub mod ingest;
 pub mod library;
+pub mod question;
 pub mod web;
 
 pub use answerable::Abstention;

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 mod handler;
 mod lifecycle;
+pub mod question;
 pub mod render;
 
 use std::future::Future;

@@ -9,7 +9,7 @@ use newsqa::{Config, Engine, Reply, ABSTAIN_MESSAGE};
 use super::articles::require_index;
 
 pub(crate) fn ask(config: Config, question: &str, json: bool) -> Result<ExitCode> {
-    if question.trim().is_empty() {
+    if newsqa::question::normalize(question).is_empty() {
         bail!("the question is empty");
     }
     require_index(&config)?;

@@ -1101,3 +1101,86 @@ async fn fifty_members_asking_at_once_are_all_answered() {
     }
     assert_eq!(busy, 0, "{busy} of 50 told busy");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_questions_get_clear_replies_and_ping_no_one() {
+    let bot = Bot::start(
+        "[discord]\nmentions = true\nask_cooldown_secs = 0.0\n",
+        true,
+    )
+    .await;
+    let empty = "Ask me a question about the articles";
+    let not_found = "won't guess";
+    let long = "Which agency is exempted from the order and why was it left out? ".repeat(95);
+    assert!(long.chars().count() >= 6_000);
+    let cases: Vec<(String, &str)> = vec![
+        (String::new(), empty),
+        ("   \t ".into(), empty),
+        ("🙂🙂🙂 ❓".into(), empty),
+        ("\u{200b}\u{2060}\u{7}".into(), empty),
+        ("<@&4242> @everyone".into(), empty),
+        (long, ""),
+        ("מי פטור מהצו של משרד ההגנה?".into(), not_found),
+        ("ما هي الوكالة المستثناة؟".into(), not_found),
+        (
+            "Which\u{200b} agency is\u{7} exempted\u{202e} from the order?".into(),
+            "NSA",
+        ),
+        (
+            "@everyone @here <@&4242> <@99> <#3003> Which agency is exempted from the order? <@!98>"
+                .into(),
+            "NSA",
+        ),
+        (
+            "**Which** [agency](https://evil.example/x) is `exempted` from the ~~order~~? ||x|| <:pepe:1234>"
+                .into(),
+            "NSA",
+        ),
+    ];
+    for (i, (question, expected)) in cases.iter().enumerate() {
+        let member = FakeUser::member(500 + i as u64, "member");
+        let reply = bot.answer(question, GUILD_A, &member).await;
+        let text = text_of(&reply);
+        assert!(
+            text.contains(expected) && text.trim().len() > 4,
+            "{question:?}: {reply}"
+        );
+    }
+
+    // The same through a mention, with a mention storm around it.
+    let member = FakeUser::member(600, "member");
+    let msg = message_create(
+        &format!(
+            "<@{BOT_USER_ID}> @everyone <@&4242> **Which agency** is exempted from the order?"
+        ),
+        GUILD_A,
+        CHANNEL,
+        &member,
+        &[BOT_USER_ID],
+    );
+    bot.fake.dispatch("MESSAGE_CREATE", msg).await;
+    let posted = bot
+        .fake
+        .wait_for("reply to the mention", WAIT, |r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
+        })
+        .await
+        .body;
+    assert!(text_of(&posted).contains("NSA"), "{posted}");
+
+    // The bot is still up and well, and nothing it sent may ping anyone.
+    let after = bot.answer(NSA_QUESTION, GUILD_A, &member).await;
+    assert!(text_of(&after).contains(NSA_CITATION), "{after}");
+    for m in sent_messages(&bot.fake) {
+        assert_eq!(m["allowed_mentions"]["parse"], json!([]), "{m}");
+        for key in ["users", "roles"] {
+            assert!(
+                m["allowed_mentions"][key]
+                    .as_array()
+                    .is_none_or(|v| v.is_empty()),
+                "{m}"
+            );
+        }
+    }
+    assert!(!bot.log().contains("panicked"), "{}", bot.log());
+}

@@ -1,6 +1,7 @@
 //! `/ask` and mentions: a question in, an answer (or a clear reply) out.
 
 use super::*;
+use crate::question;
 
 impl Handler {
     /// Asks the backend and renders the outcome, remembering answers for their buttons.
@@ -50,8 +51,8 @@ impl Handler {
     #[tracing::instrument(skip_all, fields(guild, user = cmd.user.id.get()))]
     pub(super) async fn ask(&self, ctx: &Context, cmd: &CommandInteraction, guild: u64) {
         let question = string_option(cmd, "question").unwrap_or_default();
-        let question = question.trim().to_owned();
-        if question.is_empty() {
+        let question = question::plain(&question);
+        if !question::has_words(&question) {
             respond(ctx, cmd, render::empty_question()).await;
             return;
         }
@@ -82,8 +83,9 @@ impl Handler {
         };
         let guild = guild.get();
         let user = msg.author.id.get();
-        let question = strip_mention(&msg.content, me);
-        let view = if question.is_empty() {
+        // The bot's own mention goes with the others.
+        let question = question::plain(&msg.content);
+        let view = if !question::has_words(&question) {
             render::empty_question()
         } else if let Some(left) = self.cooldown(guild, user) {
             render::cooldown(left)

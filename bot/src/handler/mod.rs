@@ -320,16 +320,6 @@ fn string_option(cmd: &CommandInteraction, name: &str) -> Option<String> {
     string_in(&cmd.data.options(), name)
 }
 
-/// The question in a message that mentions the bot: the mention removed.
-fn strip_mention(content: &str, me: UserId) -> String {
-    content
-        .replace(&format!("<@{me}>"), " ")
-        .replace(&format!("<@!{me}>"), " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// No reply may ping anyone, whatever the article text says.
 fn no_mentions() -> CreateAllowedMentions {
     CreateAllowedMentions::new()
@@ -442,16 +432,6 @@ async fn update_component(ctx: &Context, press: &ComponentInteraction, view: Vie
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_mention_is_taken_out_of_the_question() {
-        let me = UserId::new(42);
-        assert_eq!(
-            strip_mention("<@42> who issued the order?", me),
-            "who issued the order?"
-        );
-        assert_eq!(strip_mention("hey <@!42>   what  now", me), "hey what now");
-    }
 
     #[test]
     fn old_entries_are_forgotten_past_the_bound() {
