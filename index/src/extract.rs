@@ -59,6 +59,10 @@ pub struct Extracted {
 /// Decodes bytes to text: UTF-8 when valid, otherwise Windows-1252 (a superset of
 /// ISO-8859-1, which older news archives use). Refuses binary files.
 pub fn decode(name: &str, bytes: &[u8]) -> Result<String> {
+    if let Some(encoding) = utf16(bytes) {
+        let (text, _) = encoding.decode_with_bom_removal(bytes);
+        return Ok(text.replace("\r\n", "\n").replace('\r', "\n"));
+    }
     let sample = &bytes[..bytes.len().min(8192)];
     let controls = sample
         .iter()
@@ -79,6 +83,33 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<String> {
         .trim_start_matches('\u{feff}')
         .replace("\r\n", "\n")
         .replace('\r', "\n"))
+}
+
+/// UTF-16, by its byte-order mark, or without one by zero bytes that fall (almost) only on
+/// odd positions (little-endian) or only on even ones (big-endian), as in ASCII-range text.
+fn utf16(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    match encoding_rs::Encoding::for_bom(bytes) {
+        Some((e, _)) if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE => return Some(e),
+        Some(_) => return None,
+        None => {}
+    }
+    let sample = &bytes[..bytes.len().min(8192) & !1];
+    if sample.len() < 8 {
+        return None;
+    }
+    let (mut even, mut odd) = (0, 0);
+    for pair in sample.chunks_exact(2) {
+        even += usize::from(pair[0] == 0);
+        odd += usize::from(pair[1] == 0);
+    }
+    let pairs = sample.len() / 2;
+    if odd * 10 >= pairs * 7 && even * 100 <= pairs {
+        Some(encoding_rs::UTF_16LE)
+    } else if even * 10 >= pairs * 7 && odd * 100 <= pairs {
+        Some(encoding_rs::UTF_16BE)
+    } else {
+        None
+    }
 }
 
 /// Extracts the article from decoded text of the given format.
@@ -177,7 +208,103 @@ fn extract_text(text: &str) -> Extracted {
     }
 }
 
+/// The deepest element nesting kept for extraction. Readability's scoring walks each node's
+/// ancestors, so its time grows with the square of the depth: 10,000 nested `<div>`s took 21 s,
+/// 100,000 would take hours. Real articles nest a few dozen levels deep.
+const MAX_HTML_DEPTH: usize = 512;
+
+/// Elements that never have an end tag, or whose end tag may be left out: they do not count
+/// towards the nesting depth.
+const UNNESTED: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead",
+    "tbody", "tfoot", "colgroup", "caption", "rb", "rt", "rp", "html", "head", "body",
+];
+
+/// The page with the tags below `cap` levels of nesting taken out (their text stays), or
+/// `None` when it nests no deeper than that. Script, style, comment and CDATA contents are
+/// passed over whole.
+fn flatten_deep(html: &str, cap: usize) -> Option<String> {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    let mut copied = 0; // html[..copied] is in `out` (when flattening)
+    let mut flattening = false;
+    let mut at = 0;
+    while let Some(i) = html[at..].find('<').map(|i| i + at) {
+        let rest = &html[i..];
+        // Markup whose contents are not tags.
+        let skip_to = |close: &str| rest.find(close).map_or(html.len(), |j| i + j + close.len());
+        if rest.starts_with("<!--") {
+            at = skip_to("-->");
+            continue;
+        }
+        if rest.starts_with("<![CDATA[") {
+            at = skip_to("]]>");
+            continue;
+        }
+        let end = match rest.find('>') {
+            Some(j) => i + j + 1,
+            None => break,
+        };
+        let tag = &html[i + 1..end - 1];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        at = end;
+        if name.is_empty() || UNNESTED.contains(&name.as_str()) || tag.ends_with('/') {
+            continue;
+        }
+        if !closing && (name == "script" || name == "style") {
+            let close = format!("</{name}");
+            at = find_ignoring_case(&html[end..], &close).map_or(html.len(), |j| end + j);
+            continue;
+        }
+        let elide = if closing {
+            let deep = depth > cap;
+            depth = depth.saturating_sub(1);
+            deep
+        } else {
+            depth += 1;
+            deepest = deepest.max(depth);
+            depth > cap
+        };
+        if elide {
+            if !flattening {
+                flattening = true;
+                out.reserve(html.len());
+            }
+            out.push_str(&html[copied..i]);
+            out.push(' ');
+            copied = end;
+        }
+    }
+    if !flattening {
+        return None;
+    }
+    out.push_str(&html[copied..]);
+    tracing::warn!(
+        depth = deepest,
+        cap,
+        "page nests elements too deeply; flattened the inner ones"
+    );
+    Some(out)
+}
+
+/// Where `needle` (ASCII) first occurs in `hay`, ignoring ASCII case.
+fn find_ignoring_case(hay: &str, needle: &str) -> Option<usize> {
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
 fn extract_html(html: &str) -> Extracted {
+    let flattened = flatten_deep(html, MAX_HTML_DEPTH);
+    let html = flattened.as_deref().unwrap_or(html);
     use dom_smoothie::{Config, Readability, TextMode};
     let cfg = Config {
         text_mode: TextMode::Formatted,
@@ -396,6 +523,50 @@ fn find_date(line: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn utf16_is_read_with_or_without_its_byte_order_mark() {
+        let text = "Tide tables\r\n\r\nThe spring tide will peak at 6.2 metres — on Tuesday.";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let want = text.replace("\r\n", "\n");
+        for (bytes, bom) in [(le.clone(), vec![0xff, 0xfe]), (be, vec![0xfe, 0xff])] {
+            assert_eq!(super::decode("t.txt", &bytes).unwrap(), want);
+            let with_bom = [bom, bytes].concat();
+            assert_eq!(super::decode("t.txt", &with_bom).unwrap(), want);
+        }
+        // Binary data with zero bytes is still refused.
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0\0\0\x01\0\x08\x06\0\0\0";
+        assert!(super::decode("image.txt", png).is_err());
+    }
+
+    #[test]
+    fn a_page_nested_too_deeply_is_flattened_and_keeps_its_text() {
+        let n = 100_000;
+        let page = format!(
+            "<html><body>{}<p>Deep inside the page the mayor opened the new bridge on Monday. It cost four million pounds.</p>{}</body></html>",
+            "<div class=\"x\">".repeat(n),
+            "</div>".repeat(n)
+        );
+        let flat = super::flatten_deep(&page, 512).unwrap();
+        assert_eq!(flat.matches("<div").count(), 512);
+        assert_eq!(flat.matches("</div>").count(), 512);
+        let article = super::extract("deep.html", &page, super::Format::Html).unwrap();
+        assert!(
+            article
+                .body
+                .contains("the mayor opened the new bridge on Monday"),
+            "{}",
+            article.body
+        );
+        // Shallow pages, and tags inside scripts and comments, are left alone.
+        let shallow = format!(
+            "<div><script>{}</script><!-- {} --><p>x</p></div>",
+            "<div>".repeat(600),
+            "<span>".repeat(600)
+        );
+        assert_eq!(super::flatten_deep(&shallow, 512), None);
+    }
+
     use super::*;
 
     #[test]

@@ -305,3 +305,83 @@ fn show_prints_what_was_taken_from_an_article_one_sentence_a_line() {
     assert!(!missing.ok);
     assert!(missing.stderr.contains("no article"), "{}", missing.stderr);
 }
+
+#[test]
+fn hostile_files_are_refused_or_read_and_the_rest_of_the_batch_goes_in() {
+    let app = spawn_app();
+    app.write("batch/seed.txt", &std::fs::read(SEED_ARTICLE).unwrap());
+    app.write("batch/empty.txt", b"");
+    // 50 MB (sparse): refused by its size before it is read.
+    let big = app.write("batch/big.txt", b"");
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(50 << 20)
+        .unwrap();
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x01\0\0\0\x01\0\x08\x06\0\0\0".to_vec();
+    png.extend((0..4000u32).map(|i| (i * 7919 % 251) as u8));
+    app.write("batch/photo.txt", &png);
+    let utf16 = |text: &str| -> Vec<u8> {
+        [0xff, 0xfe]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect()
+    };
+    app.write(
+        "batch/tides.html",
+        &utf16("<html><head><title>Tide tables</title></head><body><article><p>The harbour master said the spring tide will peak at 6.2 metres on Tuesday morning.</p><p>Boats must leave the inner basin before dawn, she said.</p></article></body></html>"),
+    );
+    app.write(
+        "batch/ferry.txt",
+        &utf16("Ferry timetable changes\r\n\r\nThe island ferry will run every 40 minutes from Monday, the operator said."),
+    );
+    let n = 100_000;
+    app.write(
+        "batch/deep.html",
+        format!(
+            "<html><head><title>Bridge opens</title></head><body>{}<p>The mayor opened the new bridge over the river on Monday. It cost four million pounds, the council said.</p>{}</body></html>",
+            "<div>".repeat(n),
+            "</div>".repeat(n)
+        )
+        .as_bytes(),
+    );
+    let run = app.run(&["ingest", path_str(&app.dir.path().join("batch"))]);
+    assert!(!run.ok, "a batch with failures exits non-zero");
+    assert!(
+        run.stdout
+            .contains("7 inputs: 4 added, 0 updated, 0 unchanged, 3 failed"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    for expected in [
+        "empty.txt: no article text found",
+        "big.txt: 52428800 bytes is over the ingest size cap",
+        "photo.txt: looks like a binary file",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+    let mut titles: Vec<String> = app
+        .articles()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    assert_eq!(titles.len(), 4, "{titles:?}");
+    assert!(titles.contains(&"Tide tables".to_owned()), "{titles:?}");
+    assert!(
+        titles.contains(&"Ferry timetable changes".to_owned()),
+        "{titles:?}"
+    );
+    assert!(titles.contains(&"Bridge opens".to_owned()), "{titles:?}");
+    // What the UTF-16 and the deeply nested pages say can be asked about.
+    let tide = app.ok(&["ask", "--json", "How high will the spring tide peak?"]);
+    assert!(tide.stdout.contains("6.2 metres"), "{}", tide.stdout);
+    let bridge = app.ok(&["ask", "--json", "How much did the new bridge cost?"]);
+    assert!(
+        bridge.stdout.contains("four million pounds"),
+        "{}",
+        bridge.stdout
+    );
+}

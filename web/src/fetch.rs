@@ -297,6 +297,13 @@ fn http(url: &Url, source: reqwest::Error) -> WebError {
 /// Decodes a body: the charset of the Content-Type header, else of a `<meta>` tag, else UTF-8
 /// when valid, else Windows-1252 (which is what "ISO-8859-1" means on the web).
 pub fn decode(body: &[u8], content_type: &str) -> String {
+    // A byte-order mark outranks the header (WHATWG Encoding: "BOM sniff").
+    if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(body) {
+        return encoding
+            .decode_without_bom_handling(&body[bom..])
+            .0
+            .into_owned();
+    }
     let label = charset_param(content_type).or_else(|| meta_charset(body));
     if let Some(encoding) = label.and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes())) {
         let (text, _, _) = encoding.decode(body);
@@ -353,5 +360,12 @@ mod tests {
         assert!(decode(equiv, "text/html").contains("naïve"));
         assert_eq!(decode("déjà".as_bytes(), "text/html"), "déjà");
         assert_eq!(decode(b"\xe9t\xe9", ""), "été");
+        // UTF-16 with its byte-order mark, whatever the header says.
+        let mut utf16 = vec![0xff, 0xfe];
+        utf16.extend("<p>naïve</p>".encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(
+            decode(&utf16, "text/html; charset=iso-8859-1"),
+            "<p>naïve</p>"
+        );
     }
 }
