@@ -526,16 +526,24 @@ def model_card(run, hp, scores, a):
         f"| final training loss | {steps[-1]['loss'] if steps else 'n/a'} (mean of the last 50 steps) |",
     ]
     if hp.get("init"):
-        first = Path(hp["init"]).parent
-        fhp = json.loads((first / "hparams.json").read_text())
-        frecs = [json.loads(l) for l in (first / "log.jsonl").read_text().splitlines()]
-        fdone = [r for r in frecs if r["event"] == "done"][-1]
+        # The chain of runs, first stage first: each continued the one before (its final.pt).
+        chain = [run]
+        while (ihp := json.loads((chain[0] / "hparams.json").read_text())).get("init"):
+            chain.insert(0, Path(ihp["init"]).parent)
+        parts, wall = [], 0.0
+        for n, r in enumerate(chain, 1):
+            rhp = json.loads((r / "hparams.json").read_text())
+            rrecs = [json.loads(l) for l in (r / "log.jsonl").read_text().splitlines()]
+            rdone = [x for x in rrecs if x["event"] == "done"][-1]
+            wall += rdone["wall_s"]
+            what = (f"{rhp['epochs']} epoch(s)" if not rhp.get("max_steps")
+                    else f"data epoch {rhp.get('epoch_offset', 0) + 1}")
+            who = "this run" if r == run else f"`{r.name}`"
+            parts.append(f"{n}. {who}: {what}, {rdone['steps']:,} steps, lr {rhp['lr']}, "
+                         f"{rdone['wall_s'] / 3600:.1f} h wall")
         lines.append(
-            f"| stages | this run (stage 2: {min(total_steps(start, hp), start['steps']):,} steps, "
-            f"data epoch {hp.get('epoch_offset', 0)}, lr {hp['lr']}) continued the weights of "
-            f"`{first.name}` (stage 1: {fhp['epochs']} epoch(s), {fdone['steps']:,} steps, lr "
-            f"{fhp['lr']}, {fdone['wall_s'] / 3600:.1f} h wall) with a fresh optimiser; "
-            f"together {(fdone['wall_s'] + done['wall_s']) / 3600:.1f} h on the CPU |")
+            f"| stages | {'; '.join(parts)}. Each stage after the first starts from the one "
+            f"before's weights with a fresh optimiser; together {wall / 3600:.1f} h on the CPU |")
     if scores:
         for n, (d, r) in enumerate(scores.items()):
             who = "this reader" if n == 0 else f"the reader it was compared with (`{d}` then)"
