@@ -108,6 +108,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check that the index adds up: every article once, with all its passages, and no
+    /// passage without its article (after a crash, a full disk or a copy). Exits 1 if not.
+    Check {
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove an article and all its passages, by id or URL.
     Forget {
         /// The article id (as `articles` shows it) or its URL.
@@ -209,6 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => cli::ingest::ingest(config, &paths, title, url, json),
         Command::Ask { question, json } => cli::ask::ask(config, &question, json),
         Command::Articles { json } => cli::articles::articles(config, json),
+        Command::Check { json } => cli::articles::check(config, json),
         Command::Forget { article } => cli::articles::forget(config, &article),
         Command::Show { article, json } => cli::articles::show(config, &article, json),
         Command::Eval {

@@ -14,4 +14,4 @@ mod store;
 pub use article::{canonical_url, passage_windows, text_id, Article, Metadata, PassageConfig};
 pub use error::{IndexError, Result};
 pub use extract::ARTICLE_EXTENSIONS;
-pub use store::{ArticleIndex, ArticleInfo, PassageHit, SentenceHit, Upsert};
+pub use store::{ArticleIndex, ArticleInfo, Health, PassageCount, PassageHit, SentenceHit, Upsert};

@@ -1,6 +1,6 @@
 //! The tantivy index: one document per article (metadata) and one per passage (searchable).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -52,6 +52,38 @@ pub struct ArticleInfo {
     pub chars: usize,
     /// Hash of the stored content.
     pub content_hash: String,
+}
+
+/// What [`ArticleIndex::check`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// Article documents.
+    pub articles: usize,
+    /// Passage documents.
+    pub passages: usize,
+    /// Ids stored as more than one article.
+    pub duplicate_articles: Vec<String>,
+    /// Articles whose stored passages are not the number they were written with.
+    pub wrong_passage_counts: Vec<PassageCount>,
+    /// Article ids that have passages but no article document.
+    pub orphan_passages: Vec<String>,
+}
+
+/// An article whose passages do not add up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PassageCount {
+    pub id: String,
+    pub stored: usize,
+    pub expected: usize,
+}
+
+impl Health {
+    /// Whether nothing is wrong.
+    pub fn ok(&self) -> bool {
+        self.duplicate_articles.is_empty()
+            && self.wrong_passage_counts.is_empty()
+            && self.orphan_passages.is_empty()
+    }
 }
 
 /// What `upsert` did with an article.
@@ -416,6 +448,70 @@ impl ArticleIndex {
         }
         out.sort_by(|a, b| a.title.cmp(&b.title).then(a.id.cmp(&b.id)));
         Ok(out)
+    }
+
+    /// Reads every document and checks that the index adds up: each article once, with as
+    /// many passages as it was stored with, and no passage without its article.
+    pub fn check(&self) -> Result<Health> {
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let mut articles: HashMap<String, usize> = HashMap::new();
+        let mut expected: HashMap<String, usize> = HashMap::new();
+        let mut passages: HashMap<String, usize> = HashMap::new();
+        let mut health = Health::default();
+        for segment in searcher.segment_readers() {
+            let store = segment
+                .get_store_reader(64)
+                .map_err(tantivy::TantivyError::from)?;
+            for doc_id in segment.doc_ids_alive() {
+                let doc: TantivyDocument = store.get(doc_id)?;
+                let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("");
+                let id = text(f.id).to_owned();
+                // The kind is indexed, not stored: an article document is the one with metadata.
+                let is_article = doc.get_first(f.meta).is_some();
+                let is_passage = doc.get_first(f.first_sentence).is_some();
+                match (is_article, is_passage) {
+                    (true, false) => {
+                        health.articles += 1;
+                        expected.insert(id.clone(), self.info(&doc)?.passages);
+                        *articles.entry(id).or_default() += 1;
+                    }
+                    (false, true) => {
+                        health.passages += 1;
+                        *passages.entry(id).or_default() += 1;
+                    }
+                    _ => {
+                        return Err(IndexError::Corrupt(format!(
+                            "document {doc_id} of article {id:?} is neither article nor passage"
+                        )))
+                    }
+                }
+            }
+        }
+        health.duplicate_articles = articles
+            .iter()
+            .filter(|(_, &n)| n > 1)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for (id, &want) in &expected {
+            let stored = passages.get(id).copied().unwrap_or(0);
+            if stored != want * articles[id] {
+                health.wrong_passage_counts.push(PassageCount {
+                    id: id.clone(),
+                    stored,
+                    expected: want,
+                });
+            }
+        }
+        health.orphan_passages = passages
+            .keys()
+            .filter(|id| !articles.contains_key(*id))
+            .cloned()
+            .collect();
+        health.duplicate_articles.sort();
+        health.wrong_passage_counts.sort_by(|a, b| a.id.cmp(&b.id));
+        health.orphan_passages.sort();
+        Ok(health)
     }
 
     /// Number of passages in the index.
@@ -1000,5 +1096,33 @@ mod tests {
         let a = article(SEED, None);
         let err = index.upsert(&a, &[vec![0.0]]).unwrap_err();
         assert!(matches!(err, IndexError::VectorCount { .. }));
+    }
+
+    #[test]
+    fn check_finds_what_does_not_add_up() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article("Bridge opens\n\nThe mayor opened the bridge. It cost four million pounds. Traffic will start on Monday.", None);
+        let b = article(
+            "Tide tables\n\nThe spring tide will peak at 6.2 metres on Tuesday.",
+            None,
+        );
+        for x in [&a, &b] {
+            index.upsert(x, &vectors(x)).unwrap();
+        }
+        index.commit().unwrap();
+        let health = index.check().unwrap();
+        assert!(health.ok(), "{health:?}");
+        assert_eq!(health.articles, 2);
+        assert_eq!(health.passages, a.passages.len() + b.passages.len());
+
+        // A passage left without its article, and an article left without its passages.
+        let mut writer = index.index.writer::<TantivyDocument>(15_000_000).unwrap();
+        writer.delete_term(Term::from_field_text(index.fields.kind, KIND_ARTICLE));
+        writer.commit().unwrap();
+        drop(writer);
+        index.reader.reload().unwrap();
+        let health = index.check().unwrap();
+        assert!(!health.ok());
+        assert_eq!(health.orphan_passages.len(), 2, "{health:?}");
     }
 }

@@ -52,6 +52,43 @@ pub(crate) fn articles(config: Config, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub(crate) fn check(config: Config, json: bool) -> Result<ExitCode> {
+    require_index(&config)?;
+    let health = open_index(&config)?.check()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&health)?);
+    } else {
+        println!(
+            "{}: {} articles, {} passages",
+            config.index.path.display(),
+            health.articles,
+            health.passages
+        );
+        for id in &health.duplicate_articles {
+            println!("article stored more than once: {id}");
+        }
+        for p in &health.wrong_passage_counts {
+            println!(
+                "article with {} of its {} passages: {}",
+                p.stored, p.expected, p.id
+            );
+        }
+        for id in &health.orphan_passages {
+            println!("passages without their article: {id}");
+        }
+        if health.ok() {
+            println!("ok");
+        } else {
+            println!("the index does not add up: re-ingest the articles named above (`newsqa forget ID`, then ingest it again)");
+        }
+    }
+    Ok(if health.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 pub(crate) fn show(config: Config, article: &str, json: bool) -> Result<ExitCode> {
     require_index(&config)?;
     let index = open_index(&config)?;

@@ -6,6 +6,7 @@ mod helpers;
 mod answerable;
 mod ask;
 mod bot;
+mod crash;
 mod eval;
 mod feeds;
 mod ingest;
