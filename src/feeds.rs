@@ -22,7 +22,8 @@ use crate::engine::Engine;
 /// Item ids remembered per feed (far more than any feed lists at once).
 const SEEN_LIMIT: usize = 5000;
 
-/// How long a claim on a feed holds when its poller dies before storing the result.
+/// How long a claim on a feed holds when its poller dies before storing the result (a poller
+/// on the same host that is known to be dead loses it at once).
 pub const CLAIM_SECS: u64 = 30 * 60;
 
 /// One subscribed feed.
@@ -73,6 +74,11 @@ pub struct Subscription {
     /// A poller has claimed the feed until this time (0: nobody polls it now).
     #[serde(default)]
     pub claimed_until: u64,
+    /// Which poller holds the claim (`host:pid`), so that a restarted bot takes over at once
+    /// the claims of a process on its host that died (SIGKILL, a crash) instead of waiting
+    /// for them to run out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 impl Subscription {
@@ -95,6 +101,7 @@ impl Subscription {
             last_error: None,
             next_poll: 0,
             claimed_until: 0,
+            claimed_by: None,
         }
     }
 
@@ -102,7 +109,14 @@ impl Subscription {
     /// no other poller (a running bot) takes that poll, which may announce nothing.
     pub fn claimed_for_first_poll(mut self) -> Subscription {
         self.claimed_until = now() + CLAIM_SECS;
+        self.claimed_by = Some(holder_of(std::process::id()));
         self
+    }
+
+    /// Whether another poller holds a claim on it at `at`: a claim that has not run out, of a
+    /// process that is not known to be dead.
+    fn held_by_another(&self, at: u64) -> bool {
+        self.claimed_until > at && !self.claimed_by.as_deref().is_some_and(holder_died)
     }
 
     /// Whether it is backing off after failures at `at`.
@@ -115,6 +129,39 @@ impl Subscription {
         self.failing_since
             .is_some_and(|since| at.saturating_sub(since) as f64 >= hours * 3600.0)
     }
+}
+
+/// The name of a claim held by process `pid` of this host.
+fn holder_of(pid: u32) -> String {
+    format!("{}:{pid}", host_name())
+}
+
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer it is given.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::from("localhost");
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Whether the claim holder `host:pid` is a process of this host that no longer exists.
+/// Claims of other hosts, and of live processes, are not known to be dead.
+fn holder_died(holder: &str) -> bool {
+    let Some((host, pid)) = holder.rsplit_once(':') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    if host != host_name() || pid <= 0 || pid as u32 == std::process::id() {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
 /// Seconds since the Unix epoch.
@@ -245,6 +292,7 @@ impl FeedStore {
             };
             *s = Subscription {
                 claimed_until: 0,
+                claimed_by: None,
                 ..sub.clone()
             };
             Ok(((), true))
@@ -259,10 +307,14 @@ impl FeedStore {
         self.change(|subs| {
             let mut claimed = Vec::new();
             for s in subs.iter_mut() {
-                if s.claimed_until > at || !due(s) {
+                if s.held_by_another(at) || !due(s) {
                     continue;
                 }
+                if s.claimed_until > at {
+                    tracing::warn!(feed = %newsqa_web::shown_url(&s.url), holder = s.claimed_by.as_deref().unwrap_or(""), "taking over the claim of a poller that died");
+                }
                 s.claimed_until = at + CLAIM_SECS;
+                s.claimed_by = Some(holder_of(std::process::id()));
                 claimed.push(s.clone());
             }
             let changed = !claimed.is_empty();
@@ -528,5 +580,47 @@ mod tests {
             .all(|s| s.claimed_until == 0 && s.failures == 0 && s.next_poll == 0));
         // Released, so the next round takes them.
         assert_eq!(store.claim(|_| true).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_claim_whose_poller_died_is_taken_over_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FeedStore::new(dir.path().join("feeds.json"));
+        for url in ["http://a.example/feed", "http://b.example/feed"] {
+            store
+                .add(Subscription::new(
+                    url,
+                    &dir.path().join("index"),
+                    None,
+                    None,
+                ))
+                .unwrap();
+        }
+        // Feed a is claimed by a process that was killed (kill -9 leaves its claim behind),
+        // feed b by one that is alive.
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        dead.wait().unwrap();
+        let mut alive = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let alive_pid = alive.id();
+        store
+            .change(|subs| {
+                for (s, pid) in subs.iter_mut().zip([dead_pid, alive_pid]) {
+                    s.claimed_until = now() + CLAIM_SECS;
+                    s.claimed_by = Some(holder_of(pid));
+                }
+                Ok(((), true))
+            })
+            .unwrap();
+        let claimed = store.claim(|_| true).unwrap();
+        let _ = alive.kill();
+        let _ = alive.wait();
+        let urls: Vec<&str> = claimed.iter().map(|s| s.url.as_str()).collect();
+        assert_eq!(urls, ["http://a.example/feed"]);
+        let subs = store.load().unwrap();
+        assert_eq!(subs[0].claimed_by, Some(holder_of(std::process::id())));
     }
 }

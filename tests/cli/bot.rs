@@ -54,16 +54,7 @@ impl Bot {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-        let child = base_command(dir.path())
-            .arg("serve")
-            .env("NEWSQA_DISCORD_TOKEN", "MTAw.fake.token-for-tests")
-            .env("NEWSQA_DISCORD_API_BASE", fake.api_base())
-            .env("RUST_LOG", "info,serenity=warn,tracing::span=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
+        let child = spawn_serve(dir.path(), &fake);
         let bot = Bot { dir, fake, child };
         bot.fake.wait_ready(WAIT).await;
         bot.fake
@@ -72,6 +63,28 @@ impl Bot {
             })
             .await;
         bot
+    }
+
+    /// Kills the process with SIGKILL: no shutdown, nothing flushed or released.
+    fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts `serve` again on the same data and fake Discord; waits until it has identified.
+    async fn restart(&mut self) {
+        let identified = self.fake.identify_count();
+        self.child = spawn_serve(self.dir.path(), &self.fake);
+        let start = Instant::now();
+        while self.fake.identify_count() == identified {
+            assert!(
+                start.elapsed() < WAIT,
+                "no IDENTIFY after the restart:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.fake.wait_ready(WAIT).await;
     }
 
     fn log(&self) -> String {
@@ -215,6 +228,24 @@ impl Drop for Bot {
             eprintln!("--- serve.log ---\n{}", self.log());
         }
     }
+}
+
+/// `newsqa serve` in `dir` against `fake`, its log appended to `serve.log`.
+fn spawn_serve(dir: &Path, fake: &FakeDiscord) -> Child {
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join("serve.log"))
+        .unwrap();
+    base_command(dir)
+        .arg("serve")
+        .env("NEWSQA_DISCORD_TOKEN", "MTAw.fake.token-for-tests")
+        .env("NEWSQA_DISCORD_API_BASE", fake.api_base())
+        .env("RUST_LOG", "info,serenity=warn,tracing::span=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap()
 }
 
 fn base_command(dir: &Path) -> Command {
@@ -1183,4 +1214,93 @@ async fn hostile_questions_get_clear_replies_and_ping_no_one() {
         }
     }
     assert!(!bot.log().contains("panicked"), "{}", bot.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_killed_in_a_feed_round_loses_nothing_and_announces_once_after_a_restart() {
+    use std::sync::atomic::Ordering;
+    let site = std::sync::Arc::new(crate::feeds::Site::default());
+    site.version.store(1, Ordering::SeqCst);
+    let base = crate::feeds::serve(site.clone()).await;
+    let mut bot = Bot::start(
+        "[fetch]\nallow = [\"127.0.0.1\"]\n[feeds]\npoll_minutes = 0.02\n[discord]\nask_cooldown_secs = 0.0\n",
+        false,
+    )
+    .await;
+    let moderator = FakeUser::moderator(71, "mod");
+    let add = json!([{"name": "add", "type": 1, "options": [
+        {"name": "url", "type": 3, "value": format!("{base}/feed.xml")},
+        {"name": "channel", "type": 7, "value": CHANNEL.to_string()}
+    ]}]);
+    let added = bot.run("feed", add, None, GUILD_A, &moderator).await;
+    assert!(text_of(&added).contains("2 article(s)"), "{added}");
+
+    // A new story appears; the bot's round is fetching its page when it is killed.
+    site.hold_c.store(true, Ordering::SeqCst);
+    site.version.store(2, Ordering::SeqCst);
+    let start = Instant::now();
+    while site.c_held.load(Ordering::SeqCst) == 0 {
+        assert!(
+            start.elapsed() < WAIT,
+            "the bot never fetched the new story:\n{}",
+            bot.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bot.kill9();
+    site.hold_c.store(false, Ordering::SeqCst);
+    site.release_c.notify_waiters();
+
+    // After a restart the feed is polled at once (the dead process's claim is taken over),
+    // the story goes in and is announced, once.
+    bot.restart().await;
+    let is_notice = |m: &Value| {
+        m["content"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("📰") && c.contains("School term starts a week late"))
+    };
+    bot.fake
+        .wait_for("announcement after the restart", WAIT, |r| {
+            r.method == "POST"
+                && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
+                && is_notice(&r.body)
+        })
+        .await;
+    // Two more polls: at least one whole round after the notice.
+    let polls = site.feed_requests.load(Ordering::SeqCst);
+    let start = Instant::now();
+    while site.feed_requests.load(Ordering::SeqCst) < polls + 2 {
+        assert!(
+            start.elapsed() < WAIT,
+            "the bot stopped polling:\n{}",
+            bot.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let notices: Vec<Value> = sent_messages(&bot.fake)
+        .into_iter()
+        .filter(|m| m["content"].as_str().is_some_and(|c| c.starts_with("📰")))
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(is_notice(&notices[0]), "{notices:?}");
+    let mut titles: Vec<String> = bot
+        .guild_articles(GUILD_A)
+        .iter()
+        .map(|a| a["title"].as_str().unwrap().to_owned())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "Museum adds Sunday hours",
+            "School term starts a week late",
+            "Water main repairs finished"
+        ]
+    );
+    let check = cli(bot.dir.path(), &["--guild", &GUILD_A.to_string(), "check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
 }

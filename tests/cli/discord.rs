@@ -470,6 +470,15 @@ impl FakeDiscord {
         tx.send(frame).expect("gateway connection closed");
     }
 
+    /// How many IDENTIFYs the gateway has received (one per session started).
+    pub fn identify_count(&self) -> usize {
+        self.lock()
+            .gateway_in
+            .iter()
+            .filter(|v| v["op"] == 2)
+            .count()
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
     }

@@ -21,6 +21,11 @@ pub struct Site {
     page_fetches: AtomicUsize,
     /// Story C's page answers 500 while this is set (it has no copy in the feed).
     fail_c: AtomicBool,
+    /// While set, story C's page does not answer until `release_c` is notified; `c_held`
+    /// counts the requests it held.
+    pub hold_c: AtomicBool,
+    pub c_held: AtomicUsize,
+    pub release_c: tokio::sync::Notify,
 }
 
 const ITEM_A: &str = r#"<item><guid>story-a</guid><title>Water main repairs finished</title><link>BASE/news/a</link><description>short</description></item>"#;
@@ -78,6 +83,11 @@ pub async fn serve(site: Arc<Site>) -> String {
         }))
         .route("/news/c", get(|State(s): State<Arc<Site>>| async move {
             s.page_fetches.fetch_add(1, Ordering::SeqCst);
+            if s.hold_c.load(Ordering::SeqCst) {
+                let released = s.release_c.notified();
+                s.c_held.fetch_add(1, Ordering::SeqCst);
+                released.await;
+            }
             if s.fail_c.load(Ordering::SeqCst) {
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }
