@@ -29,12 +29,22 @@ struct Bot {
     dir: TempDir,
     fake: FakeDiscord,
     child: Child,
+    /// Its `RUST_LOG`.
+    log_filter: &'static str,
 }
+
+const DEFAULT_LOG: &str = "info,serenity=warn,tracing::span=warn";
+const TOKEN: &str = "MTAw.fake.token-for-tests";
 
 impl Bot {
     /// Writes a config (`extra` is appended), seeds guild A with the seed article when asked,
     /// starts the bot and waits until it is connected and has registered its commands.
     async fn start(extra: &str, seed: bool) -> Bot {
+        Bot::start_logging(extra, seed, DEFAULT_LOG).await
+    }
+
+    /// Like [`Bot::start`], with `RUST_LOG` set to `log`.
+    async fn start_logging(extra: &str, seed: bool, log: &'static str) -> Bot {
         let dir = tempfile::tempdir().unwrap();
         let fake = FakeDiscord::start().await;
         let config = format!(
@@ -54,8 +64,13 @@ impl Bot {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let child = spawn_serve(dir.path(), &fake);
-        let bot = Bot { dir, fake, child };
+        let child = spawn_serve(dir.path(), &fake, log);
+        let bot = Bot {
+            dir,
+            fake,
+            child,
+            log_filter: log,
+        };
         bot.fake.wait_ready(WAIT).await;
         bot.fake
             .wait_for("global command registration", WAIT, |r| {
@@ -74,7 +89,7 @@ impl Bot {
     /// Starts `serve` again on the same data and fake Discord; waits until it has identified.
     async fn restart(&mut self) {
         let identified = self.fake.identify_count();
-        self.child = spawn_serve(self.dir.path(), &self.fake);
+        self.child = spawn_serve(self.dir.path(), &self.fake, self.log_filter);
         let start = Instant::now();
         while self.fake.identify_count() == identified {
             assert!(
@@ -231,7 +246,7 @@ impl Drop for Bot {
 }
 
 /// `newsqa serve` in `dir` against `fake`, its log appended to `serve.log`.
-fn spawn_serve(dir: &Path, fake: &FakeDiscord) -> Child {
+fn spawn_serve(dir: &Path, fake: &FakeDiscord, log_filter: &str) -> Child {
     let log = std::fs::File::options()
         .create(true)
         .append(true)
@@ -239,9 +254,9 @@ fn spawn_serve(dir: &Path, fake: &FakeDiscord) -> Child {
         .unwrap();
     base_command(dir)
         .arg("serve")
-        .env("NEWSQA_DISCORD_TOKEN", "MTAw.fake.token-for-tests")
+        .env("NEWSQA_DISCORD_TOKEN", TOKEN)
         .env("NEWSQA_DISCORD_API_BASE", fake.api_base())
-        .env("RUST_LOG", "info,serenity=warn,tracing::span=warn")
+        .env("RUST_LOG", log_filter)
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))
         .spawn()
@@ -1303,4 +1318,230 @@ async fn a_bot_killed_in_a_feed_round_loses_nothing_and_announces_once_after_a_r
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
+}
+
+/// Issue 12's load benchmark, not a timed test: prints figures. `scripts/reliability.sh` runs
+/// it (`cargo test --release --test cli load_benchmark -- --ignored --nocapture`).
+/// 50 `/ask` at once from members of two servers, then a burst of 200 over 20 s. Checks that
+/// each is acknowledged, answered (or told busy) exactly once, from its own server's article;
+/// prints the acknowledgement times, p50/p95/p99 from question to final reply, throughput,
+/// the busy count and the bot's peak RSS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark that prints figures: scripts/reliability.sh"]
+async fn load_benchmark() {
+    let bot = Bot::start("[discord]\nask_cooldown_secs = 0.0\n", true).await;
+    let harbour = bot.dir.path().join("harbour.txt");
+    std::fs::write(
+        &harbour,
+        "Harbour Bridge Reopens\n\nThe Harbour Bridge reopened to traffic on Sunday after eight months of repairs. \
+         The repairs cost 14 million pounds, the city council said. Cyclists will get a separate lane from March.",
+    )
+    .unwrap();
+    let out = cli(
+        bot.dir.path(),
+        &[
+            "--guild",
+            &GUILD_B.to_string(),
+            "ingest",
+            harbour.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let title_a = "Cyber Operations Targeting Russia Paused";
+    let title_b = "Harbour Bridge Reopens";
+
+    let mut member = 1000;
+    for (phase, count, spacing) in [
+        ("50 at once", 50, Duration::ZERO),
+        ("200 over 20 s", 200, Duration::from_millis(100)),
+    ] {
+        let mut sent: Vec<(String, u64, Instant)> = Vec::new();
+        let start = Instant::now();
+        for n in 0..count {
+            if !spacing.is_zero() {
+                let due = start + spacing * n;
+                tokio::time::sleep_until(due.into()).await;
+            }
+            member += 1;
+            let user = FakeUser::member(member, "member");
+            let (guild, question) = match n % 2 {
+                0 => (GUILD_A, NSA_QUESTION),
+                _ => (GUILD_B, "How much did the bridge repairs cost?"),
+            };
+            let at = Instant::now();
+            let token = bot.ask(question, guild, &user).await;
+            sent.push((token, guild, at));
+        }
+        let mut latencies = Vec::new();
+        let (mut busy, mut answered, mut late_acks) = (0, 0, 0);
+        let mut slowest_ack = Duration::ZERO;
+        for (token, guild, at) in &sent {
+            let reply = bot.reply(token).await;
+            let requests = bot.fake.requests();
+            let callbacks: Vec<_> = requests
+                .iter()
+                .filter(|r| r.method == "POST" && r.path.contains(&format!("/{token}/callback")))
+                .collect();
+            assert_eq!(callbacks.len(), 1, "one acknowledgement for {token}");
+            let ack = callbacks[0].at.duration_since(*at);
+            slowest_ack = slowest_ack.max(ack);
+            if ack > Duration::from_secs(3) {
+                late_acks += 1;
+            }
+            let edits: Vec<_> = requests
+                .iter()
+                .filter(|r| {
+                    r.method == "PATCH" && r.path.contains(&format!("/{token}/messages/@original"))
+                })
+                .collect();
+            assert_eq!(edits.len(), 1, "one final reply for {token}");
+            latencies.push(edits[0].at.duration_since(*at).as_secs_f64() * 1e3);
+            let text = text_of(&reply);
+            if text.contains("busy") {
+                busy += 1;
+                continue;
+            }
+            answered += 1;
+            let (own, other) = match *guild {
+                GUILD_A => (title_a, title_b),
+                _ => (title_b, title_a),
+            };
+            assert!(text.contains(own) && !text.contains(other), "{reply}");
+        }
+        let elapsed = sent
+            .iter()
+            .map(|(_, _, at)| *at)
+            .min()
+            .map(|first| {
+                let last = bot
+                    .fake
+                    .requests()
+                    .iter()
+                    .filter(|r| r.method == "PATCH")
+                    .map(|r| r.at)
+                    .max()
+                    .unwrap();
+                last.duration_since(first).as_secs_f64()
+            })
+            .unwrap();
+        latencies.sort_by(f64::total_cmp);
+        let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "load {phase}: {count} questions, {answered} answered, {busy} told busy, 0 dropped, 0 twice; \
+             acknowledged within 3 s: {} (slowest {:.0} ms); question to reply p50 {:.0} ms, p95 {:.0} ms, \
+             p99 {:.0} ms; {:.1} replies a second over {elapsed:.1} s",
+            count - late_acks,
+            slowest_ack.as_secs_f64() * 1e3,
+            pct(0.5),
+            pct(0.95),
+            pct(0.99),
+            count as f64 / elapsed,
+        );
+    }
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", bot.child.id())).unwrap_or_default();
+    for key in ["VmHWM", "VmRSS"] {
+        if let Some(line) = status.lines().find(|l| l.starts_with(key)) {
+            println!("bot {line}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_in_no_log_line_and_no_reply() {
+    use std::sync::atomic::Ordering;
+    let site = std::sync::Arc::new(crate::feeds::Site::default());
+    site.version.store(1, Ordering::SeqCst);
+    let base = crate::feeds::serve(site.clone()).await;
+    // Everything logged, every crate at trace level, as an operator chasing a problem might.
+    let bot = Bot::start_logging(
+        "[fetch]\nallow = [\"127.0.0.1\"]\n[feeds]\npoll_minutes = 0.02\n[discord]\nmentions = true\nask_cooldown_secs = 0.0\n",
+        true,
+        "trace",
+    )
+    .await;
+    let moderator = FakeUser::moderator(81, "mod");
+    let member = FakeUser::member(82, "member");
+    let mut replies = Vec::new();
+    replies.push(
+        bot.run(
+            "ingest",
+            json!([{"name": "text", "type": 3, "value": "Harbour Bridge Reopens\n\nThe Harbour Bridge reopened on Sunday after repairs that cost 14 million pounds."}]),
+            None,
+            GUILD_A,
+            &moderator,
+        )
+        .await,
+    );
+    // A fetch that fails, and a feed that fails.
+    replies.push(
+        bot.run(
+            "ingest",
+            json!([{"name": "url", "type": 3, "value": format!("{base}/missing")}]),
+            None,
+            GUILD_A,
+            &moderator,
+        )
+        .await,
+    );
+    for url in [format!("{base}/feed.xml"), format!("{base}/no-feed.xml")] {
+        let add = json!([{"name": "add", "type": 1, "options": [
+            {"name": "url", "type": 3, "value": url},
+            {"name": "channel", "type": 7, "value": CHANNEL.to_string()}
+        ]}]);
+        replies.push(bot.run("feed", add, None, GUILD_A, &moderator).await);
+    }
+    replies.push(bot.answer(NSA_QUESTION, GUILD_A, &member).await);
+    replies.push(
+        bot.answer("How much did the bridge repairs cost?", GUILD_A, &member)
+            .await,
+    );
+    let msg = message_create(
+        &format!("<@{BOT_USER_ID}> Which agency is exempted from the order?"),
+        GUILD_A,
+        CHANNEL,
+        &member,
+        &[BOT_USER_ID],
+    );
+    bot.fake.dispatch("MESSAGE_CREATE", msg).await;
+    bot.fake
+        .wait_for("reply to the mention", WAIT, |r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
+        })
+        .await;
+    // The feed grows and a background round announces the new story.
+    site.version.store(2, Ordering::SeqCst);
+    bot.fake
+        .wait_for("announcement", WAIT, |r| {
+            r.method == "POST"
+                && r.body["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("School term"))
+        })
+        .await;
+    assert!(
+        text_of(&replies[1]).contains("404"),
+        "the failed fetch is reported: {}",
+        replies[1]
+    );
+
+    let log = bot.log();
+    assert!(log.lines().count() > 20, "{log}");
+    let secret = TOKEN.split('.').next_back().unwrap();
+    for (n, line) in log.lines().enumerate() {
+        assert!(
+            !line.contains(TOKEN) && !line.contains(secret),
+            "the token is in log line {n}: {line}"
+        );
+    }
+    for m in sent_messages(&bot.fake) {
+        assert!(!m.to_string().contains(secret), "{m}");
+    }
+    for r in &replies {
+        assert!(!r.to_string().contains(secret), "{r}");
+    }
 }

@@ -1,0 +1,112 @@
+//! Soak: many questions against one server's corpus through the bot's backend
+//! (`Library::ask`, exactly as `/ask` calls it), with the process's resident memory every
+//! 1,000 questions. The memory must stay flat: growth from question 2,000 to the last one is
+//! reported against the 5% bound of issue 12.
+//!
+//!     cargo bench --bench soak -- INDEX_DIR [QUESTIONS]
+//!
+//! INDEX_DIR is an index built by `newsqa ingest` (e.g. the BBC corpus:
+//! `newsqa --index /tmp/bbc-index ingest ../shared/data/news/bbc`); it is served, read-only,
+//! as one server's corpus. QUESTIONS defaults to 10,000, cycling through
+//! `tests/data/news-questions.jsonl`. `scripts/reliability.sh` runs it.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use newsqa::{Config, Library};
+use newsqa_bot::backend::{Backend, Outcome};
+
+const GUILD: u64 = 4242;
+
+/// Resident memory of this process, in MB (`VmRSS` of /proc/self/status).
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let Some(index) = args.first() else {
+        bail!("usage: cargo bench --bench soak -- INDEX_DIR [QUESTIONS]");
+    };
+    let total: usize = args.get(1).map_or(Ok(10_000), |n| n.parse())?;
+    let index = std::fs::canonicalize(index).with_context(|| format!("no index at {index}"))?;
+    let questions: Vec<String> = std::fs::read_to_string("tests/data/news-questions.jsonl")?
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l)?;
+            Ok(v["question"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect::<Result<_>>()?;
+
+    // One server whose corpus is the given index.
+    let guilds = tempfile::tempdir()?;
+    std::os::unix::fs::symlink(&index, guilds.path().join(GUILD.to_string()))?;
+    let mut config = Config::default();
+    config.index.guilds = guilds.path().to_owned();
+    config.feeds.state = guilds.path().join("feeds.json");
+    let before_models = rss_mb();
+    let library = Library::open(config)?;
+    let loaded = rss_mb();
+    println!("RSS: {before_models:.0} MB at start, {loaded:.0} MB with both models loaded");
+
+    let started = Instant::now();
+    let mut block = Vec::with_capacity(1000);
+    let (mut answered, mut abstained, mut failed) = (0, 0, 0);
+    let mut at_2000 = None;
+    let mut last = 0.0;
+    println!("questions  RSS MB  p50 ms  p95 ms  answered  abstained  failed");
+    for i in 0..total {
+        let q = &questions[i % questions.len()];
+        let t = Instant::now();
+        match library.ask(GUILD, q) {
+            Ok(Outcome::Answer(_)) => answered += 1,
+            Ok(Outcome::NotFound { .. }) => abstained += 1,
+            Err(e) => {
+                failed += 1;
+                eprintln!("question {i} failed: {e}");
+            }
+        }
+        block.push(t.elapsed().as_secs_f64() * 1e3);
+        if (i + 1) % 1000 == 0 || i + 1 == total {
+            block.sort_by(f64::total_cmp);
+            last = rss_mb();
+            if i + 1 == 2000 {
+                at_2000 = Some(last);
+            }
+            println!(
+                "{:>9}  {last:>6.0}  {:>6.1}  {:>6.1}  {answered:>8}  {abstained:>9}  {failed:>6}",
+                i + 1,
+                percentile(&block, 0.5),
+                percentile(&block, 0.95),
+            );
+            block.clear();
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{total} questions in {secs:.0} s ({:.1} a second, one at a time)",
+        total as f64 / secs
+    );
+    if let Some(base) = at_2000 {
+        println!(
+            "RSS growth from question 2,000 to {total}: {:+.1}% ({base:.0} -> {last:.0} MB; bound 5%)",
+            100.0 * (last - base) / base
+        );
+    }
+    Ok(())
+}
