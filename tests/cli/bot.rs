@@ -10,7 +10,7 @@ use tempfile::TempDir;
 
 use crate::discord::{
     attachment, button_press, interaction_token, message_create, slash_command, FakeDiscord,
-    FakeUser, APP_ID, BOT_USER_ID,
+    FakeUser, Fault, APP_ID, BOT_USER_ID,
 };
 use crate::helpers::SEED_ARTICLE;
 
@@ -1544,4 +1544,136 @@ async fn the_token_is_in_no_log_line_and_no_reply() {
     for r in &replies {
         assert!(!r.to_string().contains(secret), "{r}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_server_errors_and_slow_responses_delay_answers_but_lose_none() {
+    let bot = Bot::start(
+        "[discord]\nmentions = true\nask_cooldown_secs = 0.0\n",
+        true,
+    )
+    .await;
+    const ORIGINAL: &str = "/messages/@original";
+    type Injection = (&'static str, &'static str, Fault, usize);
+    let cases: Vec<(&str, Vec<Injection>)> = vec![
+        (
+            "429 on the acknowledgement and on the reply",
+            vec![
+                (
+                    "POST",
+                    "/callback",
+                    Fault::RateLimited { retry_after: 0.5 },
+                    1,
+                ),
+                (
+                    "PATCH",
+                    ORIGINAL,
+                    Fault::RateLimited { retry_after: 0.5 },
+                    1,
+                ),
+            ],
+        ),
+        (
+            "500s on the acknowledgement",
+            vec![("POST", "/callback", Fault::ServerError, 2)],
+        ),
+        (
+            "500s on the reply",
+            vec![("PATCH", ORIGINAL, Fault::ServerError, 3)],
+        ),
+        (
+            "a slow acknowledgement and a slow reply",
+            vec![
+                (
+                    "POST",
+                    "/callback",
+                    Fault::Slow(Duration::from_millis(1500)),
+                    1,
+                ),
+                ("PATCH", ORIGINAL, Fault::Slow(Duration::from_secs(3)), 1),
+            ],
+        ),
+    ];
+    for (n, (case, faults)) in cases.into_iter().enumerate() {
+        for (method, path, fault, times) in faults {
+            bot.fake.inject(method, path, fault, times);
+        }
+        let member = FakeUser::member(700 + n as u64, "member");
+        let token = bot.ask(NSA_QUESTION, GUILD_A, &member).await;
+        let edit = bot
+            .fake
+            .wait_for("the answer", WAIT, |r| {
+                r.method == "PATCH" && r.path.contains(&token) && r.status == 200
+            })
+            .await
+            .body;
+        assert!(text_of(&edit).contains(NSA_CITATION), "{case}: {edit}");
+    }
+    let statuses: Vec<u16> = bot.fake.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|&&s| s == 429).count(), 2);
+    assert_eq!(statuses.iter().filter(|&&s| s == 500).count(), 5);
+
+    // A reply to a mention that meets a 500 is sent again, and posted once.
+    bot.fake.inject(
+        "POST",
+        &format!("/channels/{CHANNEL}/messages"),
+        Fault::ServerError,
+        1,
+    );
+    let member = FakeUser::member(799, "member");
+    let msg = message_create(
+        &format!("<@{BOT_USER_ID}> {NSA_QUESTION}"),
+        GUILD_A,
+        CHANNEL,
+        &member,
+        &[BOT_USER_ID],
+    );
+    bot.fake.dispatch("MESSAGE_CREATE", msg).await;
+    bot.fake
+        .wait_for("the reply to the mention", WAIT, |r| {
+            r.method == "POST"
+                && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
+                && r.status == 200
+        })
+        .await;
+    let posts: Vec<_> = bot
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+        .collect();
+    assert_eq!(posts.len(), 2, "one 500, then the reply");
+    assert_eq!(posts[0].body["nonce"], posts[1].body["nonce"]);
+    assert_eq!(posts[1].body["enforce_nonce"], json!(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_resumes_a_dropped_gateway_and_identifies_again_after_an_invalid_session() {
+    let bot = Bot::start("[discord]\nask_cooldown_secs = 0.0\n", true).await;
+    let member = FakeUser::member(801, "member");
+
+    bot.fake.drop_gateway();
+    let start = Instant::now();
+    while bot.fake.resume_count() == 0 {
+        assert!(start.elapsed() < WAIT, "no RESUME:\n{}", bot.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bot.fake.wait_ready(WAIT).await;
+    let answer = bot.answer(NSA_QUESTION, GUILD_A, &member).await;
+    assert!(text_of(&answer).contains(NSA_CITATION), "{answer}");
+
+    let identified = bot.fake.identify_count();
+    bot.fake.invalidate_session();
+    let start = Instant::now();
+    while bot.fake.identify_count() == identified {
+        assert!(
+            start.elapsed() < WAIT,
+            "no IDENTIFY after the invalid session:\n{}",
+            bot.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bot.fake.wait_ready(WAIT).await;
+    let answer = bot.answer(NSA_QUESTION, GUILD_A, &member).await;
+    assert!(text_of(&answer).contains(NSA_CITATION), "{answer}");
 }

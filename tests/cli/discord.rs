@@ -16,6 +16,14 @@
 //!   400 `{"code":50035}` (Invalid Form Body, with the `errors` tree);
 //! - optionally (`set_ack_deadline`), a callback later than the deadline: 404 `{"code":10062}`.
 //!
+//! - a channel message with `enforce_nonce` and a nonce seen before in that channel: the
+//!   message posted with it, not a second one.
+//!
+//! And, when a test asks for it, real Discord's faults: 429s with `retry_after`, 500s and
+//! slow responses on chosen REST routes (`inject`), a dropped gateway connection
+//! (`drop_gateway`: the client resumes) and an invalid session (`invalidate_session`: it
+//! identifies again).
+//!
 //! Every request, with the status answered, is kept in `requests()`.
 #![allow(dead_code)]
 
@@ -103,8 +111,32 @@ impl FakeUser {
 // Shared state
 // ---------------------------------------------------------------------------------------------
 
+/// A misbehaviour of Discord's REST API, injected with [`FakeDiscord::inject`].
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// 429 Too Many Requests, with `retry_after` seconds in the header and the body.
+    RateLimited { retry_after: f64 },
+    /// 500 Internal Server Error; the request is not carried out.
+    ServerError,
+    /// The normal response, after this delay.
+    Slow(Duration),
+}
+
+struct Injected {
+    method: &'static str,
+    path: String,
+    fault: Fault,
+    times: usize,
+}
+
+/// Sent through a gateway connection's queue: close it with code 4000 instead.
+const CLOSE_FRAME: &str = "\u{0}close";
+
 #[derive(Default)]
 struct Inner {
+    faults: Vec<Injected>,
+    /// Nonces of enforced-nonce channel messages: (channel, nonce) -> the message.
+    nonces: HashMap<(u64, String), Value>,
     requests: Vec<Recorded>,
     roles: HashMap<u64, Vec<(u64, String)>>,
     files: HashMap<String, Vec<u8>>,
@@ -470,6 +502,43 @@ impl FakeDiscord {
         tx.send(frame).expect("gateway connection closed");
     }
 
+    /// The next `times` requests whose method is `method` and whose path contains `path` get
+    /// `fault` instead of (or, for `Slow`, before) their normal response.
+    pub fn inject(&self, method: &'static str, path: &str, fault: Fault, times: usize) {
+        self.lock().faults.push(Injected {
+            method,
+            path: path.to_owned(),
+            fault,
+            times,
+        });
+    }
+
+    /// Closes the live gateway connection with code 4000, as Discord does on its side's
+    /// errors: the client reconnects and resumes its session.
+    pub fn drop_gateway(&self) {
+        let inner = self.lock();
+        let (_, tx) = inner.gw.as_ref().expect("no gateway connection");
+        tx.send(CLOSE_FRAME.to_owned())
+            .expect("gateway connection closed");
+    }
+
+    /// Sends an invalid session (op 9, not resumable): the client must identify again.
+    pub fn invalidate_session(&self) {
+        let inner = self.lock();
+        let (_, tx) = inner.gw.as_ref().expect("no gateway connection");
+        tx.send(json!({"op": 9, "s": null, "t": null, "d": false}).to_string())
+            .expect("gateway connection closed");
+    }
+
+    /// How many RESUMEs the gateway has received.
+    pub fn resume_count(&self) -> usize {
+        self.lock()
+            .gateway_in
+            .iter()
+            .filter(|v| v["op"] == 6)
+            .count()
+    }
+
     /// How many IDENTIFYs the gateway has received (one per session started).
     pub fn identify_count(&self) -> usize {
         self.lock()
@@ -568,6 +637,14 @@ async fn run_gateway(s: Arc<Shared>, socket: WebSocket) {
     // All frames go through `tx`, so replies and test dispatches keep their order.
     let writer = tokio::spawn(async move {
         while let Some(text) = rx.recv().await {
+            if text == CLOSE_FRAME {
+                let frame = axum::extract::ws::CloseFrame {
+                    code: 4000,
+                    reason: "fake: dropped".into(),
+                };
+                let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                break;
+            }
             if sink.send(WsMessage::Text(text)).await.is_err() {
                 break;
             }
@@ -673,7 +750,45 @@ async fn api(
         .unwrap_or("")
         .to_string();
     let (json_body, files) = parse_body(&ctype, &body);
-    let (status, resp) = s.route(method.as_str(), uri.path(), &json_body, &files);
+    let fault = {
+        let mut inner = s.inner.lock().unwrap();
+        inner
+            .faults
+            .iter_mut()
+            .find(|f| f.times > 0 && f.method == method.as_str() && uri.path().contains(&f.path))
+            .map(|f| {
+                f.times -= 1;
+                f.fault.clone()
+            })
+    };
+    let mut headers_out: Vec<(&'static str, String)> = Vec::new();
+    let (status, resp) = match fault {
+        Some(Fault::RateLimited { retry_after }) => {
+            for (k, v) in [
+                ("retry-after", retry_after.to_string()),
+                ("x-ratelimit-limit", "5".to_owned()),
+                ("x-ratelimit-remaining", "0".to_owned()),
+                ("x-ratelimit-reset-after", retry_after.to_string()),
+            ] {
+                headers_out.push((k, v));
+            }
+            (
+                429,
+                Some(
+                    json!({"message": "You are being rate limited.", "retry_after": retry_after, "global": false}),
+                ),
+            )
+        }
+        Some(Fault::ServerError) => (
+            500,
+            Some(json!({"message": "500: Internal Server Error", "code": 0})),
+        ),
+        Some(Fault::Slow(delay)) => {
+            tokio::time::sleep(delay).await;
+            s.route(method.as_str(), uri.path(), &json_body, &files)
+        }
+        None => s.route(method.as_str(), uri.path(), &json_body, &files),
+    };
     let mut recorded = json_body;
     if !files.is_empty() {
         let listed: Vec<Value> = files
@@ -699,10 +814,14 @@ async fn api(
         status,
     });
     let code = StatusCode::from_u16(status).unwrap();
-    match resp {
+    let mut response = match resp {
         Some(v) => (code, axum::Json(v)).into_response(),
         None => code.into_response(),
+    };
+    for (k, v) in headers_out {
+        response.headers_mut().insert(k, v.parse().unwrap());
     }
+    response
 }
 
 /// A file part of a multipart body.
@@ -1098,7 +1217,22 @@ impl Shared {
                 if let Some(e) = validate_message(body, true, !files.is_empty()) {
                     return e;
                 }
-                (200, Some(self.new_message(id(channel), body, files, false)))
+                let nonce = body["nonce"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or_else(|| body["nonce"].as_u64().map(|n| n.to_string()))
+                    .filter(|_| body["enforce_nonce"] == json!(true))
+                    .map(|n| (id(channel), n));
+                if let Some(key) = &nonce {
+                    if let Some(m) = self.inner.lock().unwrap().nonces.get(key) {
+                        return (200, Some(m.clone()));
+                    }
+                }
+                let m = self.new_message(id(channel), body, files, false);
+                if let Some(key) = nonce {
+                    self.inner.lock().unwrap().nonces.insert(key, m.clone());
+                }
+                (200, Some(m))
             }
             ("POST", ["channels", _, "typing"]) => (204, None),
             ("PUT" | "DELETE", ["channels", _, "messages", _, "reactions", ..]) => (204, None),

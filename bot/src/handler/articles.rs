@@ -42,8 +42,7 @@ impl Handler {
     pub(super) async fn article(&self, ctx: &Context, cmd: &CommandInteraction, guild: u64) {
         let wanted = article_option(cmd);
         let page = page_option(cmd);
-        if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
-            tracing::warn!(error = %e, "could not acknowledge /article");
+        if !defer(ctx, cmd, true).await {
             return;
         }
         let view = match self.call(move |b| b.article_text(guild, &wanted)).await {

@@ -62,8 +62,7 @@ impl Handler {
             return;
         }
         // Acknowledge at once: the models may take longer than Discord's 3 seconds.
-        if let Err(e) = cmd.defer(&ctx.http).await {
-            tracing::warn!(error = %e, "could not acknowledge /ask");
+        if !defer(ctx, cmd, false).await {
             return;
         }
         let view = self.answer(guild, user, question).await;
@@ -92,8 +91,7 @@ impl Handler {
         } else {
             self.answer(guild, user, question).await
         };
-        let reply = to_message(view).reference_message(msg);
-        if let Err(e) = msg.channel_id.send_message(&ctx.http, reply).await {
+        if let Err(e) = post(&ctx.http, msg.channel_id, view, Some(msg)).await {
             tracing::warn!(error = %e, "could not reply to a mention");
         }
     }

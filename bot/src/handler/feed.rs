@@ -21,8 +21,7 @@ impl Handler {
             "add" => {
                 let url = text("url").unwrap_or_default();
                 // The first poll fetches every item's page: acknowledge first.
-                if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
-                    tracing::warn!(error = %e, "could not acknowledge /feed add");
+                if !defer(ctx, cmd, true).await {
                     return;
                 }
                 let view = match self.call(move |b| b.feed_add(guild, &url, channel)).await {
@@ -36,8 +35,7 @@ impl Handler {
             }
             "list" => {
                 // The feed list is a file other processes may be changing: acknowledge first.
-                if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
-                    tracing::warn!(error = %e, "could not acknowledge /feed list");
+                if !defer(ctx, cmd, true).await {
                     return;
                 }
                 let view = match self.call(move |b| b.feeds(guild)).await {
@@ -48,8 +46,7 @@ impl Handler {
             }
             "remove" => {
                 let url = text("url").unwrap_or_default();
-                if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
-                    tracing::warn!(error = %e, "could not acknowledge /feed remove");
+                if !defer(ctx, cmd, true).await {
                     return;
                 }
                 let view = match self.call(move |b| b.feed_remove(guild, &url)).await {
@@ -87,11 +84,8 @@ impl Handler {
                 }
             };
             for a in news {
-                let message = to_message(render::announcement(&a));
-                if let Err(e) = serenity::all::ChannelId::new(a.channel)
-                    .send_message(&http, message)
-                    .await
-                {
+                let channel = serenity::all::ChannelId::new(a.channel);
+                if let Err(e) = post(&http, channel, render::announcement(&a), None).await {
                     tracing::warn!(guild = a.guild, channel = a.channel, error = %e, "could not announce a new article");
                 }
             }

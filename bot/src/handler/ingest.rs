@@ -23,8 +23,7 @@ impl Handler {
             .await;
             return;
         }
-        if let Err(e) = cmd.defer_ephemeral(&ctx.http).await {
-            tracing::warn!(error = %e, "could not acknowledge /ingest");
+        if !defer(ctx, cmd, true).await {
             return;
         }
         let source = if let Some(url) = url {

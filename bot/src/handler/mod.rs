@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use serenity::all::{
     ButtonStyle as SerenityButton, Command, CommandInteraction, ComponentInteraction, Context,
     CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter,
-    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage,
-    EditInteractionResponse, EventHandler, GuildId, Interaction, Member, Message, ReactionType,
-    Ready, ResolvedOption, ResolvedValue, Unresolved, UserId,
+    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler,
+    GuildId, Interaction, Member, Message, ReactionType, Ready, ResolvedOption, ResolvedValue,
+    Unresolved, UserId,
 };
 use serenity::async_trait;
 
@@ -26,6 +26,9 @@ mod ask;
 mod buttons;
 mod feed;
 mod ingest;
+mod send;
+
+use send::{defer, edit, post, respond, respond_component, update_component};
 
 /// Answers and pending confirmations remembered for their buttons.
 const REMEMBERED: usize = 1000;
@@ -400,33 +403,6 @@ fn to_message(view: View) -> CreateMessage {
         m = m.embed(embed(e));
     }
     m
-}
-
-async fn respond(ctx: &Context, cmd: &CommandInteraction, view: View) {
-    let r = CreateInteractionResponse::Message(to_response(view));
-    if let Err(e) = cmd.create_response(&ctx.http, r).await {
-        tracing::warn!(error = %e, "could not respond to a command");
-    }
-}
-
-async fn edit(ctx: &Context, cmd: &CommandInteraction, view: View) {
-    if let Err(e) = cmd.edit_response(&ctx.http, to_edit(view)).await {
-        tracing::warn!(error = %e, "could not send the reply");
-    }
-}
-
-async fn respond_component(ctx: &Context, press: &ComponentInteraction, view: View) {
-    let r = CreateInteractionResponse::Message(to_response(view));
-    if let Err(e) = press.create_response(&ctx.http, r).await {
-        tracing::warn!(error = %e, "could not respond to a button");
-    }
-}
-
-async fn update_component(ctx: &Context, press: &ComponentInteraction, view: View) {
-    let r = CreateInteractionResponse::UpdateMessage(to_response(view));
-    if let Err(e) = press.create_response(&ctx.http, r).await {
-        tracing::warn!(error = %e, "could not update a message");
-    }
 }
 
 #[cfg(test)]
