@@ -9,12 +9,15 @@
 //! `newsqa --index /tmp/bbc-index ingest ../shared/data/news/bbc`); it is served, read-only,
 //! as one server's corpus. QUESTIONS defaults to 10,000, cycling through
 //! `tests/data/news-questions.jsonl`. `scripts/reliability.sh` runs it.
+//!
+//! Without INDEX_DIR (as `cargo test --all-targets` runs it), a smoke run: the seed article
+//! ingested through the backend and its questions asked 40 times.
 
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use newsqa::{Config, Library};
-use newsqa_bot::backend::{Backend, Outcome};
+use newsqa_bot::backend::{Backend, Outcome, Source};
 
 const GUILD: u64 = 4242;
 
@@ -40,12 +43,15 @@ fn main() -> Result<()> {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let Some(index) = args.first() else {
-        bail!("usage: cargo bench --bench soak -- INDEX_DIR [QUESTIONS]");
+    let index = args.first();
+    let (total, question_file) = match index {
+        Some(_) => (
+            args.get(1).map_or(Ok(10_000), |n| n.parse())?,
+            "tests/data/news-questions.jsonl",
+        ),
+        None => (40, "tests/data/seed-questions.jsonl"),
     };
-    let total: usize = args.get(1).map_or(Ok(10_000), |n| n.parse())?;
-    let index = std::fs::canonicalize(index).with_context(|| format!("no index at {index}"))?;
-    let questions: Vec<String> = std::fs::read_to_string("tests/data/news-questions.jsonl")?
+    let questions: Vec<String> = std::fs::read_to_string(question_file)?
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l)?;
@@ -53,9 +59,12 @@ fn main() -> Result<()> {
         })
         .collect::<Result<_>>()?;
 
-    // One server whose corpus is the given index.
+    // One server whose corpus is the given index (or the seed article).
     let guilds = tempfile::tempdir()?;
-    std::os::unix::fs::symlink(&index, guilds.path().join(GUILD.to_string()))?;
+    if let Some(index) = index {
+        let index = std::fs::canonicalize(index).with_context(|| format!("no index at {index}"))?;
+        std::os::unix::fs::symlink(&index, guilds.path().join(GUILD.to_string()))?;
+    }
     let mut config = Config::default();
     config.index.guilds = guilds.path().to_owned();
     config.feeds.state = guilds.path().join("feeds.json");
@@ -63,6 +72,13 @@ fn main() -> Result<()> {
     let library = Library::open(config)?;
     let loaded = rss_mb();
     println!("RSS: {before_models:.0} MB at start, {loaded:.0} MB with both models loaded");
+    if index.is_none() {
+        println!("(no INDEX_DIR: a smoke run on the seed article)");
+        let text = std::fs::read_to_string("tests/data/seed-article.txt")?;
+        library
+            .ingest(GUILD, Source::Text { text, title: None })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
 
     let started = Instant::now();
     let mut block = Vec::with_capacity(1000);
@@ -102,6 +118,9 @@ fn main() -> Result<()> {
         "{total} questions in {secs:.0} s ({:.1} a second, one at a time)",
         total as f64 / secs
     );
+    if failed > 0 {
+        bail!("{failed} questions failed");
+    }
     if let Some(base) = at_2000 {
         println!(
             "RSS growth from question 2,000 to {total}: {:+.1}% ({base:.0} -> {last:.0} MB; bound 5%)",
