@@ -22,6 +22,12 @@ use crate::engine::Engine;
 /// Item ids remembered per feed (far more than any feed lists at once).
 const SEEN_LIMIT: usize = 5000;
 
+/// The newest items of a feed that are followed. A feed that lists more (a whole archive) has
+/// its older items left out: they would take hundreds of polls before the news, and more
+/// than `SEEN_LIMIT` items would be fetched again and again as their ids are forgotten.
+pub const FOLLOWED_ITEMS: usize = 500;
+const _: () = assert!(FOLLOWED_ITEMS < SEEN_LIMIT);
+
 /// How long a claim on a feed holds when its poller dies before storing the result (a poller
 /// on the same host that is known to be dead loses it at once).
 pub const CLAIM_SECS: u64 = 30 * 60;
@@ -347,6 +353,10 @@ pub struct PollReport {
     pub failed: Vec<String>,
     /// Why the feed itself failed, if it did.
     pub error: Option<String>,
+    /// New items beyond this poll's cap (`[feeds] max_items_per_poll`), left for the next.
+    pub left_for_next_poll: usize,
+    /// Items listed beyond the newest [`FOLLOWED_ITEMS`], which are not followed.
+    pub not_followed: usize,
 }
 
 /// Polls subscriptions that the caller has claimed ([`FeedStore::claim`]), one after another,
@@ -399,6 +409,8 @@ pub async fn poll(
         added: Vec::new(),
         failed: Vec::new(),
         error: None,
+        left_for_next_poll: 0,
+        not_followed: 0,
     };
     let at = now();
     let cond = Conditional {
@@ -453,14 +465,20 @@ pub async fn poll(
     // Feeds list the newest first; ingest in publication order, at most the cap a poll.
     let cap = engine.config().feeds.max_items_per_poll.max(1);
     let mut taken = 0;
-    let mut left_over = false;
-    for item in feed.items.into_iter().rev() {
-        if sub.seen.contains(&item.id) {
+    let mut items = feed.items;
+    if items.len() > FOLLOWED_ITEMS {
+        report.not_followed = items.len() - FOLLOWED_ITEMS;
+        items.truncate(FOLLOWED_ITEMS);
+        tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), listed = items.len() + report.not_followed, followed = FOLLOWED_ITEMS, "the feed lists more items than are followed; the older ones are left out");
+    }
+    let seen: std::collections::HashSet<String> = sub.seen.iter().cloned().collect();
+    for item in items.into_iter().rev() {
+        if seen.contains(&item.id) {
             continue;
         }
         if taken == cap {
-            left_over = true;
-            break;
+            report.left_for_next_poll += 1;
+            continue;
         }
         taken += 1;
         match ingest_item(engine, fetcher, &item).await {
@@ -482,7 +500,7 @@ pub async fn poll(
         }
     }
     // Items left for the next poll must not hide behind a 304 either.
-    let complete = report.failed.is_empty() && !left_over;
+    let complete = report.failed.is_empty() && report.left_for_next_poll == 0;
     if let (Some((etag, last_modified)), true) = (validators, complete) {
         sub.etag = etag;
         sub.last_modified = last_modified;

@@ -171,18 +171,30 @@ pub(crate) fn run_polls(
             (Some(e), _) => eprintln!("error: {e}"),
             (None, true) => println!("{}: not modified", report.feed),
             (None, false) => {
+                let mut notes = String::new();
+                if !report.failed.is_empty() {
+                    notes += &format!(
+                        ", {} item(s) failed (retried next poll)",
+                        report.failed.len()
+                    );
+                }
+                if report.left_for_next_poll > 0 {
+                    notes += &format!(
+                        ", {} more at the next poll (at most [feeds] max_items_per_poll a poll)",
+                        report.left_for_next_poll
+                    );
+                }
+                if report.not_followed > 0 {
+                    notes += &format!(
+                        "; the feed lists {} items, and only the newest {} are followed",
+                        report.not_followed + newsqa::feeds::FOLLOWED_ITEMS,
+                        newsqa::feeds::FOLLOWED_ITEMS
+                    );
+                }
                 println!(
-                    "{}: {} new article(s){}",
+                    "{}: {} new article(s){notes}",
                     report.feed,
                     report.added.len(),
-                    if report.failed.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            ", {} item(s) failed (retried next poll)",
-                            report.failed.len()
-                        )
-                    }
                 );
                 for a in &report.added {
                     println!("  added: {}", a.title);

@@ -388,3 +388,66 @@ async fn processes_changing_the_feed_list_at_once_lose_nothing() {
         assert_eq!(s["claimed_until"], 0, "{s}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_of_ten_thousand_items_is_followed_from_its_newest() {
+    // Newest first, as feeds list them; each item carries its own copy (no link).
+    let mut xml = String::from(
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Archive</title><link>http://archive.example/</link><description>All of it</description>"#,
+    );
+    for n in (0..10_000).rev() {
+        xml.push_str(&format!(
+            "<item><guid>story-{n}</guid><title>Harbour report number {n}</title><description>&lt;p&gt;Harbour report number {n} counts {n} boats in the harbour on its day, the harbour master said.&lt;/p&gt;</description></item>"
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    let app = Router::new().route(
+        "/archive.xml",
+        get(move || {
+            let xml = xml.clone();
+            async move { ([(header::CONTENT_TYPE, "application/rss+xml")], xml) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/archive.xml", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let newsqa = spawn_app();
+    let (added, next) = tokio::task::spawn_blocking(move || {
+        let added = run(&newsqa, &["feed", "add", &url]);
+        let next = run(&newsqa, &["feed", "poll"]);
+        (added, next)
+    })
+    .await
+    .unwrap();
+    assert!(added.ok, "{}", added.stderr);
+    assert!(
+        added
+            .stdout
+            .contains("50 new article(s), 450 more at the next poll")
+            && added
+                .stdout
+                .contains("the feed lists 10000 items, and only the newest 500 are followed"),
+        "{}",
+        added.stdout
+    );
+    let numbers = |out: &str| -> Vec<u32> {
+        out.lines()
+            .filter_map(|l| l.trim().strip_prefix("added: Harbour report number "))
+            .map(|n| n.parse().unwrap())
+            .collect()
+    };
+    let first = numbers(&added.stdout);
+    let second = numbers(&next.stdout);
+    assert_eq!((first.len(), second.len()), (50, 50), "{}", next.stdout);
+    // The newest 500 (9,500 to 9,999), oldest of them first; none twice.
+    assert!(
+        first.iter().chain(&second).all(|&n| n >= 9_500),
+        "{first:?} {second:?}"
+    );
+    assert!(second.iter().all(|n| !first.contains(n)));
+    assert!(
+        next.stdout.contains("400 more at the next poll"),
+        "{}",
+        next.stdout
+    );
+}
