@@ -90,16 +90,21 @@ impl Bot {
     async fn restart(&mut self) {
         let identified = self.fake.identify_count();
         self.child = spawn_serve(self.dir.path(), &self.fake, self.log_filter);
+        self.wait_until("no IDENTIFY after the restart", || {
+            self.fake.identify_count() != identified
+        })
+        .await;
+        self.fake.wait_ready(WAIT).await;
+    }
+
+    /// Waits until `done` holds (checked every 20 ms), failing with `what` and the bot's log
+    /// after [`WAIT`].
+    async fn wait_until(&self, what: &str, done: impl Fn() -> bool) {
         let start = Instant::now();
-        while self.fake.identify_count() == identified {
-            assert!(
-                start.elapsed() < WAIT,
-                "no IDENTIFY after the restart:\n{}",
-                self.log()
-            );
+        while !done() {
+            assert!(start.elapsed() < WAIT, "{what}:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.fake.wait_ready(WAIT).await;
     }
 
     fn log(&self) -> String {
@@ -954,15 +959,10 @@ async fn moderators_follow_feeds_and_new_articles_are_announced() {
     // Only once, however often it polls: two more polls arrive, so at least one whole round
     // (poll and announcements) ran after the notice.
     let polls = site.feed_requests.load(Ordering::SeqCst);
-    let start = Instant::now();
-    while site.feed_requests.load(Ordering::SeqCst) < polls + 2 {
-        assert!(
-            start.elapsed() < WAIT,
-            "the bot stopped polling:\n{}",
-            bot.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    bot.wait_until("the bot stopped polling", || {
+        site.feed_requests.load(Ordering::SeqCst) >= polls + 2
+    })
+    .await;
     let notices = sent_messages(&bot.fake)
         .into_iter()
         .filter(|m| {
@@ -1253,15 +1253,10 @@ async fn a_bot_killed_in_a_feed_round_loses_nothing_and_announces_once_after_a_r
     // A new story appears; the bot's round is fetching its page when it is killed.
     site.hold_c.store(true, Ordering::SeqCst);
     site.version.store(2, Ordering::SeqCst);
-    let start = Instant::now();
-    while site.c_held.load(Ordering::SeqCst) == 0 {
-        assert!(
-            start.elapsed() < WAIT,
-            "the bot never fetched the new story:\n{}",
-            bot.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    bot.wait_until("the bot never fetched the new story", || {
+        site.c_held.load(Ordering::SeqCst) > 0
+    })
+    .await;
     bot.kill9();
     site.hold_c.store(false, Ordering::SeqCst);
     site.release_c.notify_waiters();
@@ -1283,15 +1278,10 @@ async fn a_bot_killed_in_a_feed_round_loses_nothing_and_announces_once_after_a_r
         .await;
     // Two more polls: at least one whole round after the notice.
     let polls = site.feed_requests.load(Ordering::SeqCst);
-    let start = Instant::now();
-    while site.feed_requests.load(Ordering::SeqCst) < polls + 2 {
-        assert!(
-            start.elapsed() < WAIT,
-            "the bot stopped polling:\n{}",
-            bot.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    bot.wait_until("the bot stopped polling", || {
+        site.feed_requests.load(Ordering::SeqCst) >= polls + 2
+    })
+    .await;
     let notices: Vec<Value> = sent_messages(&bot.fake)
         .into_iter()
         .filter(|m| m["content"].as_str().is_some_and(|c| c.starts_with("📰")))
@@ -1653,26 +1643,18 @@ async fn the_bot_resumes_a_dropped_gateway_and_identifies_again_after_an_invalid
     let member = FakeUser::member(801, "member");
 
     bot.fake.drop_gateway();
-    let start = Instant::now();
-    while bot.fake.resume_count() == 0 {
-        assert!(start.elapsed() < WAIT, "no RESUME:\n{}", bot.log());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    bot.wait_until("no RESUME", || bot.fake.resume_count() > 0)
+        .await;
     bot.fake.wait_ready(WAIT).await;
     let answer = bot.answer(NSA_QUESTION, GUILD_A, &member).await;
     assert!(text_of(&answer).contains(NSA_CITATION), "{answer}");
 
     let identified = bot.fake.identify_count();
     bot.fake.invalidate_session();
-    let start = Instant::now();
-    while bot.fake.identify_count() == identified {
-        assert!(
-            start.elapsed() < WAIT,
-            "no IDENTIFY after the invalid session:\n{}",
-            bot.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    bot.wait_until("no IDENTIFY after the invalid session", || {
+        bot.fake.identify_count() != identified
+    })
+    .await;
     bot.fake.wait_ready(WAIT).await;
     let answer = bot.answer(NSA_QUESTION, GUILD_A, &member).await;
     assert!(text_of(&answer).contains(NSA_CITATION), "{answer}");

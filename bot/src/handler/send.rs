@@ -123,24 +123,26 @@ pub(super) async fn edit(ctx: &Context, cmd: &CommandInteraction, view: View) {
 }
 
 pub(super) async fn respond_component(ctx: &Context, press: &ComponentInteraction, view: View) {
-    let sent = acknowledge("a reply", || {
-        let r = CreateInteractionResponse::Message(to_response(view.clone()));
-        async move { press.create_response(&ctx.http, r).await }
-    })
-    .await;
-    if let Err(e) = sent {
-        tracing::warn!(error = %e, "could not respond to a button");
-    }
+    answer_component(ctx, press, view, false).await;
 }
 
 pub(super) async fn update_component(ctx: &Context, press: &ComponentInteraction, view: View) {
-    let sent = acknowledge("an update", || {
-        let r = CreateInteractionResponse::UpdateMessage(to_response(view.clone()));
+    answer_component(ctx, press, view, true).await;
+}
+
+/// Answers a button press with a new message, or by updating the message it is on.
+async fn answer_component(ctx: &Context, press: &ComponentInteraction, view: View, update: bool) {
+    let sent = acknowledge("a reply to a button", || {
+        let message = to_response(view.clone());
+        let r = match update {
+            true => CreateInteractionResponse::UpdateMessage(message),
+            false => CreateInteractionResponse::Message(message),
+        };
         async move { press.create_response(&ctx.http, r).await }
     })
     .await;
     if let Err(e) = sent {
-        tracing::warn!(error = %e, "could not update a message");
+        tracing::warn!(error = %e, update, "could not answer a button");
     }
 }
 
