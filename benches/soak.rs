@@ -23,10 +23,19 @@ const GUILD: u64 = 4242;
 
 /// Resident memory of this process, in MB (`VmRSS` of /proc/self/status).
 fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+/// The most memory this process has held resident so far, in MB (`VmHWM`).
+fn peak_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+fn status_mb(key: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -71,7 +80,11 @@ fn main() -> Result<()> {
     let before_models = rss_mb();
     let library = Library::open(config)?;
     let loaded = rss_mb();
-    println!("RSS: {before_models:.0} MB at start, {loaded:.0} MB with both models loaded");
+    println!(
+        "RSS: {before_models:.0} MB at start, {loaded:.0} MB with both models loaded \
+         (peak while loading: {:.0} MB)",
+        peak_mb()
+    );
     if index.is_none() {
         println!("(no INDEX_DIR: a smoke run on the seed article)");
         let text = std::fs::read_to_string("tests/data/seed-article.txt")?;
@@ -121,6 +134,7 @@ fn main() -> Result<()> {
     if failed > 0 {
         bail!("{failed} questions failed");
     }
+    println!("peak RSS of the whole run: {:.0} MB", peak_mb());
     if let Some(base) = at_2000 {
         println!(
             "RSS growth from question 2,000 to {total}: {:+.1}% ({base:.0} -> {last:.0} MB; bound 5%)",
