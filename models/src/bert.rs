@@ -9,8 +9,9 @@
 //! - the query, key and value projections fused into one matrix multiply;
 //! - libtorch's fused attention (`scaled_dot_product_attention`) and GELU.
 //!
-//! The weights are rust-bert's own (the same `VarStore`), and a test checks that the result
-//! matches rust-bert's forward pass.
+//! The weights are those rust-bert would load (a `.safetensors` file is read here directly,
+//! tensor by tensor; tests check both the tensors and that the result matches rust-bert's
+//! forward pass).
 
 use std::collections::HashMap;
 use std::path::Path;
