@@ -250,6 +250,22 @@ impl Drop for Bot {
     }
 }
 
+/// The feed tests' site (`feeds.rs`), listing stories A and B; returns it and its address.
+async fn feed_site() -> (std::sync::Arc<crate::feeds::Site>, String) {
+    let site = std::sync::Arc::new(crate::feeds::Site::default());
+    site.version.store(1, std::sync::atomic::Ordering::SeqCst);
+    let base = crate::feeds::serve(site.clone()).await;
+    (site, base)
+}
+
+/// The options of `/feed add url: channel:`, announcing in [`CHANNEL`].
+fn feed_add(url: &str) -> Value {
+    json!([{"name": "add", "type": 1, "options": [
+        {"name": "url", "type": 3, "value": url},
+        {"name": "channel", "type": 7, "value": CHANNEL.to_string()}
+    ]}])
+}
+
 /// `newsqa serve` in `dir` against `fake`, its log appended to `serve.log`.
 fn spawn_serve(dir: &Path, fake: &FakeDiscord, log_filter: &str) -> Child {
     let log = std::fs::File::options()
@@ -899,9 +915,7 @@ async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderators_follow_feeds_and_new_articles_are_announced() {
     use std::sync::atomic::Ordering;
-    let site = std::sync::Arc::new(crate::feeds::Site::default());
-    site.version.store(1, Ordering::SeqCst);
-    let base = crate::feeds::serve(site.clone()).await;
+    let (site, base) = feed_site().await;
     let bot = Bot::start(
         "[fetch]\nallow = [\"127.0.0.1\"]\n[feeds]\npoll_minutes = 0.02\n[discord]\nask_cooldown_secs = 0.0\n",
         false,
@@ -915,11 +929,9 @@ async fn moderators_follow_feeds_and_new_articles_are_announced() {
     let refused = bot.run("feed", list.clone(), None, GUILD_A, &member).await;
     assert!(text_of(&refused).contains("only moderators"), "{refused}");
 
-    let add = json!([{"name": "add", "type": 1, "options": [
-        {"name": "url", "type": 3, "value": url},
-        {"name": "channel", "type": 7, "value": CHANNEL.to_string()}
-    ]}]);
-    let added = bot.run("feed", add, None, GUILD_A, &moderator).await;
+    let added = bot
+        .run("feed", feed_add(&url), None, GUILD_A, &moderator)
+        .await;
     assert!(
         text_of(&added).contains("Following **Town Crier**: 2 article(s)"),
         "{added}"
@@ -1234,20 +1246,17 @@ async fn hostile_questions_get_clear_replies_and_ping_no_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_killed_in_a_feed_round_loses_nothing_and_announces_once_after_a_restart() {
     use std::sync::atomic::Ordering;
-    let site = std::sync::Arc::new(crate::feeds::Site::default());
-    site.version.store(1, Ordering::SeqCst);
-    let base = crate::feeds::serve(site.clone()).await;
+    let (site, base) = feed_site().await;
     let mut bot = Bot::start(
         "[fetch]\nallow = [\"127.0.0.1\"]\n[feeds]\npoll_minutes = 0.02\n[discord]\nask_cooldown_secs = 0.0\n",
         false,
     )
     .await;
     let moderator = FakeUser::moderator(71, "mod");
-    let add = json!([{"name": "add", "type": 1, "options": [
-        {"name": "url", "type": 3, "value": format!("{base}/feed.xml")},
-        {"name": "channel", "type": 7, "value": CHANNEL.to_string()}
-    ]}]);
-    let added = bot.run("feed", add, None, GUILD_A, &moderator).await;
+    let url = format!("{base}/feed.xml");
+    let added = bot
+        .run("feed", feed_add(&url), None, GUILD_A, &moderator)
+        .await;
     assert!(text_of(&added).contains("2 article(s)"), "{added}");
 
     // A new story appears; the bot's round is fetching its page when it is killed.
@@ -1444,9 +1453,7 @@ async fn load_benchmark() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_is_in_no_log_line_and_no_reply() {
     use std::sync::atomic::Ordering;
-    let site = std::sync::Arc::new(crate::feeds::Site::default());
-    site.version.store(1, Ordering::SeqCst);
-    let base = crate::feeds::serve(site.clone()).await;
+    let (site, base) = feed_site().await;
     // Everything logged, every crate at trace level, as an operator chasing a problem might.
     let bot = Bot::start_logging(
         "[fetch]\nallow = [\"127.0.0.1\"]\n[feeds]\npoll_minutes = 0.02\n[discord]\nmentions = true\nask_cooldown_secs = 0.0\n",
@@ -1479,11 +1486,10 @@ async fn the_token_is_in_no_log_line_and_no_reply() {
         .await,
     );
     for url in [format!("{base}/feed.xml"), format!("{base}/no-feed.xml")] {
-        let add = json!([{"name": "add", "type": 1, "options": [
-            {"name": "url", "type": 3, "value": url},
-            {"name": "channel", "type": 7, "value": CHANNEL.to_string()}
-        ]}]);
-        replies.push(bot.run("feed", add, None, GUILD_A, &moderator).await);
+        replies.push(
+            bot.run("feed", feed_add(&url), None, GUILD_A, &moderator)
+                .await,
+        );
     }
     replies.push(bot.answer(NSA_QUESTION, GUILD_A, &member).await);
     replies.push(
