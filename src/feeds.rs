@@ -310,6 +310,7 @@ impl FeedStore {
     /// which ends its claim.
     pub fn claim(&self, due: impl Fn(&Subscription) -> bool) -> Result<Vec<Subscription>> {
         let at = now();
+        let me = holder_of(std::process::id());
         self.change(|subs| {
             let mut claimed = Vec::new();
             for s in subs.iter_mut() {
@@ -320,7 +321,7 @@ impl FeedStore {
                     tracing::warn!(feed = %newsqa_web::shown_url(&s.url), holder = s.claimed_by.as_deref().unwrap_or(""), "taking over the claim of a poller that died");
                 }
                 s.claimed_until = at + CLAIM_SECS;
-                s.claimed_by = Some(holder_of(std::process::id()));
+                s.claimed_by = Some(me.clone());
                 claimed.push(s.clone());
             }
             let changed = !claimed.is_empty();

@@ -59,24 +59,25 @@ pub struct Extracted {
 /// Decodes bytes to text: UTF-8 when valid, otherwise Windows-1252 (a superset of
 /// ISO-8859-1, which older news archives use). Refuses binary files.
 pub fn decode(name: &str, bytes: &[u8]) -> Result<String> {
-    if let Some(encoding) = utf16(bytes) {
-        let (text, _) = encoding.decode_with_bom_removal(bytes);
-        return Ok(text.replace("\r\n", "\n").replace('\r', "\n"));
-    }
-    let sample = &bytes[..bytes.len().min(8192)];
-    let controls = sample
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c))
-        .count();
-    if sample.contains(&0) || controls * 20 > sample.len().max(1) {
-        return Err(IndexError::Binary { name: name.into() });
-    }
-    let text = match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => {
-            tracing::warn!(file = name, "not valid UTF-8; decoding as Windows-1252");
-            let (cow, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-            cow.into_owned()
+    let text = match utf16(bytes) {
+        Some(encoding) => encoding.decode_with_bom_removal(bytes).0.into_owned(),
+        None => {
+            let sample = &bytes[..bytes.len().min(8192)];
+            let controls = sample
+                .iter()
+                .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c))
+                .count();
+            if sample.contains(&0) || controls * 20 > sample.len().max(1) {
+                return Err(IndexError::Binary { name: name.into() });
+            }
+            match std::str::from_utf8(bytes) {
+                Ok(s) => s.to_owned(),
+                Err(_) => {
+                    tracing::warn!(file = name, "not valid UTF-8; decoding as Windows-1252");
+                    let (cow, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+                    cow.into_owned()
+                }
+            }
         }
     };
     Ok(text
@@ -228,8 +229,8 @@ fn flatten_deep(html: &str, cap: usize) -> Option<String> {
     let mut out = String::new();
     let mut depth = 0usize;
     let mut deepest = 0usize;
-    let mut copied = 0; // html[..copied] is in `out` (when flattening)
-    let mut flattening = false;
+    // html[..copied] is in `out`; 0 until the first tag is taken out.
+    let mut copied = 0;
     let mut at = 0;
     while let Some(i) = html[at..].find('<').map(|i| i + at) {
         let rest = &html[i..];
@@ -274,8 +275,7 @@ fn flatten_deep(html: &str, cap: usize) -> Option<String> {
             depth > cap
         };
         if elide {
-            if !flattening {
-                flattening = true;
+            if copied == 0 {
                 out.reserve(html.len());
             }
             out.push_str(&html[copied..i]);
@@ -283,7 +283,7 @@ fn flatten_deep(html: &str, cap: usize) -> Option<String> {
             copied = end;
         }
     }
-    if !flattening {
+    if copied == 0 {
         return None;
     }
     out.push_str(&html[copied..]);

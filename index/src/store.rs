@@ -455,8 +455,8 @@ impl ArticleIndex {
     pub fn check(&self) -> Result<Health> {
         let f = self.fields;
         let searcher = self.reader.searcher();
-        let mut articles: HashMap<String, usize> = HashMap::new();
-        let mut expected: HashMap<String, usize> = HashMap::new();
+        // Per article id: how many article documents, and the passages each was written with.
+        let mut articles: HashMap<String, (usize, usize)> = HashMap::new();
         let mut passages: HashMap<String, usize> = HashMap::new();
         let mut health = Health::default();
         for segment in searcher.segment_readers() {
@@ -473,8 +473,9 @@ impl ArticleIndex {
                 match (is_article, is_passage) {
                     (true, false) => {
                         health.articles += 1;
-                        expected.insert(id.clone(), self.info(&doc)?.passages);
-                        *articles.entry(id).or_default() += 1;
+                        let entry = articles.entry(id).or_default();
+                        entry.0 += 1;
+                        entry.1 = self.info(&doc)?.passages;
                     }
                     (false, true) => {
                         health.passages += 1;
@@ -488,14 +489,12 @@ impl ArticleIndex {
                 }
             }
         }
-        health.duplicate_articles = articles
-            .iter()
-            .filter(|(_, &n)| n > 1)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for (id, &want) in &expected {
+        for (id, &(copies, want)) in &articles {
+            if copies > 1 {
+                health.duplicate_articles.push(id.clone());
+            }
             let stored = passages.get(id).copied().unwrap_or(0);
-            if stored != want * articles[id] {
+            if stored != want * copies {
                 health.wrong_passage_counts.push(PassageCount {
                     id: id.clone(),
                     stored,
