@@ -97,6 +97,24 @@ impl Bot {
         self.fake.wait_ready(WAIT).await;
     }
 
+    /// Posts `content` in [`CHANNEL`] of guild A as `user`, mentioning the bot; returns the
+    /// message's id and the reply the bot posted (the first post Discord accepted).
+    async fn mention(&self, content: &str, user: &FakeUser) -> (String, Value) {
+        let msg = message_create(content, GUILD_A, CHANNEL, user, &[BOT_USER_ID]);
+        let id = msg["id"].as_str().unwrap().to_owned();
+        self.fake.dispatch("MESSAGE_CREATE", msg).await;
+        let posted = self
+            .fake
+            .wait_for("reply to the mention", WAIT, |r| {
+                r.method == "POST"
+                    && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
+                    && r.status == 200
+            })
+            .await
+            .body;
+        (id, posted)
+    }
+
     /// Waits until `done` holds (checked every 20 ms), failing with `what` and the bot's log
     /// after [`WAIT`].
     async fn wait_until(&self, what: &str, done: impl Fn() -> bool) {
@@ -264,6 +282,21 @@ fn feed_add(url: &str) -> Value {
         {"name": "url", "type": 3, "value": url},
         {"name": "channel", "type": 7, "value": CHANNEL.to_string()}
     ]}])
+}
+
+/// Checks that none of `messages` can ping anyone: no mention parsing, no user or role allowed.
+fn assert_pings_no_one(messages: &[Value]) {
+    for m in messages {
+        assert_eq!(m["allowed_mentions"]["parse"], json!([]), "{m}");
+        for key in ["users", "roles"] {
+            assert!(
+                m["allowed_mentions"][key]
+                    .as_array()
+                    .is_none_or(|v| v.is_empty()),
+                "{m}"
+            );
+        }
+    }
 }
 
 /// `newsqa serve` in `dir` against `fake`, its log appended to `serve.log`.
@@ -866,22 +899,12 @@ async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
     assert!(description.ends_with('…'), "{description}");
 
     // A mention is answered as a reply in the channel.
-    let msg = message_create(
-        &format!("<@{BOT_USER_ID}> Where will the parade start?"),
-        GUILD_A,
-        CHANNEL,
-        &member,
-        &[BOT_USER_ID],
-    );
-    let msg_id = msg["id"].as_str().unwrap().to_owned();
-    bot.fake.dispatch("MESSAGE_CREATE", msg).await;
-    let posted = bot
-        .fake
-        .wait_for("reply to the mention", WAIT, |r| {
-            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
-        })
-        .await
-        .body;
+    let (msg_id, posted) = bot
+        .mention(
+            &format!("<@{BOT_USER_ID}> Where will the parade start?"),
+            &member,
+        )
+        .await;
     assert_eq!(
         posted["message_reference"]["message_id"],
         json!(msg_id),
@@ -892,20 +915,8 @@ async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
     // Nothing the bot sent may ping anyone.
     let sent = sent_messages(&bot.fake);
     assert!(sent.len() >= 5, "{sent:?}");
+    assert_pings_no_one(&sent);
     for m in sent {
-        assert_eq!(m["allowed_mentions"]["parse"], json!([]), "{m}");
-        assert!(
-            m["allowed_mentions"]["users"]
-                .as_array()
-                .is_none_or(|u| u.is_empty()),
-            "{m}"
-        );
-        assert!(
-            m["allowed_mentions"]["roles"]
-                .as_array()
-                .is_none_or(|r| r.is_empty()),
-            "{m}"
-        );
         if let Some(c) = m["content"].as_str() {
             assert!(c.chars().count() <= 2000);
         }
@@ -1207,39 +1218,20 @@ async fn hostile_questions_get_clear_replies_and_ping_no_one() {
 
     // The same through a mention, with a mention storm around it.
     let member = FakeUser::member(600, "member");
-    let msg = message_create(
-        &format!(
-            "<@{BOT_USER_ID}> @everyone <@&4242> **Which agency** is exempted from the order?"
-        ),
-        GUILD_A,
-        CHANNEL,
-        &member,
-        &[BOT_USER_ID],
-    );
-    bot.fake.dispatch("MESSAGE_CREATE", msg).await;
-    let posted = bot
-        .fake
-        .wait_for("reply to the mention", WAIT, |r| {
-            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
-        })
-        .await
-        .body;
+    let (_, posted) = bot
+        .mention(
+            &format!(
+                "<@{BOT_USER_ID}> @everyone <@&4242> **Which agency** is exempted from the order?"
+            ),
+            &member,
+        )
+        .await;
     assert!(text_of(&posted).contains("NSA"), "{posted}");
 
     // The bot is still up and well, and nothing it sent may ping anyone.
     let after = bot.answer(NSA_QUESTION, GUILD_A, &member).await;
     assert!(text_of(&after).contains(NSA_CITATION), "{after}");
-    for m in sent_messages(&bot.fake) {
-        assert_eq!(m["allowed_mentions"]["parse"], json!([]), "{m}");
-        for key in ["users", "roles"] {
-            assert!(
-                m["allowed_mentions"][key]
-                    .as_array()
-                    .is_none_or(|v| v.is_empty()),
-                "{m}"
-            );
-        }
-    }
+    assert_pings_no_one(&sent_messages(&bot.fake));
     assert!(!bot.log().contains("panicked"), "{}", bot.log());
 }
 
@@ -1496,19 +1488,11 @@ async fn the_token_is_in_no_log_line_and_no_reply() {
         bot.answer("How much did the bridge repairs cost?", GUILD_A, &member)
             .await,
     );
-    let msg = message_create(
+    bot.mention(
         &format!("<@{BOT_USER_ID}> Which agency is exempted from the order?"),
-        GUILD_A,
-        CHANNEL,
         &member,
-        &[BOT_USER_ID],
-    );
-    bot.fake.dispatch("MESSAGE_CREATE", msg).await;
-    bot.fake
-        .wait_for("reply to the mention", WAIT, |r| {
-            r.method == "POST" && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
-        })
-        .await;
+    )
+    .await;
     // The feed grows and a background round announces the new story.
     site.version.store(2, Ordering::SeqCst);
     bot.fake
@@ -1617,20 +1601,7 @@ async fn rate_limits_server_errors_and_slow_responses_delay_answers_but_lose_non
         1,
     );
     let member = FakeUser::member(799, "member");
-    let msg = message_create(
-        &format!("<@{BOT_USER_ID}> {NSA_QUESTION}"),
-        GUILD_A,
-        CHANNEL,
-        &member,
-        &[BOT_USER_ID],
-    );
-    bot.fake.dispatch("MESSAGE_CREATE", msg).await;
-    bot.fake
-        .wait_for("the reply to the mention", WAIT, |r| {
-            r.method == "POST"
-                && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
-                && r.status == 200
-        })
+    bot.mention(&format!("<@{BOT_USER_ID}> {NSA_QUESTION}"), &member)
         .await;
     let posts: Vec<_> = bot
         .fake
