@@ -274,6 +274,10 @@ pub struct AnswerConfig {
     /// An undated article that does not name a year the question asks about may still be
     /// about it when the year is at most this many years after the latest year it names.
     pub undated_year_slack: i32,
+    /// When another dated article gives a different answer with a confidence at most this
+    /// far below the best (and above the threshold), the newer article's answer is given and
+    /// the older one named beside it.
+    pub newer_within: f32,
 }
 
 impl Default for AnswerConfig {
@@ -301,6 +305,7 @@ impl Default for AnswerConfig {
             check_constraints: true,
             check_candidates: 5,
             undated_year_slack: 2,
+            newer_within: 0.2,
         }
     }
 }

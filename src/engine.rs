@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use newsqa_index::{
-    Article, ArticleIndex, ArticleInfo, Metadata, PassageConfig, PassageHit, Upsert,
+    Article, ArticleIndex, ArticleInfo, Date, Metadata, PassageConfig, PassageHit, Upsert,
 };
 use newsqa_models::{cosine, Encoder, EncoderConfig, Reader, ReaderConfig};
 use serde::Serialize;
@@ -67,6 +67,10 @@ pub struct Candidate {
     pub agreement: f32,
     /// BM25 of the passage, divided by the best passage's BM25.
     pub bm25: f32,
+    /// The cited article's publication date (filled in for the answer, the alternates and
+    /// the candidates compared by age).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<Date>,
     /// The passage the answer came from (for "show passage").
     #[serde(skip)]
     pub passage: String,
@@ -83,6 +87,9 @@ pub struct Reply {
     pub alternates: Vec<Candidate>,
     /// Why there is no answer, when there is none.
     pub abstention: Option<Abstention>,
+    /// An older article's different answer, close in confidence to the answer given from a
+    /// newer one (`[answer] newer_within`).
+    pub older: Option<Candidate>,
     /// Every scored candidate, best first (for evaluation and calibration).
     #[serde(skip)]
     pub candidates: Vec<Candidate>,
@@ -111,11 +118,17 @@ pub struct ReplyJson<'a> {
     pub article_id: Option<&'a str>,
     pub title: Option<&'a str>,
     pub url: Option<&'a str>,
+    /// The cited article's publication date, "2024-01-12", when it has one.
+    pub date: Option<Date>,
     pub start: Option<usize>,
     pub end: Option<usize>,
     /// Only when abstaining: what the user is told, and why.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub abstained: Option<AbstainedJson<'a>>,
+    /// An older article's different answer, close in confidence (the answer came from a
+    /// newer article).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub older: Option<AlternateJson<'a>>,
     pub alternates: Vec<AlternateJson<'a>>,
     pub latency_ms: f64,
 }
@@ -136,8 +149,25 @@ pub struct AlternateJson<'a> {
     pub article_id: &'a str,
     pub title: &'a str,
     pub url: Option<&'a str>,
+    pub date: Option<Date>,
     pub start: usize,
     pub end: usize,
+}
+
+impl<'a> From<&'a Candidate> for AlternateJson<'a> {
+    fn from(c: &'a Candidate) -> Self {
+        AlternateJson {
+            answer: &c.answer,
+            score: c.score,
+            citation: &c.citation,
+            article_id: &c.article_id,
+            title: &c.title,
+            url: c.url.as_deref(),
+            date: c.date,
+            start: c.start,
+            end: c.end,
+        }
+    }
 }
 
 impl Reply {
@@ -154,6 +184,7 @@ impl Reply {
             article_id: best.map(|b| b.article_id.as_str()),
             title: best.map(|b| b.title.as_str()),
             url: best.and_then(|b| b.url.as_deref()),
+            date: best.and_then(|b| b.date),
             start: best.map(|b| b.start),
             end: best.map(|b| b.end),
             abstained: best.is_none().then(|| AbstainedJson {
@@ -163,20 +194,8 @@ impl Reply {
                     .map_or_else(|| ABSTAIN_MESSAGE.to_owned(), |a| a.message()),
                 reason: self.abstention.as_ref(),
             }),
-            alternates: self
-                .alternates
-                .iter()
-                .map(|c| AlternateJson {
-                    answer: &c.answer,
-                    score: c.score,
-                    citation: &c.citation,
-                    article_id: &c.article_id,
-                    title: &c.title,
-                    url: c.url.as_deref(),
-                    start: c.start,
-                    end: c.end,
-                })
-                .collect(),
+            older: self.older.as_ref().map(AlternateJson::from),
+            alternates: self.alternates.iter().map(AlternateJson::from).collect(),
             latency_ms: self.latency_ms,
         }
     }
@@ -436,11 +455,14 @@ impl Engine {
             agree(&mut candidates, cfg.agreement_weight);
         }
         let checking = Instant::now();
-        let (best, abstention) = self.choose(question, &candidates)?;
+        let Choice {
+            mut best,
+            older,
+            abstention,
+        } = self.choose(question, &mut candidates)?;
         let check_ms = checking.elapsed().as_secs_f64() * 1e3;
         let mut alternates: Vec<Candidate> = Vec::new();
-        let skip = usize::from(best.is_some());
-        for c in candidates.iter().skip(skip) {
+        for c in &candidates {
             let key = normalize_answer(&c.answer);
             let taken = best
                 .iter()
@@ -450,11 +472,17 @@ impl Engine {
                 alternates.push(c.clone());
             }
         }
+        for c in best.iter_mut().chain(alternates.iter_mut()) {
+            if c.date.is_none() {
+                c.date = self.published(&c.article_id)?;
+            }
+        }
         let reply = Reply {
             question: question.to_owned(),
             best,
             alternates,
             abstention,
+            older,
             candidates,
             retrieved,
             trace,
@@ -471,90 +499,193 @@ impl Engine {
     }
 }
 
+/// What [`Engine::choose`] picked.
+struct Choice {
+    best: Option<Candidate>,
+    /// An older article's different answer, close in confidence to `best`.
+    older: Option<Candidate>,
+    abstention: Option<Abstention>,
+}
+
 impl Engine {
     /// The answer among the candidates (best first): the first that clears the threshold and
     /// the similarity floor and whose article supports what the question names; else why not.
-    fn choose(
-        &self,
-        question: &str,
-        candidates: &[Candidate],
-    ) -> Result<(Option<Candidate>, Option<Abstention>)> {
+    /// Then news changes: of the candidates with other answers from other dated articles
+    /// within `newer_within` of its confidence, the newest that passes the same check is
+    /// given instead, and the close older one is named beside it.
+    fn choose(&self, question: &str, candidates: &mut [Candidate]) -> Result<Choice> {
         let cfg = &self.config.answer;
         let Some(top) = candidates.first() else {
-            return Ok((None, Some(Abstention::NothingRelevant)));
+            return Ok(Choice {
+                best: None,
+                older: None,
+                abstention: Some(Abstention::NothingRelevant),
+            });
         };
+        let top_score = top.score;
+        let top_similarity = top.similarity;
         let constraints = if cfg.check_constraints {
             answerable::constraints(question)
         } else {
             Vec::new()
         };
-        let mut unmet = None;
-        // The check depends on the article only: one that failed fails every candidate of it.
-        let mut failed: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for c in candidates.iter().take(cfg.check_candidates.max(1)) {
+        let unmet = std::cell::RefCell::new(None);
+        // The check depends on the article only: its verdict holds for every candidate of it.
+        let mut verdicts: HashMap<String, bool> = HashMap::new();
+        let mut passes = |c: &Candidate| -> Result<bool> {
+            if let Some(&ok) = verdicts.get(&c.article_id) {
+                return Ok(ok);
+            }
+            let reason = self.unmet(&constraints, c)?;
+            let ok = reason.is_none();
+            verdicts.insert(c.article_id.clone(), ok);
+            if let Some(r) = reason {
+                unmet.borrow_mut().get_or_insert(r);
+            }
+            Ok(ok)
+        };
+        let mut chosen = None;
+        for (i, c) in candidates
+            .iter()
+            .enumerate()
+            .take(cfg.check_candidates.max(1))
+        {
             if c.score < cfg.threshold || c.similarity < cfg.min_similarity {
                 break;
             }
-            if constraints.is_empty() {
-                return Ok((Some(c.clone()), None));
+            if passes(c)? {
+                chosen = Some(i);
+                break;
             }
-            if failed.contains(c.article_id.as_str()) {
-                continue;
+        }
+        let Some(i) = chosen else {
+            let reason = unmet
+                .into_inner()
+                .unwrap_or(if top_similarity < cfg.min_similarity {
+                    Abstention::NothingRelevant
+                } else {
+                    Abstention::LowConfidence { score: top_score }
+                });
+            return Ok(Choice {
+                best: None,
+                older: None,
+                abstention: Some(reason),
+            });
+        };
+        // The close rivals: other answers from other articles, within `newer_within`.
+        let floor = (candidates[i].score - cfg.newer_within).max(cfg.threshold);
+        let key = normalize_answer(&candidates[i].answer);
+        let mut close = vec![i];
+        for (j, c) in candidates.iter().enumerate().skip(i + 1) {
+            if c.score < floor {
+                break;
             }
-            let published = self
-                .index
-                .article(&c.article_id)?
-                .and_then(|a| a.date)
-                .and_then(|d| answerable::year_of(&d));
-            // The article's text, read once and only when the check needs it: for an undated
-            // article's years, or to find an acronym spelled out.
-            let text = std::cell::OnceCell::new();
-            let passages = || self.article_text(&text, &c.article_id);
-            let latest_mentioned = match published {
-                Some(_) => None,
-                None => answerable::latest_year(passages()?.iter().map(String::as_str)),
-            };
-            let spelled_out = |acronym: &str| {
-                passages().map(|p| answerable::spells_out(p.iter().map(String::as_str), acronym))
-            };
-            let time = answerable::ArticleTime {
-                published,
-                latest_mentioned,
-                slack: cfg.undated_year_slack,
-            };
-            let failure = std::cell::RefCell::new(None);
-            let fail_open = |r: newsqa_index::Result<bool>| {
-                r.unwrap_or_else(|e| {
-                    failure.borrow_mut().get_or_insert(e);
-                    true
-                })
-            };
-            let reason = answerable::check(
-                &constraints,
-                time,
-                |phrase| {
-                    fail_open(self.index.mentions(&c.article_id, phrase))
-                        || (answerable::is_acronym(phrase) && fail_open(spelled_out(phrase)))
-                },
-                |phrase| fail_open(self.index.mentions_anywhere(phrase)),
-            );
-            if let Some(e) = failure.into_inner() {
-                return Err(e).context("checking the answer's article");
+            if c.similarity >= cfg.min_similarity
+                && c.article_id != candidates[i].article_id
+                && normalize_answer(&c.answer) != key
+                && !close
+                    .iter()
+                    .any(|&k| candidates[k].article_id == c.article_id)
+            {
+                close.push(j);
             }
-            match reason {
-                None => return Ok((Some(c.clone()), None)),
-                Some(r) => {
-                    failed.insert(&c.article_id);
-                    unmet.get_or_insert(r);
+        }
+        let mut best = i;
+        let mut older = None;
+        if close.len() > 1 {
+            for &k in &close {
+                candidates[k].date = self.published(&candidates[k].article_id)?;
+            }
+            if candidates[i].date.is_some() {
+                let mut dated: Vec<usize> = close
+                    .iter()
+                    .copied()
+                    .filter(|&k| candidates[k].date.is_some())
+                    .collect();
+                // Newest first; the same day keeps the confidence order.
+                dated.sort_by(|&a, &b| candidates[b].date.cmp(&candidates[a].date));
+                for &k in &dated {
+                    if k == i || passes(&candidates[k])? {
+                        best = k;
+                        break;
+                    }
+                }
+                let best_key = normalize_answer(&candidates[best].answer);
+                for &k in &close {
+                    let c = &candidates[k];
+                    if c.date < candidates[best].date
+                        && normalize_answer(&c.answer) != best_key
+                        && (k == i || passes(c)?)
+                    {
+                        older = Some(k);
+                        break;
+                    }
                 }
             }
         }
-        let reason = unmet.unwrap_or(if top.similarity < cfg.min_similarity {
-            Abstention::NothingRelevant
-        } else {
-            Abstention::LowConfidence { score: top.score }
-        });
-        Ok((None, Some(reason)))
+        Ok(Choice {
+            best: Some(candidates[best].clone()),
+            older: older.map(|k| candidates[k].clone()),
+            abstention: None,
+        })
+    }
+
+    /// The first constraint of the question that the candidate's article does not meet
+    /// (answerable.rs), or `None` when it meets them all.
+    fn unmet(
+        &self,
+        constraints: &[answerable::Constraint],
+        c: &Candidate,
+    ) -> Result<Option<Abstention>> {
+        if constraints.is_empty() {
+            return Ok(None);
+        }
+        let published = self
+            .index
+            .article(&c.article_id)?
+            .and_then(|a| a.date)
+            .and_then(|d| answerable::year_of(&d));
+        // The article's text, read once and only when the check needs it: for an undated
+        // article's years, or to find an acronym spelled out.
+        let text = std::cell::OnceCell::new();
+        let passages = || self.article_text(&text, &c.article_id);
+        let latest_mentioned = match published {
+            Some(_) => None,
+            None => answerable::latest_year(passages()?.iter().map(String::as_str)),
+        };
+        let spelled_out = |acronym: &str| {
+            passages().map(|p| answerable::spells_out(p.iter().map(String::as_str), acronym))
+        };
+        let time = answerable::ArticleTime {
+            published,
+            latest_mentioned,
+            slack: self.config.answer.undated_year_slack,
+        };
+        let failure = std::cell::RefCell::new(None);
+        let fail_open = |r: newsqa_index::Result<bool>| {
+            r.unwrap_or_else(|e| {
+                failure.borrow_mut().get_or_insert(e);
+                true
+            })
+        };
+        let reason = answerable::check(
+            constraints,
+            time,
+            |phrase| {
+                fail_open(self.index.mentions(&c.article_id, phrase))
+                    || (answerable::is_acronym(phrase) && fail_open(spelled_out(phrase)))
+            },
+            |phrase| fail_open(self.index.mentions_anywhere(phrase)),
+        );
+        if let Some(e) = failure.into_inner() {
+            return Err(e).context("checking the answer's article");
+        }
+        Ok(reason)
+    }
+
+    /// An article's publication date, when it has one that reads as a date.
+    fn published(&self, article_id: &str) -> Result<Option<Date>> {
+        Ok(self.index.article(article_id)?.and_then(|a| a.published()))
     }
 }
 
@@ -664,6 +795,7 @@ impl Window {
             context_overlap,
             agreement: 0.0,
             bm25: self.bm25,
+            date: None,
             passage: hit.text.clone(),
         })
     }
@@ -960,6 +1092,7 @@ mod tests {
             context_overlap: 0.0,
             agreement: 0.0,
             bm25: 0.0,
+            date: None,
             passage: String::new(),
         }
     }

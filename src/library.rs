@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use newsqa_bot::{
     Announcement, Answer, ArticleSummary, ArticleText, Backend, BackendError, FeedInfo, Feedback,
-    GuildId, IngestStatus, Ingested, Outcome, Source,
+    GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source,
 };
 use newsqa_index::{ArticleInfo, IndexError, Metadata, Upsert};
 use newsqa_models::ModelError;
@@ -206,8 +206,9 @@ fn summary(a: ArticleInfo) -> ArticleSummary {
     }
 }
 
-/// The engine's answer as the bot shows it, with the answer located in its passage.
-fn to_answer(c: Candidate) -> Answer {
+/// The engine's answer as the bot shows it, with the answer located in its passage, and the
+/// older article's answer it was preferred to.
+fn to_answer(c: Candidate, older: Option<Candidate>) -> Answer {
     let answer_in_passage = c
         .passage
         .find(&c.citation)
@@ -223,7 +224,16 @@ fn to_answer(c: Candidate) -> Answer {
         article_id: c.article_id,
         title: c.title,
         url: c.url,
+        date: c.date.map(|d| d.to_string()),
         confidence: c.score,
+        older: older.and_then(|o| {
+            Some(OlderAnswer {
+                date: o.date?.to_string(),
+                text: o.answer,
+                title: o.title,
+                url: o.url,
+            })
+        }),
         passage: c.passage,
         answer_in_passage,
     }
@@ -236,7 +246,7 @@ impl Backend for Library {
         };
         let reply = engine.ask_with(question, false).map_err(internal)?;
         Ok(match reply.best {
-            Some(best) => Outcome::Answer(to_answer(best)),
+            Some(best) => Outcome::Answer(Box::new(to_answer(best, reply.older))),
             None => Outcome::NotFound {
                 reason: reply.abstention.and_then(|a| a.specific_message()),
             },

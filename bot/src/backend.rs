@@ -87,7 +87,7 @@ pub struct Announcement {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The answer, cited.
-    Answer(Answer),
+    Answer(Box<Answer>),
     /// The articles do not hold the answer.
     NotFound {
         /// A short sentence saying why, when the reason is more than "nothing likely enough"
@@ -109,12 +109,30 @@ pub struct Answer {
     pub title: String,
     /// URL of the cited article, when known.
     pub url: Option<String>,
+    /// The cited article's publication date, as shown ("12 Jan 2024"), when it has one.
+    pub date: Option<String>,
     /// Confidence, 0..1.
     pub confidence: f32,
+    /// An older article's different answer, close in confidence: news changed, and the
+    /// answer comes from the newer article.
+    pub older: Option<OlderAnswer>,
     /// The passage around the answer (for "Show passage").
     pub passage: String,
     /// Where the answer sits in `passage`, in bytes, when it is there verbatim.
     pub answer_in_passage: Option<Range<usize>>,
+}
+
+/// What an older article said, named beside an answer from a newer one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OlderAnswer {
+    /// Its answer.
+    pub text: String,
+    /// Title of its article.
+    pub title: String,
+    /// URL of its article, when known.
+    pub url: Option<String>,
+    /// Its article's date, as shown ("12 Jan 2023").
+    pub date: String,
 }
 
 /// An article to ingest, as a moderator gave it.

@@ -23,7 +23,7 @@ use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 pub use attachments::DISCORD_CDN_HOSTS;
 pub use backend::{
     Announcement, Answer, ArticleSummary, ArticleText, Backend, BackendError, FeedInfo, Feedback,
-    GuildId, IngestStatus, Ingested, Outcome, Source,
+    GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source,
 };
 pub use config::DiscordConfig;
 

@@ -146,22 +146,29 @@ pub mod ids {
 /// pressed.
 pub fn answer(answer: &Answer, key: u64) -> View {
     let quote = quote_block(&answer.citation, DESCRIPTION_LIMIT);
-    let source = match &answer.url {
-        Some(url) => format!("[{}]({})", escape(&answer.title), url),
-        None => escape(&answer.title),
-    };
-    let source = if source.chars().count() > FIELD_LIMIT {
-        truncate(&escape(&answer.title), FIELD_LIMIT)
-    } else {
-        source
-    };
+    let dated = |date: Option<&str>| date.map(|d| format!(" · {d}")).unwrap_or_default();
+    let mut fields = vec![(
+        "Source".to_owned(),
+        linked_title(
+            &answer.title,
+            answer.url.as_deref(),
+            &dated(answer.date.as_deref()),
+        ),
+    )];
+    if let Some(older) = &answer.older {
+        let says = format!(" ({}) says **{}**", older.date, escape(&older.text));
+        fields.push((
+            "An older article".to_owned(),
+            linked_title(&older.title, older.url.as_deref(), &says),
+        ));
+    }
     View {
         content: None,
         embed: Some(EmbedView {
             title: Some(truncate(&answer.text, TITLE_LIMIT)),
             url: None,
             description: quote,
-            fields: vec![("Source".into(), source)],
+            fields,
             footer: Some(format!(
                 "Confidence {:.0}% · answers are quoted from the articles shared in this server",
                 answer.confidence * 100.0
@@ -179,6 +186,17 @@ pub fn answer(answer: &Answer, key: u64) -> View {
         ],
         ephemeral: false,
     }
+}
+
+/// An article's title, linked to its URL when the field has room for both, then `after`.
+fn linked_title(title: &str, url: Option<&str>, after: &str) -> String {
+    let room = FIELD_LIMIT.saturating_sub(after.chars().count());
+    let linked = url.map(|url| format!("[{}]({url})", escape(title)));
+    let title = match linked {
+        Some(l) if l.chars().count() <= room => l,
+        _ => truncate(&escape(title), room),
+    };
+    format!("{title}{after}")
 }
 
 /// The reply when the articles do not hold the answer, with the reason when there is a
@@ -619,6 +637,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::OlderAnswer;
 
     fn nsa() -> Answer {
         let passage = "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters. Officials declined to comment.".to_string();
@@ -629,7 +648,9 @@ mod tests {
             article_id: "sha256:0123456789abcdef".into(),
             title: "Cyber Operations Targeting Russia Paused, But Order Came Before Trump-Zelensky Meeting".into(),
             url: Some("https://example.com/cyber".into()),
+            date: None,
             confidence: 0.87,
+            older: None,
             answer_in_passage: Some(start..start + "the NSA".len()),
             passage,
         }
@@ -647,6 +668,35 @@ mod tests {
         let view = answer(&a, 7);
         let source = &view.embed.unwrap().fields[0].1;
         assert_eq!(source, &a.title);
+    }
+
+    #[test]
+    fn a_dated_answer_shows_its_date_and_names_the_older_article_it_was_preferred_to() {
+        let mut a = nsa();
+        a.date = Some("3 Mar 2025".into());
+        a.older = Some(OlderAnswer {
+            text: "the FBI".into(),
+            title: "Cyber order *exempts* FBI".into(),
+            url: Some("https://example.com/older".into()),
+            date: "12 Jan 2024".into(),
+        });
+        let fields = answer(&a, 7).embed.unwrap().fields;
+        assert_eq!(
+            fields[0].1,
+            format!("[{}](https://example.com/cyber) · 3 Mar 2025", a.title)
+        );
+        assert_eq!(
+            fields[1],
+            (
+                "An older article".to_owned(),
+                "[Cyber order \\*exempts\\* FBI](https://example.com/older) (12 Jan 2024) says **the FBI**"
+                    .to_owned()
+            )
+        );
+        a.title = "x".repeat(2000);
+        let fields = answer(&a, 7).embed.unwrap().fields;
+        assert!(fields[0].1.ends_with(" · 3 Mar 2025"), "{}", fields[0].1);
+        assert!(fields[0].1.chars().count() <= FIELD_LIMIT);
     }
 
     #[test]

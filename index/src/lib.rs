@@ -6,12 +6,14 @@
 //! the models that make them, nor of Discord.
 
 mod article;
+mod date;
 mod error;
 pub mod extract;
 pub mod sentences;
 mod store;
 
 pub use article::{canonical_url, passage_windows, text_id, Article, Metadata, PassageConfig};
+pub use date::Date;
 pub use error::{IndexError, Result};
 pub use extract::ARTICLE_EXTENSIONS;
 pub use store::{ArticleIndex, ArticleInfo, Health, PassageCount, PassageHit, SentenceHit, Upsert};

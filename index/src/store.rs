@@ -13,7 +13,7 @@ use tantivy::schema::{
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::article::Article;
-use crate::{IndexError, Result};
+use crate::{Date, IndexError, Result};
 
 const KIND_ARTICLE: &str = "article";
 const KIND_PASSAGE: &str = "passage";
@@ -52,6 +52,13 @@ pub struct ArticleInfo {
     pub chars: usize,
     /// Hash of the stored content.
     pub content_hash: String,
+}
+
+impl ArticleInfo {
+    /// The publication date, when the source gave one in a form [`Date::parse`] reads.
+    pub fn published(&self) -> Option<Date> {
+        self.date.as_deref().and_then(Date::parse)
+    }
 }
 
 /// What [`ArticleIndex::check`] found.

@@ -73,13 +73,88 @@ def load_squad(path):
         return json.load(f)["data"]
 
 
-def build_examples(articles, rng, mix, neg_rate):
+# Word pairs for the antonym swap of an adversarial question (SQuAD 2.0's most common kind
+# of unanswerable question after the entity swap).
+_ANTONYM_PAIRS = [
+    ("first", "last"), ("largest", "smallest"), ("biggest", "smallest"), ("most", "least"),
+    ("highest", "lowest"), ("earliest", "latest"), ("before", "after"), ("increase", "decrease"),
+    ("increased", "decreased"), ("north", "south"), ("east", "west"), ("northern", "southern"),
+    ("eastern", "western"), ("longest", "shortest"), ("older", "younger"), ("oldest", "youngest"),
+    ("larger", "smaller"), ("maximum", "minimum"), ("won", "lost"), ("win", "lose"),
+    ("upper", "lower"), ("inside", "outside"), ("above", "below"), ("positive", "negative"),
+    ("major", "minor"), ("strongest", "weakest"), ("best", "worst"), ("private", "public"),
+    ("male", "female"), ("higher", "lower"), ("more", "fewer"), ("early", "late"),
+    ("start", "end"), ("began", "ended"), ("accepted", "rejected"), ("allowed", "banned"),
+]
+_ANTONYMS = {a: b for a, b in _ANTONYM_PAIRS} | {b: a for a, b in _ANTONYM_PAIRS}
+_ENTITY = re.compile(r"\b[A-Z][\w'\-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'\-]*)*")
+_NUMBER = re.compile(r"\b\d[\d,]*(?:\.\d+)?\b")
+
+
+def entities(text):
+    """Runs of capitalised words ("Notre Dame", "Bank of England"), the first word of each
+    sentence left out."""
+    found = set()
+    for s, e in split_sentences(text):
+        for m in _ENTITY.finditer(text, s, e):
+            words = m.group(0).split()
+            if m.start() == s:
+                words = words[1:]
+            if words and not (len(words) == 1 and len(words[0]) < 3):
+                found.add(" ".join(words))
+    return found
+
+
+def adversarial(question, context, answer, pool, rng):
+    """The question made unanswerable from `context`, in the ways SQuAD 2.0's writers did
+    most: an entity, a number or a word swapped for another (another entity of the same
+    article, another number, the antonym) that `context` does not mention. None when no
+    swap fits. The reader learns to read the question's details, not only its topic."""
+    low = context.lower()
+    swaps = []
+    q_ents = [m for m in _ENTITY.finditer(question) if m.start() > 0]
+    for m in q_ents:
+        ent = m.group(0)
+        if ent in context:
+            n = len(ent.split())
+            alts = [x for x in pool if len(x.split()) == n and x.lower() not in low
+                    and x not in question and answer.lower() not in x.lower()]
+            if alts:
+                swaps.append((m.start(), m.end(), rng.choice(sorted(alts))))
+    for m in _NUMBER.finditer(question):
+        num = m.group(0)
+        if num not in context:
+            continue
+        digits = num.replace(",", "")
+        if re.fullmatch(r"1[0-9]{3}|20[0-9]{2}", digits):
+            alt = str(int(digits) + rng.choice([-1, 1]) * rng.randint(1, 40))
+        elif digits.isdigit():
+            alt = str(int(digits) * rng.choice([2, 3, 10]) + rng.randint(1, 9))
+        else:
+            continue
+        if alt not in context:
+            swaps.append((m.start(), m.end(), alt))
+    for m in re.finditer(r"[A-Za-z]+", question):
+        w = m.group(0)
+        alt = _ANTONYMS.get(w.lower())
+        if alt and re.search(r"\b" + alt + r"(?:e?s)?\b", low) is None and w.lower() in low:
+            swaps.append((m.start(), m.end(), alt.capitalize() if w[0].isupper() else alt))
+    if not swaps:
+        return None
+    s, e, alt = rng.choice(swaps)
+    return question[:s] + alt + question[e:]
+
+
+def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0):
     """One epoch of (question, context, answer_start, answer_text) items; answer None = no
-    answer. Contexts follow `mix`: shares of single sentences, sentence windows, paragraphs."""
+    answer. Contexts follow `mix`: shares of single sentences, sentence windows, paragraphs.
+    `adv_rate`: the share of questions that also get an adversarial twin (`adversarial`),
+    read against the answer's own sentence, with the target at [CLS]."""
     items = []
     for art in articles:
         paras = art["paragraphs"]
         sents = [split_sentences(p["context"]) for p in paras]
+        pool = set().union(*(entities(p["context"]) for p in paras)) if adv_rate else set()
         for pi, para in enumerate(paras):
             ctx = para["context"]
             ss = sents[pi]
@@ -108,6 +183,11 @@ def build_examples(articles, rng, mix, neg_rate):
                     lo, hi = 0, len(ss) - 1
                 c0, c1 = ss[lo][0], ss[hi][1]
                 items.append((qa["question"], ctx[c0:c1], a0 - c0, text))
+                if adv_rate and rng.random() < adv_rate:
+                    sent = ctx[ss[first][0]:ss[last][1]]
+                    twin = adversarial(qa["question"], sent, text, pool, rng)
+                    if twin:
+                        items.append((twin, sent, None, None))
                 if rng.random() >= neg_rate:
                     continue
                 # A negative: a sentence of the same paragraph that does not hold the
@@ -230,7 +310,8 @@ def cmd_train(a):
               warmup=a.warmup, batch=a.batch, max_len=a.max_len, stride=a.stride,
               mix=a.mix, neg_rate=a.neg_rate, seed=a.seed, limit=a.limit,
               freeze_embeddings=not a.train_embeddings, weight_decay=a.weight_decay,
-              init=a.init, epoch_offset=a.epoch_offset, max_steps=a.max_steps)
+              init=a.init, epoch_offset=a.epoch_offset, max_steps=a.max_steps,
+              adv_rate=a.adv_rate)
     state = None
     if a.resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
@@ -263,7 +344,7 @@ def cmd_train(a):
     def epoch_data(epoch):
         # A later stage (--epoch-offset) draws other contexts and negatives than the first.
         rng = random.Random(hp["seed"] * 1000 + epoch + hp.get("epoch_offset", 0))
-        items = build_examples(articles, rng, hp["mix"], hp["neg_rate"])
+        items = build_examples(articles, rng, hp["mix"], hp["neg_rate"], hp.get("adv_rate", 0.0))
         feats = encode(tok, items, hp["max_len"], hp["stride"])
         return items, feats, batches(feats, hp["batch"], rng)
 
@@ -588,6 +669,8 @@ def main():
     t.add_argument("--mix", type=float, nargs=2, default=[0.6, 0.25],
                    help="shares of sentence-alone and sentence-window contexts (rest: paragraph)")
     t.add_argument("--neg-rate", type=float, default=0.5, help="negatives per question")
+    t.add_argument("--adv-rate", type=float, default=0.0,
+                   help="share of questions that also get an adversarial (unanswerable) twin")
     t.add_argument("--seed", type=int, default=17)
     t.add_argument("--limit", type=int, default=0, help="questions to train on (0 = all)")
     t.add_argument("--train-embeddings", action="store_true",

@@ -28,9 +28,20 @@ pub(crate) fn print_reply(reply: &Reply, out: &mut impl Write) -> Result<()> {
         Some(b) => {
             writeln!(out, "{}", b.answer)?;
             writeln!(out, "  \"{}\"", super::one_line(&b.citation))?;
-            writeln!(out, "  {} (score {:.2})", b.title, b.score)?;
+            match b.date {
+                Some(date) => writeln!(out, "  {} · {date} (score {:.2})", b.title, b.score)?,
+                None => writeln!(out, "  {} (score {:.2})", b.title, b.score)?,
+            }
             if let Some(url) = &b.url {
                 writeln!(out, "  {url}")?;
+            }
+            if let Some(o) = &reply.older {
+                let date = o.date.map(|d| d.to_string()).unwrap_or_default();
+                writeln!(
+                    out,
+                    "  An older article ({date}) says {}: {}",
+                    o.answer, o.title
+                )?;
             }
         }
         None => writeln!(

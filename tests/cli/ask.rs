@@ -85,7 +85,7 @@ fn the_plain_answer_shows_answer_quote_and_article() {
         "  \"The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.\""
     );
     assert!(lines[2].starts_with(
-        "  Cyber Operations Targeting Russia Paused, But Order Came Before Trump-Zelensky Meeting (score 0."
+        "  Cyber Operations Targeting Russia Paused, But Order Came Before Trump-Zelensky Meeting · 10 Mar 2025 (score 0."
     ));
 }
 
@@ -144,4 +144,74 @@ fn questions_with_operators_and_quotes_do_not_break_anything() {
     for q in ["\"NSA\" AND exempted: OR?", "title:(order", "***"] {
         app.ok(&["ask", "--json", q]).json();
     }
+}
+
+/// The two fixture articles that disagree a year apart, with their dates as written or
+/// swapped: the same words, so only the dates tell them apart.
+fn ingest_dated(app: &App, swap: bool) {
+    let (old, new) = ("Published 12 January 2024", "Published 3 February 2025");
+    for name in ["defence-2024.txt", "defence-2025.txt"] {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/data/dated/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let text = match swap {
+            false => text,
+            true => text
+                .replace(old, "DATE-A")
+                .replace(new, old)
+                .replace("DATE-A", new),
+        };
+        let path = app.write(name, text.as_bytes());
+        app.ok(&["ingest", path_str(&path)]);
+    }
+}
+
+#[test]
+fn of_two_close_answers_that_disagree_the_newer_articles_is_given_and_the_older_named() {
+    for swap in [false, true] {
+        let app = spawn_app();
+        ingest_dated(&app, swap);
+        let (newer, older) = match swap {
+            false => ("Daniel Okafor", "Helen Carter"),
+            true => ("Helen Carter", "Daniel Okafor"),
+        };
+        for question in [
+            "Who is the defence secretary?",
+            "Who is the new defence secretary?",
+        ] {
+            let reply = app.ok(&["ask", "--json", question]).json();
+            let context = format!("{question} (dates swapped: {swap}): {reply:#}");
+            assert_eq!(reply["answer"], newer, "{context}");
+            assert_eq!(reply["date"], "2025-02-03", "{context}");
+            assert_eq!(reply["older"]["answer"], older, "{context}");
+            assert_eq!(reply["older"]["date"], "2024-01-12", "{context}");
+            assert!(reply["older"]["citation"].as_str().unwrap().contains(older));
+            let alternates = reply["alternates"].as_array().unwrap();
+            assert!(!alternates.is_empty(), "{context}");
+            for a in alternates {
+                assert!(a["article_id"].as_str().unwrap().starts_with("sha256:"));
+                assert!(a["date"].is_string(), "{context}");
+            }
+        }
+        let plain = app.ok(&["ask", "Who is the defence secretary?"]).stdout;
+        assert!(plain.contains("· 3 Feb 2025"), "{plain}");
+        assert!(
+            plain.contains(&format!("An older article (12 Jan 2024) says {older}")),
+            "{plain}"
+        );
+    }
+}
+
+#[test]
+fn an_answer_carries_its_articles_date_and_alone_names_no_older_one() {
+    let app = spawn_app();
+    app.ingest_seed();
+    let reply = app
+        .ok(&["ask", "--json", "Which agency is exempted from the order?"])
+        .json();
+    assert_eq!(reply["answer"], "the NSA", "{reply:#}");
+    assert_eq!(reply["date"], "2025-03-10", "{reply:#}");
+    assert!(reply.get("older").is_none(), "{reply:#}");
 }

@@ -20,7 +20,7 @@ impl Handler {
                     Asked {
                         guild,
                         question,
-                        answer,
+                        answer: *answer,
                     },
                 );
                 view
