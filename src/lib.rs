@@ -12,6 +12,7 @@ pub mod files;
 pub mod ingest;
 pub mod library;
 pub mod question;
+pub mod watch;
 pub mod web;
 
 pub use answerable::Abstention;

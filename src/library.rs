@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use newsqa_bot::{
     Announcement, Answer, ArticleSummary, ArticleText, Backend, BackendError, FeedInfo, Feedback,
-    GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source,
+    GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source, Watched,
 };
 use newsqa_index::{ArticleInfo, IndexError, Metadata, Upsert};
 use newsqa_models::ModelError;
 
 use crate::engine::{Candidate, Engine, Models};
 use crate::feeds::{FeedStore, PollReport, Subscription};
+use crate::watch::{Channel as WatchedChannel, Post as WatchedPost, WatchStore};
 use crate::Config;
 
 /// Every server's corpus, opened on first use.
@@ -30,6 +31,8 @@ pub struct Library {
     feeds: FeedStore,
     /// Set when the bot is shutting down: feed rounds stop after their current feed.
     stopping: std::sync::atomic::AtomicBool,
+    /// Watched news channels and their posts, per server.
+    watches: WatchStore,
 }
 
 impl Library {
@@ -45,6 +48,7 @@ impl Library {
         Ok(Library {
             fetcher,
             feeds: FeedStore::new(&config.feeds.state),
+            watches: WatchStore::new(&root),
             stopping: std::sync::atomic::AtomicBool::new(false),
             config,
             models,
@@ -462,6 +466,156 @@ impl Backend for Library {
 
     fn feed_tick(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.poll_interval().clamp(1, 60))
+    }
+
+    fn watch(
+        &self,
+        guild: GuildId,
+        channel: u64,
+        since: u64,
+        members: bool,
+    ) -> Result<bool, BackendError> {
+        Ok(self.watches.update(guild, |s| {
+            let entry = s.channels.entry(channel).or_insert(WatchedChannel {
+                last: since,
+                members: !members,
+            });
+            let changed = entry.members != members;
+            entry.members = members;
+            changed
+        })?)
+    }
+
+    fn unwatch(&self, guild: GuildId, channel: u64) -> Result<bool, BackendError> {
+        Ok(self
+            .watches
+            .update(guild, |s| s.channels.remove(&channel).is_some())?)
+    }
+
+    fn watched(&self, guild: Option<GuildId>) -> Result<Vec<Watched>, BackendError> {
+        let guilds = match guild {
+            Some(g) => vec![g],
+            None => self.watches.guilds()?,
+        };
+        let mut out = Vec::new();
+        for guild in guilds {
+            let state = self.watches.get(guild)?;
+            out.extend(state.channels.iter().map(|(&channel, c)| Watched {
+                guild,
+                channel,
+                last: c.last,
+                members: c.members,
+            }));
+        }
+        Ok(out)
+    }
+
+    fn post_seen(&self, guild: GuildId, channel: u64, message: u64) -> Result<(), BackendError> {
+        Ok(self.watches.update(guild, |s| {
+            if let Some(c) = s.channels.get_mut(&channel) {
+                c.last = c.last.max(message);
+            }
+        })?)
+    }
+
+    fn post_sources(
+        &self,
+        guild: GuildId,
+        message: u64,
+    ) -> Result<Option<Vec<String>>, BackendError> {
+        Ok(self
+            .watches
+            .get(guild)?
+            .posts
+            .get(&message)
+            .map(|p| p.sources.clone()))
+    }
+
+    fn post(
+        &self,
+        guild: GuildId,
+        channel: u64,
+        message: u64,
+        sources: Vec<String>,
+        articles: Vec<String>,
+    ) -> Result<Vec<ArticleSummary>, BackendError> {
+        let before = self.watches.update(guild, |s| {
+            if let Some(c) = s.channels.get_mut(&channel) {
+                c.last = c.last.max(message);
+            }
+            let post = WatchedPost {
+                channel,
+                sources,
+                articles: articles.clone(),
+            };
+            s.posts.insert(message, post).map(|p| p.articles)
+        })?;
+        let dropped: Vec<String> = before
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| !articles.contains(a))
+            .collect();
+        self.forget_unheld(guild, message, dropped)
+    }
+
+    fn post_deleted(
+        &self,
+        guild: GuildId,
+        message: u64,
+    ) -> Result<Vec<ArticleSummary>, BackendError> {
+        let Some(post) = self.watches.update(guild, |s| s.posts.remove(&message))? else {
+            return Ok(Vec::new());
+        };
+        self.forget_unheld(guild, message, post.articles)
+    }
+}
+
+impl Library {
+    /// Forgets the articles that post `message` no longer brings in, unless another post or
+    /// one of the server's feeds brought them too.
+    fn forget_unheld(
+        &self,
+        guild: GuildId,
+        message: u64,
+        articles: Vec<String>,
+    ) -> Result<Vec<ArticleSummary>, BackendError> {
+        if articles.is_empty() {
+            return Ok(Vec::new());
+        }
+        let state = self.watches.get(guild)?;
+        let dir = self.guild_dir(guild);
+        let feeds: Vec<Subscription> = self
+            .feeds
+            .load()?
+            .into_iter()
+            .filter(|s| s.guild == Some(guild) && s.index == dir)
+            .collect();
+        let Some(engine) = self.existing_corpus(guild)? else {
+            return Ok(Vec::new());
+        };
+        let mut forgotten = Vec::new();
+        for id in articles {
+            if state.held_elsewhere(&id, message) {
+                continue;
+            }
+            let Some(info) = engine.find(&id)? else {
+                continue;
+            };
+            // A feed item is known by its id or link, which for a page is its address.
+            let by_feed = feeds.iter().any(|f| {
+                f.seen
+                    .iter()
+                    .any(|item| *item == info.id || Some(item) == info.url.as_ref())
+            });
+            if by_feed {
+                continue;
+            }
+            if let Some(gone) = engine.forget(&info.id)? {
+                tracing::info!(guild, article = %gone.id, "forgot an article its post no longer brings");
+                forgotten.push(summary(gone));
+            }
+        }
+        Ok(forgotten)
     }
 }
 

@@ -49,6 +49,62 @@ pub trait Backend: Send + Sync + 'static {
     /// The bot is stopping: start no new long work (a feed round stops after its current
     /// feed). Calls in flight finish.
     fn stop(&self) {}
+    /// Starts watching a channel: posts after message (or interaction) `since` count, and
+    /// with `members` those of members who are not moderators too. False when it was
+    /// watched already with the same setting.
+    fn watch(
+        &self,
+        guild: GuildId,
+        channel: u64,
+        since: u64,
+        members: bool,
+    ) -> Result<bool, BackendError>;
+    /// Stops watching a channel; false when it was not watched. Its posts' articles stay.
+    fn unwatch(&self, guild: GuildId, channel: u64) -> Result<bool, BackendError>;
+    /// The watched channels of one server, or of every server this backend holds.
+    fn watched(&self, guild: Option<GuildId>) -> Result<Vec<Watched>, BackendError>;
+    /// A message in a watched channel was handled (ingested or not): the catch-up after a
+    /// restart starts after the newest one.
+    fn post_seen(&self, guild: GuildId, channel: u64, message: u64) -> Result<(), BackendError>;
+    /// The links and attachments a post brought in when it was last handled; `None` for a
+    /// post never handled.
+    fn post_sources(
+        &self,
+        guild: GuildId,
+        message: u64,
+    ) -> Result<Option<Vec<String>>, BackendError>;
+    /// Records what a post in a watched channel brought in (`sources`: its links and
+    /// attachments; `articles`: the ids ingested), replacing what it brought before (an edit).
+    /// Articles it brought before and brings no longer are forgotten, unless another post or
+    /// a feed brought them too; those forgotten are returned.
+    fn post(
+        &self,
+        guild: GuildId,
+        channel: u64,
+        message: u64,
+        sources: Vec<String>,
+        articles: Vec<String>,
+    ) -> Result<Vec<ArticleSummary>, BackendError>;
+    /// A post was deleted: its articles are forgotten unless another post or a feed brought
+    /// them too; those forgotten are returned.
+    fn post_deleted(
+        &self,
+        guild: GuildId,
+        message: u64,
+    ) -> Result<Vec<ArticleSummary>, BackendError>;
+}
+
+/// A watched news channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Watched {
+    /// The server.
+    pub guild: GuildId,
+    /// The channel.
+    pub channel: u64,
+    /// The newest message handled there (the catch-up reads what came after it).
+    pub last: u64,
+    /// Posts by members who are not moderators are ingested too.
+    pub members: bool,
 }
 
 /// A subscribed feed, as `/feed list` shows it.

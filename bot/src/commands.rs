@@ -1,6 +1,8 @@
 //! The slash commands the bot registers.
 
-use serenity::all::{CommandOptionType, CreateCommand, CreateCommandOption, Permissions};
+use serenity::all::{
+    ChannelType, CommandOptionType, CreateCommand, CreateCommandOption, Permissions,
+};
 
 /// Longest question accepted, in characters.
 pub const MAX_QUESTION_CHARS: u16 = 500;
@@ -110,6 +112,37 @@ pub fn all() -> Vec<CreateCommand> {
             .dm_permission(false)
             .default_member_permissions(moderators)
             .add_option(article_option()),
+        CreateCommand::new("watch")
+            .description("Moderators: ingest the links and files moderators post in a channel")
+            .dm_permission(false)
+            .default_member_permissions(moderators)
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::Channel,
+                    "channel",
+                    "The news channel to watch",
+                )
+                .channel_types(vec![ChannelType::Text, ChannelType::News])
+                .required(true),
+            )
+            .add_option(CreateCommandOption::new(
+                CommandOptionType::Boolean,
+                "members",
+                "Ingest posts by every member, not only moderators (default: no)",
+            )),
+        CreateCommand::new("unwatch")
+            .description("Moderators: stop watching a news channel")
+            .dm_permission(false)
+            .default_member_permissions(moderators)
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::Channel,
+                    "channel",
+                    "The channel to stop watching",
+                )
+                .channel_types(vec![ChannelType::Text, ChannelType::News])
+                .required(true),
+            ),
     ]
 }
 

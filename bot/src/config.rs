@@ -23,6 +23,23 @@ pub struct DiscordConfig {
     /// Hosts that `/ingest file:` downloads attachments from (https only), besides the API
     /// base's own origin: Discord's CDN.
     pub attachment_hosts: Vec<String>,
+    /// Watched news channels: moderators' links and `.txt`/`.html` files posted there are
+    /// ingested (needs the privileged MESSAGE_CONTENT intent). Also switched on by
+    /// `watch_channels`.
+    pub watch: bool,
+    /// Channels watched from the start, besides those named with `/watch`.
+    pub watch_channels: Vec<u64>,
+    /// In the channels of `watch_channels`, posts by members who are not moderators are
+    /// ingested too.
+    pub watch_members: bool,
+}
+
+impl DiscordConfig {
+    /// Whether the bot reads messages at all (mentions or watched channels): the privileged
+    /// MESSAGE_CONTENT intent is asked for only then.
+    pub fn reads_messages(&self) -> bool {
+        self.mentions || self.watch || !self.watch_channels.is_empty()
+    }
 }
 
 impl Default for DiscordConfig {
@@ -38,6 +55,9 @@ impl Default for DiscordConfig {
                 .iter()
                 .map(|h| h.to_string())
                 .collect(),
+            watch: false,
+            watch_channels: Vec::new(),
+            watch_members: false,
         }
     }
 }
@@ -53,6 +73,9 @@ impl std::fmt::Debug for DiscordConfig {
             .field("ask_cooldown_secs", &self.ask_cooldown_secs)
             .field("articles_per_page", &self.articles_per_page)
             .field("attachment_hosts", &self.attachment_hosts)
+            .field("watch", &self.watch)
+            .field("watch_channels", &self.watch_channels)
+            .field("watch_members", &self.watch_members)
             .finish()
     }
 }

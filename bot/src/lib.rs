@@ -23,20 +23,43 @@ use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 pub use attachments::DISCORD_CDN_HOSTS;
 pub use backend::{
     Announcement, Answer, ArticleSummary, ArticleText, Backend, BackendError, FeedInfo, Feedback,
-    GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source,
+    GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source, Watched,
 };
 pub use config::DiscordConfig;
 
 /// Discord's own API; anything else is treated as a proxy (or a test's fake).
 pub const DISCORD: &str = "https://discord.com";
 
-/// The gateway intents the bot asks for: none privileged unless mentions are on.
-pub fn intents(config: &DiscordConfig) -> GatewayIntents {
+/// The gateway intents the bot asks for: none privileged unless it reads messages (mentions,
+/// watched channels) and the application may (`content`: its Message Content intent is on).
+pub fn intents(config: &DiscordConfig, content: bool) -> GatewayIntents {
     let mut intents = GatewayIntents::GUILDS;
-    if config.mentions {
+    if config.reads_messages() && content {
         intents |= GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT;
     }
     intents
+}
+
+/// What the log and `/watch` say when the Message Content intent is off.
+pub const CONTENT_INTENT_OFF: &str = "the Message Content intent is off for this bot, so it cannot read posts: switch it on in the Discord Developer Portal (your application > Bot > Privileged Gateway Intents > Message Content Intent) and restart the bot";
+
+/// Whether the application may receive message content: its Message Content intent is
+/// switched on (`GATEWAY_MESSAGE_CONTENT`, or `_LIMITED` below 100 servers). When Discord
+/// cannot say, the bot asks for the intent as configured.
+async fn content_intent_on(http: &serenity::http::Http) -> bool {
+    use serenity::model::application::ApplicationFlags;
+    match http.get_current_application_info().await {
+        Ok(app) => app.flags.is_some_and(|f| {
+            f.intersects(
+                ApplicationFlags::GATEWAY_MESSAGE_CONTENT
+                    | ApplicationFlags::GATEWAY_MESSAGE_CONTENT_LIMITED,
+            )
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the application's settings");
+            true
+        }
+    }
 }
 
 /// Connects to Discord and serves until `shutdown` resolves (or the connection fails for good).
@@ -58,11 +81,17 @@ pub async fn run(
         // so a proxy (or the tests' fake) needs it off.
         http = http.proxy(base).ratelimiter_disabled(true);
     }
-    let intents = intents(&config);
+    let http = http.build();
+    let content = !config.reads_messages() || content_intent_on(&http).await;
+    if !content {
+        // Asking for it anyway would end the connection (close code 4014).
+        tracing::error!("{CONTENT_INTENT_OFF}; answering slash commands only");
+    }
+    let intents = intents(&config, content);
     tracing::info!(api = base, ?intents, "starting the Discord bot");
     let life = Arc::new(lifecycle::Lifecycle::default());
-    let handler = handler::Handler::new(Arc::clone(&backend), config, Arc::clone(&life));
-    let mut client = ClientBuilder::new_with_http(http.build(), intents)
+    let handler = handler::Handler::new(Arc::clone(&backend), config, Arc::clone(&life), content);
+    let mut client = ClientBuilder::new_with_http(http, intents)
         .event_handler(handler)
         .await
         .context("building the Discord client")?;

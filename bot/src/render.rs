@@ -272,6 +272,44 @@ pub fn rejected(reason: &str) -> View {
     View::text(format!("I couldn't do that: {reason}"), true)
 }
 
+/// The reply to `/watch` and `/unwatch`.
+pub fn watching(channel: u64, on: bool, members: bool, changed: bool, listed: bool) -> View {
+    let whose = match members {
+        true => "everyone's",
+        false => "moderators'",
+    };
+    let text = match (on, changed) {
+        (true, true) => format!(
+            "Watching <#{channel}>: {whose} links and .txt/.html files posted there from now on are ingested. ✅ in, 🔁 already had it, ⚠️ failed (the reason goes in a thread on the post)."
+        ),
+        (true, false) => format!("<#{channel}> was already watched ({whose} posts)."),
+        (false, true) if listed => format!(
+            "Stopped watching <#{channel}> for now; the config lists it, so the bot watches it again after a restart. Its articles stay."
+        ),
+        (false, true) => {
+            format!("Stopped watching <#{channel}>. The articles its posts brought in stay.")
+        }
+        (false, false) => format!("<#{channel}> was not watched."),
+    };
+    View::text(text, true)
+}
+
+/// Why a watched channel's post was not (all) ingested, in a thread on it.
+pub fn post_failures(failures: &[String]) -> View {
+    let lines: Vec<String> = failures
+        .iter()
+        .take(10)
+        .map(|f| format!("- {}", escape(f)))
+        .collect();
+    View::text(
+        truncate(
+            &format!("I could not ingest this post:\n{}", lines.join("\n")),
+            2000,
+        ),
+        false,
+    )
+}
+
 /// The passage an answer came from, the answer in bold, for "Show passage".
 pub fn passage(answer: &Answer) -> View {
     let body = match &answer.answer_in_passage {

@@ -45,8 +45,12 @@ impl Bot {
 
     /// Like [`Bot::start`], with `RUST_LOG` set to `log`.
     async fn start_logging(extra: &str, seed: bool, log: &'static str) -> Bot {
+        Bot::start_on(FakeDiscord::start().await, extra, seed, log).await
+    }
+
+    /// Like [`Bot::start_logging`], against a fake Discord set up beforehand.
+    async fn start_on(fake: FakeDiscord, extra: &str, seed: bool, log: &'static str) -> Bot {
         let dir = tempfile::tempdir().unwrap();
-        let fake = FakeDiscord::start().await;
         let config = format!(
             "[index]\npath = \"{}\"\nguilds = \"{}\"\n{extra}\n",
             dir.path().join("index").display(),
@@ -410,7 +414,7 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
         .collect();
     assert_eq!(
         names,
-        ["ask", "ingest", "articles", "feed", "article", "forget"]
+        ["ask", "ingest", "articles", "feed", "article", "forget", "watch", "unwatch"]
     );
     for c in put.body.as_array().unwrap().iter().skip(1) {
         assert_eq!(c["default_member_permissions"], json!("8192"), "{c}");
@@ -1635,4 +1639,312 @@ async fn the_bot_resumes_a_dropped_gateway_and_identifies_again_after_an_invalid
     bot.fake.wait_ready(WAIT).await;
     let answer = bot.answer(NSA_QUESTION, GUILD_A, &member).await;
     assert!(text_of(&answer).contains(NSA_CITATION), "{answer}");
+}
+
+/// The watched news channel of the watch tests, and a thread in it.
+const NEWS: u64 = 3100;
+const NEWS_THREAD: u64 = 3101;
+const WATCH_CONFIG: &str = "[fetch]\nallow = [\"127.0.0.1\"]\n[discord]\nask_cooldown_secs = 0.0\nmoderator_roles = [\"Newsdesk\"]\n";
+
+impl Bot {
+    /// Waits until the bot's reactions to `message` are `expected`.
+    async fn wait_reactions(&self, message: &Value, expected: &[&str]) {
+        self.wait_until(
+            &format!("reactions {expected:?} on {}", message["content"]),
+            || self.fake.reactions(message) == expected,
+        )
+        .await;
+    }
+
+    /// Waits until the log has `line` at least `times` times.
+    async fn wait_log(&self, line: &str, times: usize) {
+        self.wait_until(&format!("{times} × {line:?} in the log"), || {
+            self.log().matches(line).count() >= times
+        })
+        .await;
+    }
+
+    fn article_urls(&self, guild: u64) -> Vec<String> {
+        let mut urls: Vec<String> = self
+            .guild_articles(guild)
+            .iter()
+            .map(|a| a["url"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        urls.sort();
+        urls
+    }
+}
+
+/// `/watch channel:` options.
+fn watch_options(channel: u64) -> Value {
+    json!([{"name": "channel", "type": 7, "value": channel.to_string()}])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderators_posts_in_a_watched_channel_are_ingested_acknowledged_replaced_and_forgotten() {
+    let (_site, base) = feed_site().await;
+    let bot = Bot::start(&format!("{WATCH_CONFIG}watch = true\n"), false).await;
+    bot.fake.add_role(GUILD_A, 77, "Newsdesk");
+    bot.fake.add_thread(GUILD_A, NEWS_THREAD, NEWS);
+    let moderator = FakeUser::moderator(40, "mod");
+    let editor = FakeUser::member(41, "editor").with_roles(&[77]);
+    let reader = FakeUser::member(42, "reader");
+    let (a, c, gone) = (
+        format!("{base}/news/a"),
+        format!("{base}/news/c"),
+        format!("{base}/news/b-gone"),
+    );
+
+    // A member may not start a watch; a moderator may.
+    let refused = bot
+        .run("watch", watch_options(NEWS), None, GUILD_A, &reader)
+        .await;
+    assert!(text_of(&refused).contains("moderator"), "{refused}");
+    let watching = bot
+        .run("watch", watch_options(NEWS), None, GUILD_A, &moderator)
+        .await;
+    assert!(
+        text_of(&watching).contains(&format!("Watching <#{NEWS}>")),
+        "{watching}"
+    );
+    assert!(is_ephemeral(&watching));
+
+    // A moderator's link goes in: ✅. A member's post is left alone. A repeat: 🔁.
+    let first = bot
+        .fake
+        .post(
+            GUILD_A,
+            NEWS,
+            &editor,
+            &format!("Repairs done: <{a}>"),
+            vec![],
+            true,
+        )
+        .await;
+    bot.wait_reactions(&first, &["✅"]).await;
+    assert_eq!(bot.article_urls(GUILD_A), [a.as_str()]);
+    let ignored = bot
+        .fake
+        .post(GUILD_A, NEWS, &reader, &format!("look {c}"), vec![], true)
+        .await;
+    bot.wait_log("a member's post in a watched channel left alone", 1)
+        .await;
+    assert!(bot.fake.reactions(&ignored).is_empty());
+    let again = bot
+        .fake
+        .post(
+            GUILD_A,
+            NEWS,
+            &editor,
+            &format!("[same story]({a})"),
+            vec![],
+            true,
+        )
+        .await;
+    bot.wait_reactions(&again, &["🔁"]).await;
+
+    // A link that fails: ⚠️, and the reason in a thread on the post.
+    let failed = bot
+        .fake
+        .post(GUILD_A, NEWS, &editor, &gone, vec![], true)
+        .await;
+    bot.wait_reactions(&failed, &["⚠️"]).await;
+    let threads = bot.fake.threads_opened();
+    assert_eq!(threads.len(), 1, "{threads:?}");
+    let thread: u64 = threads[0]["id"].as_str().unwrap().parse().unwrap();
+    bot.wait_until("the reason in the thread", || {
+        !bot.fake.posted_in(thread).is_empty()
+    })
+    .await;
+    let reason = bot.fake.posted_in(thread)[0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.contains("could not ingest") && reason.contains("b-gone") && reason.contains("404"),
+        "{reason}"
+    );
+    assert_pings_no_one(&bot.fake.posted_in(thread));
+
+    // A link in a thread of the watched channel counts; members can then ask about it.
+    let in_thread = bot
+        .fake
+        .post(GUILD_A, NEWS_THREAD, &editor, &c, vec![], true)
+        .await;
+    bot.wait_reactions(&in_thread, &["✅"]).await;
+    assert_eq!(bot.article_urls(GUILD_A), [a.clone(), c.clone()]);
+    let answer = bot
+        .answer("When will the autumn term start?", GUILD_A, &reader)
+        .await;
+    assert!(
+        embed(&answer)["title"]
+            .as_str()
+            .unwrap()
+            .contains("September 9"),
+        "{answer}"
+    );
+
+    // Deleting a post keeps an article another post also brought; deleting the last forgets it.
+    bot.fake.delete_post(&first).await;
+    bot.fake.delete_post(&again).await;
+    bot.wait_until("the story forgotten with its last post", || {
+        bot.article_urls(GUILD_A) == [c.clone()]
+    })
+    .await;
+
+    // An edit to another link replaces the post's article; an edit that keeps it changes
+    // nothing and adds no reaction.
+    let post = bot
+        .fake
+        .post(GUILD_A, NEWS, &editor, &a, vec![], true)
+        .await;
+    bot.wait_reactions(&post, &["✅"]).await;
+    let posts_before = bot
+        .log()
+        .matches("post in a watched channel handled")
+        .count();
+    bot.fake.edit_post(&post, &format!("{a} (updated)")).await;
+    let edited = bot
+        .fake
+        .edit_post(&post, &format!("Correction: {gone} and {c}"))
+        .await;
+    bot.wait_until("the edited post's old article forgotten", || {
+        bot.article_urls(GUILD_A) == [c.clone()]
+    })
+    .await;
+    assert_eq!(
+        bot.log()
+            .matches("post in a watched channel handled")
+            .count(),
+        posts_before + 1,
+        "only the edit that changed the links is handled"
+    );
+    bot.wait_reactions(&edited, &["✅", "🔁", "⚠️"]).await;
+
+    // Unwatched: posts are left alone, the articles stay.
+    let stopped = bot
+        .run("unwatch", watch_options(NEWS), None, GUILD_A, &moderator)
+        .await;
+    assert!(text_of(&stopped).contains("Stopped watching"), "{stopped}");
+    let after = bot
+        .fake
+        .post(GUILD_A, NEWS, &editor, &a, vec![], true)
+        .await;
+    let probe = bot
+        .answer("When will the autumn term start?", GUILD_A, &reader)
+        .await;
+    assert!(embed(&probe)["title"]
+        .as_str()
+        .unwrap()
+        .contains("September 9"));
+    assert!(bot.fake.reactions(&after).is_empty());
+    assert_eq!(bot.article_urls(GUILD_A), [c]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_bot_catches_up_with_the_posts_it_missed_and_repeats_none() {
+    let (_site, base) = feed_site().await;
+    let mut bot = Bot::start(&format!("{WATCH_CONFIG}watch_channels = [{NEWS}]\n"), false).await;
+    bot.fake.add_role(GUILD_A, 77, "Newsdesk");
+    let editor = FakeUser::member(41, "editor").with_roles(&[77]);
+    let reader = FakeUser::member(42, "reader");
+    let (a, c) = (format!("{base}/news/a"), format!("{base}/news/c"));
+
+    let first = bot
+        .fake
+        .post(GUILD_A, NEWS, &editor, &a, vec![], true)
+        .await;
+    bot.wait_reactions(&first, &["✅"]).await;
+    bot.kill9();
+    // Posted while the bot is down: Discord will not replay them.
+    let missed = bot
+        .fake
+        .post(GUILD_A, NEWS, &editor, &c, vec![], false)
+        .await;
+    let by_member = bot
+        .fake
+        .post(
+            GUILD_A,
+            NEWS,
+            &reader,
+            &format!("{base}/news/b-gone"),
+            vec![],
+            false,
+        )
+        .await;
+    bot.restart().await;
+    bot.wait_reactions(&missed, &["✅"]).await;
+    bot.wait_log("caught up with a watched channel", 1).await;
+    assert_eq!(bot.article_urls(GUILD_A), [a.clone(), c.clone()]);
+    assert_eq!(
+        bot.fake.reactions(&first),
+        ["✅"],
+        "the first post is not handled again"
+    );
+    assert!(bot.fake.reactions(&by_member).is_empty());
+    // The member was looked up, as the history carries no roles.
+    assert!(bot
+        .fake
+        .requests()
+        .iter()
+        .any(|r| r.path == format!("/api/v10/guilds/{GUILD_A}/members/{}", reader.id)));
+
+    // Another restart reads nothing new and repeats nothing.
+    let reactions = bot
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/reactions/"))
+        .count();
+    bot.kill9();
+    bot.restart().await;
+    bot.wait_log("caught up with a watched channel", 2).await;
+    assert!(bot.log().contains("read=0 handled=0"), "{}", bot.log());
+    assert_eq!(
+        bot.fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("/reactions/"))
+            .count(),
+        reactions
+    );
+    assert_eq!(bot.article_urls(GUILD_A), [a, c]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_message_content_intent_is_reported_and_slash_commands_still_work() {
+    let fake = FakeDiscord::start().await;
+    fake.set_app_flags(0);
+    let bot = Bot::start_on(
+        fake,
+        &format!("{WATCH_CONFIG}watch = true\n"),
+        true,
+        DEFAULT_LOG,
+    )
+    .await;
+    let identify = bot.fake.wait_ready(WAIT).await;
+    assert_eq!(
+        identify["intents"].as_u64().unwrap() & MESSAGE_CONTENT_INTENT,
+        0,
+        "asking for it would end the connection"
+    );
+    assert!(
+        bot.log().contains("Message Content intent is off"),
+        "{}",
+        bot.log()
+    );
+    assert!(bot.log().contains("Privileged Gateway Intents"));
+    let moderator = FakeUser::moderator(40, "mod");
+    let reply = bot
+        .run("watch", watch_options(NEWS), None, GUILD_A, &moderator)
+        .await;
+    let text = text_of(&reply);
+    assert!(
+        text.contains("Message Content intent is off") && text.contains("Developer Portal"),
+        "{text}"
+    );
+    let answer = bot
+        .answer(NSA_QUESTION, GUILD_A, &FakeUser::member(42, "reader"))
+        .await;
+    assert_eq!(embed(&answer)["description"], format!("> {NSA_CITATION}"));
 }

@@ -159,7 +159,23 @@ struct Inner {
     messages: HashMap<u64, Value>,
     commands: HashMap<Option<u64>, Value>,
     ack_deadline: Option<Duration>,
+    /// The application's flags; `None`: Message Content intent on (below 100 servers).
+    app_flags: Option<u64>,
+    /// Members' posts per channel, oldest first (`GET /channels/{id}/messages`).
+    history: HashMap<u64, Vec<Value>>,
+    /// Members who posted, per (guild, user) (`GET /guilds/{g}/members/{u}`).
+    members: HashMap<(u64, u64), FakeUser>,
+    /// Threads by id (`GET /channels/{id}`), and threads opened on messages.
+    channels: HashMap<u64, Value>,
+    /// The guild of each channel posted in.
+    channel_guild: HashMap<u64, u64>,
 }
+
+/// Application flag bits (Discord's values): the Message Content intent switched on.
+pub const GATEWAY_MESSAGE_CONTENT: u64 = 1 << 18;
+pub const GATEWAY_MESSAGE_CONTENT_LIMITED: u64 = 1 << 19;
+/// The MESSAGE_CONTENT gateway intent bit.
+pub const MESSAGE_CONTENT_INTENT_BIT: u64 = 1 << 15;
 
 struct Shared {
     base: String,
@@ -502,6 +518,121 @@ impl FakeDiscord {
         tx.send(frame).expect("gateway connection closed");
     }
 
+    /// Sets the application's flags (0: its Message Content intent is off; Discord then
+    /// closes a gateway connection that asks for it with 4014).
+    pub fn set_app_flags(&self, flags: u64) {
+        self.lock().app_flags = Some(flags);
+    }
+
+    /// Makes `thread` a thread of `parent` in `guild` (`GET /channels/{thread}`).
+    pub fn add_thread(&self, guild: u64, thread: u64, parent: u64) {
+        let mut inner = self.lock();
+        inner
+            .channels
+            .insert(thread, thread_json(thread, parent, guild, "discussion"));
+        inner.channel_guild.insert(thread, guild);
+        inner.channel_guild.insert(parent, guild);
+    }
+
+    /// A member's post in a channel, kept in the channel's history; with the bot connected
+    /// (`live`), dispatched as MESSAGE_CREATE. Returns the message.
+    pub async fn post(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: &FakeUser,
+        content: &str,
+        attachments: Vec<Value>,
+        live: bool,
+    ) -> Value {
+        let mut m = message_create(content, guild, channel, user, &[]);
+        m["attachments"] = Value::Array(attachments);
+        {
+            let mut inner = self.lock();
+            inner.members.insert((guild, user.id), user.clone());
+            inner.channel_guild.insert(channel, guild);
+            let mut stored = m.clone();
+            // The history has no member (as Discord's); the bot asks for it.
+            stored.as_object_mut().unwrap().remove("member");
+            inner.history.entry(channel).or_default().push(stored);
+        }
+        if live {
+            self.dispatch("MESSAGE_CREATE", m.clone()).await;
+        }
+        m
+    }
+
+    /// The author edits a post: its content becomes `content` (MESSAGE_UPDATE, the whole
+    /// message, as Discord sends it now).
+    pub async fn edit_post(&self, message: &Value, content: &str) -> Value {
+        let mut m = message.clone();
+        m["content"] = json!(content);
+        m["edited_timestamp"] = json!(now_iso());
+        let mid = message["id"].as_str().unwrap().to_owned();
+        let channel: u64 = message["channel_id"].as_str().unwrap().parse().unwrap();
+        {
+            let mut inner = self.lock();
+            if let Some(h) = inner.history.get_mut(&channel) {
+                for stored in h.iter_mut().filter(|s| s["id"] == json!(mid)) {
+                    stored["content"] = json!(content);
+                }
+            }
+        }
+        self.dispatch("MESSAGE_UPDATE", m.clone()).await;
+        m
+    }
+
+    /// The post is deleted (MESSAGE_DELETE).
+    pub async fn delete_post(&self, message: &Value) {
+        let mid = message["id"].clone();
+        let channel: u64 = message["channel_id"].as_str().unwrap().parse().unwrap();
+        if let Some(h) = self.lock().history.get_mut(&channel) {
+            h.retain(|m| m["id"] != mid);
+        }
+        let data = json!({"id": mid, "channel_id": message["channel_id"], "guild_id": message["guild_id"]});
+        self.dispatch("MESSAGE_DELETE", data).await;
+    }
+
+    /// The reactions the bot added to a message, in order.
+    pub fn reactions(&self, message: &Value) -> Vec<String> {
+        let mid = message["id"].as_str().unwrap();
+        self.requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.status < 300)
+            .filter_map(|r| {
+                let rest = r
+                    .path
+                    .split(&format!("/messages/{mid}/reactions/"))
+                    .nth(1)?;
+                Some(percent_decode(rest.trim_end_matches("/@me")))
+            })
+            .collect()
+    }
+
+    /// The messages the bot posted in a channel (or thread), oldest first.
+    pub fn posted_in(&self, channel: u64) -> Vec<Value> {
+        self.requests()
+            .iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.status < 300
+                    && r.path == format!("/api/v10/channels/{channel}/messages")
+            })
+            .map(|r| r.body.clone())
+            .collect()
+    }
+
+    /// Threads the bot opened, as (parent channel, thread json).
+    pub fn threads_opened(&self) -> Vec<Value> {
+        let inner = self.lock();
+        inner
+            .channels
+            .values()
+            .filter(|c| c["name"] != json!("discussion"))
+            .cloned()
+            .collect()
+    }
+
     /// The next `times` requests whose method is `method` and whose path contains `path` get
     /// `fault` instead of (or, for `Slow`, before) their normal response.
     pub fn inject(&self, method: &'static str, path: &str, fault: Fault, times: usize) {
@@ -637,10 +768,14 @@ async fn run_gateway(s: Arc<Shared>, socket: WebSocket) {
     // All frames go through `tx`, so replies and test dispatches keep their order.
     let writer = tokio::spawn(async move {
         while let Some(text) = rx.recv().await {
-            if text == CLOSE_FRAME {
+            if let Some(rest) = text.strip_prefix(CLOSE_FRAME) {
+                let code = rest.trim_start_matches(':').parse().unwrap_or(4000);
                 let frame = axum::extract::ws::CloseFrame {
-                    code: 4000,
-                    reason: "fake: dropped".into(),
+                    code,
+                    reason: match code {
+                        4014 => "Disallowed intent(s).".into(),
+                        _ => "fake: dropped".into(),
+                    },
                 };
                 let _ = sink.send(WsMessage::Close(Some(frame))).await;
                 break;
@@ -675,6 +810,17 @@ async fn run_gateway(s: Arc<Shared>, socket: WebSocket) {
             // stores as the Http's application id, used in webhook routes.
             Some(2) => {
                 let d = v["d"].clone();
+                // Discord refuses a privileged intent the application has not switched on.
+                let flags = inner.app_flags.unwrap_or(GATEWAY_MESSAGE_CONTENT_LIMITED);
+                let wants_content =
+                    d["intents"].as_u64().unwrap_or(0) & MESSAGE_CONTENT_INTENT_BIT != 0;
+                if wants_content
+                    && flags & (GATEWAY_MESSAGE_CONTENT | GATEWAY_MESSAGE_CONTENT_LIMITED) == 0
+                {
+                    inner.identify = Some(d);
+                    let _ = tx.send(format!("{CLOSE_FRAME}:4014"));
+                    continue;
+                }
                 let shard = if d["shard"].is_array() {
                     d["shard"].clone()
                 } else {
@@ -686,7 +832,7 @@ async fn run_gateway(s: Arc<Shared>, socket: WebSocket) {
                     "v": 10, "user": bot_user_json(), "guilds": [],
                     "session_id": format!("fake-session-{conn}"),
                     "resume_gateway_url": format!("{}/gateway", s.base.replacen("http", "ws", 1)),
-                    "shard": shard, "application": {"id": APP_ID.to_string(), "flags": 0},
+                    "shard": shard, "application": {"id": APP_ID.to_string(), "flags": flags},
                 });
                 let _ = tx.send(json!({"op": 0, "s": 1, "t": "READY", "d": ready}).to_string());
                 inner.ready_sent = true;
@@ -785,9 +931,21 @@ async fn api(
         ),
         Some(Fault::Slow(delay)) => {
             tokio::time::sleep(delay).await;
-            s.route(method.as_str(), uri.path(), &json_body, &files)
+            s.route(
+                method.as_str(),
+                uri.path(),
+                uri.query().unwrap_or(""),
+                &json_body,
+                &files,
+            )
         }
-        None => s.route(method.as_str(), uri.path(), &json_body, &files),
+        None => s.route(
+            method.as_str(),
+            uri.path(),
+            uri.query().unwrap_or(""),
+            &json_body,
+            &files,
+        ),
     };
     let mut recorded = json_body;
     if !files.is_empty() {
@@ -902,6 +1060,42 @@ fn split_bytes<'a>(mut hay: &'a [u8], delim: &[u8]) -> Vec<&'a [u8]> {
     }
     out.push(hay);
     out
+}
+
+/// A numeric query parameter (`after=123&limit=100`).
+fn query_param(query: &str, name: &str) -> Option<u64> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// A thread (`GuildChannel`, type 11) of `parent`.
+fn thread_json(id: u64, parent: u64, guild: u64, name: &str) -> Value {
+    json!({"id": id.to_string(), "type": 11, "name": name, "guild_id": guild.to_string(),
+           "parent_id": parent.to_string(),
+           "thread_metadata": {"archived": false, "auto_archive_duration": 1440,
+                               "archive_timestamp": now_iso(), "locked": false}})
+}
+
+/// Decodes `%E2%9C%85` into "✅".
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn error(status: u16, code: u64, message: &str) -> (u16, Option<Value>) {
@@ -1068,6 +1262,7 @@ impl Shared {
         &self,
         method: &str,
         path: &str,
+        query: &str,
         body: &Value,
         files: &[FilePart],
     ) -> (u16, Option<Value>) {
@@ -1098,8 +1293,8 @@ impl Shared {
                 Some(json!({
                     "id": APP_ID.to_string(), "name": BOT_NAME, "icon": null, "description": "",
                     "bot_public": false, "bot_require_code_grant": false, "verify_key": "00",
-                    "owner": user_json(1, "owner", false), "team": null, "flags": 0,
-                    "bot": bot_user_json(),
+                    "owner": user_json(1, "owner", false), "team": null,
+                    "flags": self.app_flags(), "bot": bot_user_json(),
                 })),
             ),
             // Interaction callback: 204 without body (serenity `wind(204)`).
@@ -1234,6 +1429,66 @@ impl Shared {
                 }
                 (200, Some(m))
             }
+            ("GET", ["channels", channel, "messages"]) => {
+                let after = query_param(query, "after").unwrap_or(0);
+                let limit = query_param(query, "limit").unwrap_or(50).min(100) as usize;
+                let inner = self.inner.lock().unwrap();
+                let mut page: Vec<Value> = inner
+                    .history
+                    .get(&id(channel))
+                    .map(|h| {
+                        h.iter()
+                            .filter(|m| id(m["id"].as_str().unwrap_or("0")) > after)
+                            .take(limit)
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                // Discord lists the newest first.
+                page.reverse();
+                (200, Some(Value::Array(page)))
+            }
+            ("POST", ["channels", channel, "messages", mid, "threads"]) => {
+                let thread = next_id();
+                let parent = id(channel);
+                let guild = self.guild_of_channel(parent);
+                let json = thread_json(thread, parent, guild, body["name"].as_str().unwrap_or(""));
+                self.inner
+                    .lock()
+                    .unwrap()
+                    .channels
+                    .insert(thread, json.clone());
+                let _ = mid;
+                (201, Some(json))
+            }
+            ("GET", ["channels", channel]) => {
+                let c = id(channel);
+                let known = self.inner.lock().unwrap().channels.get(&c).cloned();
+                (
+                    200,
+                    Some(known.unwrap_or_else(|| {
+                        json!({"id": c.to_string(), "type": 0, "name": "general",
+                               "guild_id": self.guild_of_channel(c).to_string()})
+                    })),
+                )
+            }
+            ("GET", ["guilds", g, "members", u]) => {
+                let member = self
+                    .inner
+                    .lock()
+                    .unwrap()
+                    .members
+                    .get(&(id(g), id(u)))
+                    .cloned();
+                match member {
+                    Some(m) => {
+                        let mut v = member_json(&m);
+                        v.as_object_mut().unwrap().remove("permissions");
+                        (200, Some(v))
+                    }
+                    None => error(404, 10007, "Unknown Member"),
+                }
+            }
             ("POST", ["channels", _, "typing"]) => (204, None),
             ("PUT" | "DELETE", ["channels", _, "messages", _, "reactions", ..]) => (204, None),
             ("PUT", ["applications", app, "commands"]) if app_ok(app) => {
@@ -1270,6 +1525,19 @@ impl Shared {
             }
             _ => error(404, 0, "Unknown route"),
         }
+    }
+
+    fn app_flags(&self) -> u64 {
+        self.inner
+            .lock()
+            .unwrap()
+            .app_flags
+            .unwrap_or(GATEWAY_MESSAGE_CONTENT_LIMITED)
+    }
+
+    fn guild_of_channel(&self, channel: u64) -> u64 {
+        let inner = self.inner.lock().unwrap();
+        inner.channel_guild.get(&channel).copied().unwrap_or(1)
     }
 
     /// GET / PATCH / DELETE of a followup or channel message by id (unknown ids are made up).

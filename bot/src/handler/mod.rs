@@ -27,6 +27,7 @@ mod buttons;
 mod feed;
 mod ingest;
 mod send;
+mod watch;
 
 use send::{defer, edit, post, respond, respond_component, update_component};
 
@@ -44,6 +45,8 @@ pub struct Handler {
     attachments: AttachmentPolicy,
     downloads: reqwest::Client,
     life: Arc<Lifecycle>,
+    /// The application's Message Content intent is on (posts and mentions can be read).
+    message_content: bool,
 }
 
 #[derive(Default)]
@@ -52,6 +55,8 @@ struct State {
     asked: HashMap<(u64, u64), Instant>,
     answers: Recent<Asked>,
     forgets: Recent<PendingForget>,
+    /// Threads seen in watched servers, and their parent channel (`None`: not a thread).
+    threads: HashMap<u64, Option<u64>>,
 }
 
 /// An answer given, for "Show passage" and votes.
@@ -101,7 +106,12 @@ impl<T: Clone> Recent<T> {
 
 impl Handler {
     /// A handler answering from `backend`.
-    pub fn new(backend: Arc<dyn Backend>, config: DiscordConfig, life: Arc<Lifecycle>) -> Handler {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        config: DiscordConfig,
+        life: Arc<Lifecycle>,
+        message_content: bool,
+    ) -> Handler {
         // Keys start at the clock so that buttons from before a restart find nothing
         // rather than someone else's answer.
         let start = std::time::SystemTime::now()
@@ -120,6 +130,7 @@ impl Handler {
             attachments,
             downloads,
             life,
+            message_content,
         }
     }
 
@@ -218,6 +229,8 @@ impl Handler {
             "forget" => self.forget(ctx, cmd, guild.get()).await,
             "article" => self.article(ctx, cmd, guild.get()).await,
             "feed" => self.feed(ctx, cmd, guild.get()).await,
+            "watch" => self.watch_command(ctx, cmd, guild.get(), true).await,
+            "unwatch" => self.watch_command(ctx, cmd, guild.get(), false).await,
             other => tracing::warn!(command = other, "unknown command"),
         }
     }
@@ -239,6 +252,10 @@ impl EventHandler for Handler {
         match Command::set_global_commands(&ctx.http, crate::commands::all()).await {
             Ok(commands) => tracing::info!(commands = commands.len(), "slash commands registered"),
             Err(e) => tracing::error!(error = %e, "registering slash commands failed"),
+        }
+        // Discord does not replay what was posted while the bot was away: read it.
+        if let Some(_job) = self.life.start() {
+            self.catch_up(&ctx).await;
         }
     }
 
@@ -267,6 +284,48 @@ impl EventHandler for Handler {
         };
         if self.config.mentions {
             self.mention(&ctx, &msg).await;
+        }
+        self.watched_message(&ctx, &msg).await;
+    }
+
+    async fn message_update(
+        &self,
+        ctx: Context,
+        _old: Option<Message>,
+        _new: Option<Message>,
+        event: serenity::all::MessageUpdateEvent,
+    ) {
+        let Some(_job) = self.life.start() else {
+            return;
+        };
+        self.watched_edit(&ctx, &event).await;
+    }
+
+    async fn message_delete(
+        &self,
+        _ctx: Context,
+        _channel: serenity::all::ChannelId,
+        message: serenity::all::MessageId,
+        guild: Option<GuildId>,
+    ) {
+        let Some(_job) = self.life.start() else {
+            return;
+        };
+        self.watched_delete(guild, message).await;
+    }
+
+    async fn message_delete_bulk(
+        &self,
+        _ctx: Context,
+        _channel: serenity::all::ChannelId,
+        messages: Vec<serenity::all::MessageId>,
+        guild: Option<GuildId>,
+    ) {
+        let Some(_job) = self.life.start() else {
+            return;
+        };
+        for message in messages {
+            self.watched_delete(guild, message).await;
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serenity::all::{
     ChannelId, CommandInteraction, ComponentInteraction, Context, CreateInteractionResponse, Http,
-    Message, Nonce,
+    Message, MessageId, Nonce, ReactionType,
 };
 use serenity::http::HttpError;
 
@@ -163,6 +163,20 @@ pub(super) async fn post(
             m = m.reference_message(msg);
         }
         channel.send_message(http, m)
+    })
+    .await
+}
+
+/// Reacts to a message with an emoji (adding one twice changes nothing, so retries are safe).
+pub(super) async fn react(
+    http: &Http,
+    channel: ChannelId,
+    message: MessageId,
+    emoji: &str,
+) -> serenity::Result<()> {
+    let emoji = ReactionType::Unicode(emoji.to_owned());
+    with_retries("a reaction", || {
+        http.create_reaction(channel, message, &emoji)
     })
     .await
 }

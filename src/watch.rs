@@ -1,0 +1,211 @@
+//! Watched news channels: which channels of a server are watched, the last message handled
+//! in each (the catch-up after a restart starts there), and what each post brought in (a
+//! deleted post's articles are forgotten unless another post brought them too).
+//!
+//! One small JSON file per server beside its corpus (`<guilds>/<id>.watch.json`), written
+//! to a temporary file, synced and renamed over the old one after every change, so that a
+//! crash leaves the old state or the new one. The bot is its one writer.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Posts remembered per server; past it the oldest are dropped (deleting one of those then
+/// forgets nothing).
+pub const POSTS_KEPT: usize = 20_000;
+
+/// A server's watched channels and posts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GuildWatch {
+    /// Watched channels by id.
+    #[serde(default)]
+    pub channels: BTreeMap<u64, Channel>,
+    /// Posts that brought articles in, by message id.
+    #[serde(default)]
+    pub posts: BTreeMap<u64, Post>,
+}
+
+/// One watched channel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Channel {
+    /// The newest message handled (or, before any, the `/watch` that started it): the
+    /// catch-up reads what came after it.
+    pub last: u64,
+    /// Posts by members who are not moderators are ingested too.
+    #[serde(default)]
+    pub members: bool,
+}
+
+/// What one post brought in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Post {
+    /// Its channel (or thread).
+    pub channel: u64,
+    /// Its links and attachment names, as last handled (an edit that changes none of them,
+    /// such as Discord adding a preview, is not handled again).
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Ids of the articles it brought in.
+    pub articles: Vec<String>,
+}
+
+/// Every server's watch state, read on first use and kept in memory.
+pub struct WatchStore {
+    root: PathBuf,
+    guilds: Mutex<HashMap<u64, GuildWatch>>,
+}
+
+impl WatchStore {
+    /// The store for the servers whose corpora live under `root`.
+    pub fn new(root: &Path) -> WatchStore {
+        WatchStore {
+            root: root.to_owned(),
+            guilds: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn path(&self, guild: u64) -> PathBuf {
+        self.root.join(format!("{guild}.watch.json"))
+    }
+
+    /// Reads a server's state (or gives it empty), lets `f` change it, and writes it back when
+    /// it changed. Returns what `f` returned.
+    pub fn update<T>(&self, guild: u64, f: impl FnOnce(&mut GuildWatch) -> T) -> Result<T> {
+        let mut guilds = self.guilds.lock().unwrap_or_else(|e| e.into_inner());
+        let state = match guilds.entry(guild) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(self.read(guild)?),
+        };
+        let before = state.clone();
+        let out = f(state);
+        while state.posts.len() > POSTS_KEPT {
+            state.posts.pop_first();
+        }
+        if *state != before {
+            if let Err(e) = self.write(guild, state) {
+                *state = before;
+                return Err(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A server's state as it stands.
+    pub fn get(&self, guild: u64) -> Result<GuildWatch> {
+        self.update(guild, |s| s.clone())
+    }
+
+    /// The servers that have a state file.
+    pub fn guilds(&self) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e).with_context(|| format!("listing {}", self.root.display())),
+        };
+        for entry in entries {
+            let name = entry?.file_name();
+            if let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".watch.json"))
+                .and_then(|n| n.parse().ok())
+            {
+                out.push(id);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn read(&self, guild: u64) -> Result<GuildWatch> {
+        let path = self.path(guild);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GuildWatch::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    fn write(&self, guild: u64, state: &GuildWatch) -> Result<()> {
+        use std::io::Write;
+        let path = self.path(guild);
+        std::fs::create_dir_all(&self.root)
+            .with_context(|| format!("creating {}", self.root.display()))?;
+        let tmp = path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(state).context("encoding the watch state")?;
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(&bytes)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+}
+
+impl GuildWatch {
+    /// Whether another post than `except` brought the article in.
+    pub fn held_elsewhere(&self, article: &str, except: u64) -> bool {
+        self.posts
+            .iter()
+            .any(|(&m, p)| m != except && p.articles.iter().any(|a| a == article))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_survives_a_reopen_and_a_server_without_one_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = WatchStore::new(dir.path());
+        assert_eq!(store.get(7).unwrap(), GuildWatch::default());
+        assert!(store.guilds().unwrap().is_empty(), "reading writes nothing");
+        store
+            .update(7, |s| {
+                s.channels.insert(
+                    70,
+                    Channel {
+                        last: 5,
+                        members: false,
+                    },
+                );
+                s.posts.insert(
+                    6,
+                    Post {
+                        channel: 70,
+                        sources: vec!["https://example.com/a".into()],
+                        articles: vec!["https://example.com/a".into()],
+                    },
+                );
+            })
+            .unwrap();
+        let again = WatchStore::new(dir.path());
+        assert_eq!(again.guilds().unwrap(), vec![7]);
+        let state = again.get(7).unwrap();
+        assert_eq!(state.channels[&70].last, 5);
+        assert!(state.held_elsewhere("https://example.com/a", 1));
+        assert!(!state.held_elsewhere("https://example.com/a", 6));
+    }
+
+    #[test]
+    fn only_the_newest_posts_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = WatchStore::new(dir.path());
+        store
+            .update(1, |s| {
+                for m in 0..(POSTS_KEPT as u64 + 3) {
+                    s.posts.insert(m, Post::default());
+                }
+            })
+            .unwrap();
+        let posts = store.get(1).unwrap().posts;
+        assert_eq!(posts.len(), POSTS_KEPT);
+        assert_eq!(posts.keys().next(), Some(&3));
+    }
+}
