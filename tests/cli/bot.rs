@@ -1784,6 +1784,37 @@ async fn moderators_posts_in_a_watched_channel_are_ingested_acknowledged_replace
         "{answer}"
     );
 
+    // An attached .txt goes in too; an attachment of another kind is not read.
+    let brief = b"Ferry timetable changes\n\nThe harbour ferry will run every twenty minutes on weekdays from 3 March, the port authority said.";
+    let url = bot.fake.serve_file("brief.txt", brief.to_vec());
+    let files = vec![
+        attachment(601, "brief.txt", brief.len() as u64, &url, "text/plain"),
+        attachment(602, "photo.png", 10, &url, "image/png"),
+    ];
+    let with_file = bot
+        .fake
+        .post(
+            GUILD_A,
+            NEWS,
+            &editor,
+            "Timetable brief attached",
+            files,
+            true,
+        )
+        .await;
+    bot.wait_reactions(&with_file, &["✅"]).await;
+    let answer = bot
+        .answer("How often will the harbour ferry run?", GUILD_A, &reader)
+        .await;
+    assert!(
+        embed(&answer)["title"]
+            .as_str()
+            .unwrap()
+            .contains("twenty minutes"),
+        "{answer}"
+    );
+    bot.fake.delete_post(&with_file).await;
+
     // Deleting a post keeps an article another post also brought; deleting the last forgets it.
     bot.fake.delete_post(&first).await;
     bot.fake.delete_post(&again).await;
