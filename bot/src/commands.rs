@@ -116,15 +116,7 @@ pub fn all() -> Vec<CreateCommand> {
             .description("Moderators: ingest the links and files moderators post in a channel")
             .dm_permission(false)
             .default_member_permissions(moderators)
-            .add_option(
-                CreateCommandOption::new(
-                    CommandOptionType::Channel,
-                    "channel",
-                    "The news channel to watch",
-                )
-                .channel_types(vec![ChannelType::Text, ChannelType::News])
-                .required(true),
-            )
+            .add_option(news_channel_option("The news channel to watch"))
             .add_option(CreateCommandOption::new(
                 CommandOptionType::Boolean,
                 "members",
@@ -134,15 +126,7 @@ pub fn all() -> Vec<CreateCommand> {
             .description("Moderators: stop watching a news channel")
             .dm_permission(false)
             .default_member_permissions(moderators)
-            .add_option(
-                CreateCommandOption::new(
-                    CommandOptionType::Channel,
-                    "channel",
-                    "The channel to stop watching",
-                )
-                .channel_types(vec![ChannelType::Text, ChannelType::News])
-                .required(true),
-            ),
+            .add_option(news_channel_option("The channel to stop watching")),
     ]
 }
 
@@ -154,4 +138,11 @@ fn article_option() -> CreateCommandOption {
         "The article's id (from /articles) or URL",
     )
     .required(true)
+}
+
+/// The required `channel` option of `/watch` and `/unwatch`: a text or announcement channel.
+fn news_channel_option(description: &str) -> CreateCommandOption {
+    CreateCommandOption::new(CommandOptionType::Channel, "channel", description)
+        .channel_types(vec![ChannelType::Text, ChannelType::News])
+        .required(true)
 }

@@ -973,16 +973,13 @@ async fn moderators_follow_feeds_and_new_articles_are_announced() {
         "{notice}"
     );
     assert_eq!(notice["allowed_mentions"]["parse"], json!([]));
-    let answer = bot
-        .answer("When will the autumn term start?", GUILD_A, &member)
-        .await;
-    assert!(
-        embed(&answer)["title"]
-            .as_str()
-            .unwrap()
-            .contains("September 9"),
-        "{answer}"
-    );
+    bot.assert_answer(
+        "When will the autumn term start?",
+        GUILD_A,
+        &member,
+        "September 9",
+    )
+    .await;
     // Only once, however often it polls: two more polls arrive, so at least one whole round
     // (poll and announcements) ran after the notice.
     let polls = site.feed_requests.load(Ordering::SeqCst);
@@ -1664,6 +1661,13 @@ impl Bot {
         .await;
     }
 
+    /// Asks `/ask` and checks that the answer shown holds `expected`.
+    async fn assert_answer(&self, question: &str, guild: u64, user: &FakeUser, expected: &str) {
+        let answer = self.answer(question, guild, user).await;
+        let shown = embed(&answer)["title"].as_str().unwrap_or_default();
+        assert!(shown.contains(expected), "{question}: {answer}");
+    }
+
     fn article_urls(&self, guild: u64) -> Vec<String> {
         let mut urls: Vec<String> = self
             .guild_articles(guild)
@@ -1773,16 +1777,13 @@ async fn moderators_posts_in_a_watched_channel_are_ingested_acknowledged_replace
         .await;
     bot.wait_reactions(&in_thread, &["✅"]).await;
     assert_eq!(bot.article_urls(GUILD_A), [a.clone(), c.clone()]);
-    let answer = bot
-        .answer("When will the autumn term start?", GUILD_A, &reader)
-        .await;
-    assert!(
-        embed(&answer)["title"]
-            .as_str()
-            .unwrap()
-            .contains("September 9"),
-        "{answer}"
-    );
+    bot.assert_answer(
+        "When will the autumn term start?",
+        GUILD_A,
+        &reader,
+        "September 9",
+    )
+    .await;
 
     // An attached .txt goes in too; an attachment of another kind is not read.
     let brief = b"Ferry timetable changes\n\nThe harbour ferry will run every twenty minutes on weekdays from 3 March, the port authority said.";
@@ -1803,16 +1804,13 @@ async fn moderators_posts_in_a_watched_channel_are_ingested_acknowledged_replace
         )
         .await;
     bot.wait_reactions(&with_file, &["✅"]).await;
-    let answer = bot
-        .answer("How often will the harbour ferry run?", GUILD_A, &reader)
-        .await;
-    assert!(
-        embed(&answer)["title"]
-            .as_str()
-            .unwrap()
-            .contains("twenty minutes"),
-        "{answer}"
-    );
+    bot.assert_answer(
+        "How often will the harbour ferry run?",
+        GUILD_A,
+        &reader,
+        "twenty minutes",
+    )
+    .await;
     bot.fake.delete_post(&with_file).await;
 
     // Deleting a post keeps an article another post also brought; deleting the last forgets it.
