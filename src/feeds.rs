@@ -258,6 +258,59 @@ impl FeedStore {
             .with_context(|| format!("syncing {}", dir.display()))
     }
 
+    /// Points the subscriptions of the servers that `moved` says moved from the guilds
+    /// directory `from` to `to` (their index is `from/<id>`) at `to/<id>`; into the state file
+    /// `into` when given (another process's), else in place. Returns how many.
+    pub fn move_servers(
+        &self,
+        from: &Path,
+        to: &Path,
+        moved: &dyn Fn(u64) -> bool,
+        into: Option<&FeedStore>,
+    ) -> Result<usize> {
+        let takes = |s: &Subscription| {
+            s.guild
+                .is_some_and(|g| moved(g) && s.index == from.join(g.to_string()))
+        };
+        let repoint = |s: &mut Subscription| {
+            if let Some(g) = s.guild {
+                s.index = to.join(g.to_string());
+            }
+        };
+        match into {
+            None => self.change(|subs| {
+                let mut n = 0;
+                for s in subs.iter_mut().filter(|s| takes(s)) {
+                    repoint(s);
+                    n += 1;
+                }
+                Ok((n, n > 0))
+            }),
+            Some(target) => {
+                // Added there first: a crash between the two leaves a feed in both files,
+                // polled twice at worst, never lost.
+                let taken: Vec<Subscription> = self
+                    .load()?
+                    .into_iter()
+                    .filter(|s| takes(s))
+                    .map(|mut s| {
+                        repoint(&mut s);
+                        s
+                    })
+                    .collect();
+                for s in &taken {
+                    target.add(s.clone())?;
+                }
+                self.change(|subs| {
+                    let before = subs.len();
+                    subs.retain(|s| !takes(s));
+                    Ok(((), subs.len() != before))
+                })?;
+                Ok(taken.len())
+            }
+        }
+    }
+
     /// Adds a subscription; `false` (and nothing written) when the index already follows the feed.
     pub fn add(&self, sub: Subscription) -> Result<bool> {
         self.change(|subs| {

@@ -18,6 +18,53 @@ use crate::feeds::{FeedStore, PollReport, Subscription};
 use crate::watch::{Channel as WatchedChannel, Post as WatchedPost, WatchStore};
 use crate::Config;
 
+/// Holds the exclusive "a bot serves from here" lock of a guilds directory
+/// (`<guilds>/serve.lock`) for as long as the returned file lives: two `newsqa serve`
+/// processes never serve the same servers, and `newsqa shards move` never moves data a bot
+/// is serving. The kernel releases it when the process ends, however it ends.
+pub fn hold_serve_lock(root: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    let path = root.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "a newsqa serve is using {} (it holds {})",
+            root.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// The servers that have data (a corpus, or watched channels) in a guilds directory.
+pub fn servers_in(root: &std::path::Path) -> Result<Vec<GuildId>> {
+    let mut out = std::collections::BTreeSet::new();
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", root.display())),
+    };
+    for entry in entries {
+        let name = entry?.file_name();
+        if let Some(id) = name
+            .to_str()
+            .map(|n| n.strip_suffix(".watch.json").unwrap_or(n))
+            .and_then(|n| n.parse().ok())
+        {
+            out.insert(id);
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
 /// Every server's corpus, opened on first use.
 pub struct Library {
     config: Config,
@@ -145,7 +192,8 @@ impl Library {
 
     /// Whether a subscription is one of this library's server feeds.
     fn owns(&self, sub: &Subscription) -> bool {
-        sub.guild.is_some_and(|g| sub.index == self.guild_dir(g))
+        sub.guild
+            .is_some_and(|g| sub.index == self.guild_dir(g) && self.config.discord.owns(g))
     }
 
     /// Where votes are appended, one JSON object per line.
@@ -495,7 +543,13 @@ impl Backend for Library {
     fn watched(&self, guild: Option<GuildId>) -> Result<Vec<Watched>, BackendError> {
         let guilds = match guild {
             Some(g) => vec![g],
-            None => self.watches.guilds()?,
+            // This process's servers: those of its shards.
+            None => self
+                .watches
+                .guilds()?
+                .into_iter()
+                .filter(|&g| self.config.discord.owns(g))
+                .collect(),
         };
         let mut out = Vec::new();
         for guild in guilds {

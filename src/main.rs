@@ -65,9 +65,58 @@ pub(crate) enum FeedCommand {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum ShardsCommand {
+    /// Print which process runs which shards (contiguous runs, as even as they can be).
+    Plan {
+        /// How many shards the bot has in all.
+        #[arg(long, value_name = "N")]
+        total_shards: u32,
+        /// How many `newsqa serve` processes share them.
+        #[arg(long, value_name = "P")]
+        processes: u32,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move the servers of some shards (their corpora, watched channels and feed
+    /// subscriptions) from one process's guilds directory to another's. Stop the processes
+    /// that use either directory first: it refuses while one serves from them.
+    Move {
+        /// The guilds directory the servers are in now.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The guilds directory of the process that will run their shards.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// The bot's shard count after the change.
+        #[arg(long, value_name = "N")]
+        total_shards: u32,
+        /// The shards (of the new count) whose servers move ("4-7").
+        #[arg(long, value_name = "A-B")]
+        shards: newsqa_bot::ShardRange,
+        /// The other process's feed state file, when it is not this config's `[feeds] state`.
+        #[arg(long, value_name = "FILE")]
+        to_feeds: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the Discord bot until stopped (Ctrl-C or SIGTERM). Needs a bot token: see the README.
-    Serve,
+    Serve {
+        /// Run only these gateway shards ("0-3"), of --total-shards: several processes, on one
+        /// machine or several, share a bot's servers (see `newsqa shards plan`). Default: every
+        /// shard, as many as Discord recommends.
+        #[arg(long, value_name = "A-B")]
+        shards: Option<newsqa_bot::ShardRange>,
+        /// How many shards the bot has in all.
+        #[arg(long, value_name = "N")]
+        total_shards: Option<u32>,
+    },
+    /// Sharded serving: which process runs which shards, and moving servers' data between
+    /// processes when the shard count changes.
+    #[command(subcommand)]
+    Shards(ShardsCommand),
     /// Add articles to the index: text or HTML files, directories (recursively), web pages
     /// (http/https URLs) or - for stdin.
     Ingest {
@@ -157,7 +206,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A service logs what it does; a command-line tool only its warnings.
-    let serving = matches!(cli.command, Command::Serve);
+    let serving = matches!(cli.command, Command::Serve { .. });
     init_logging(cli.verbose + u8::from(serving));
     if !serving {
         end_quietly_on_a_closed_pipe();
@@ -207,7 +256,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     match cli.command {
         Command::Feed(cmd) => cli::feed::feed(config, cli.guild, cmd),
-        Command::Serve => cli::serve::serve(config),
+        Command::Serve {
+            shards,
+            total_shards,
+        } => {
+            if shards.is_some() || total_shards.is_some() {
+                config.discord.shards = shards;
+                config.discord.total_shards = total_shards;
+            }
+            cli::serve::serve(config)
+        }
+        Command::Shards(ShardsCommand::Plan {
+            total_shards,
+            processes,
+            json,
+        }) => cli::shards::plan(total_shards, processes, json),
+        Command::Shards(ShardsCommand::Move {
+            from,
+            to,
+            total_shards,
+            shards,
+            to_feeds,
+        }) => cli::shards::move_servers(
+            &config,
+            &from,
+            &to,
+            total_shards,
+            shards,
+            to_feeds.as_deref(),
+        ),
         Command::Ingest {
             paths,
             title,

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::shards::{ShardRange, ShardSet};
+
 /// `[discord]`: how the bot connects and behaves.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,6 +34,11 @@ pub struct DiscordConfig {
     /// In the channels of `watch_channels`, posts by members who are not moderators are
     /// ingested too.
     pub watch_members: bool,
+    /// The gateway shards this process runs ("0-3"), with `total_shards`. Without them it
+    /// runs every shard, as many as Discord recommends.
+    pub shards: Option<ShardRange>,
+    /// How many shards the bot has in all, across its processes.
+    pub total_shards: Option<u32>,
 }
 
 impl DiscordConfig {
@@ -39,6 +46,35 @@ impl DiscordConfig {
     /// MESSAGE_CONTENT intent is asked for only then.
     pub fn reads_messages(&self) -> bool {
         self.mentions || self.watch || !self.watch_channels.is_empty()
+    }
+
+    /// The shards this process runs, when it runs only some: `shards` and `total_shards`
+    /// together (one without the other is an error).
+    pub fn shard_set(&self) -> Result<Option<ShardSet>, String> {
+        match (self.shards, self.total_shards) {
+            (None, None) => Ok(None),
+            (Some(range), Some(total)) => ShardSet::new(range, total).map(Some),
+            (None, Some(total)) => ShardSet::new(
+                ShardRange {
+                    first: 0,
+                    last: total.saturating_sub(1),
+                },
+                total,
+            )
+            .map(Some),
+            (Some(_), None) => {
+                Err("shards need total_shards (--total-shards): how many the bot has in all".into())
+            }
+        }
+    }
+
+    /// Whether this process serves the server: it runs the server's shard (every server,
+    /// when it runs every shard).
+    pub fn owns(&self, guild: u64) -> bool {
+        match self.shard_set() {
+            Ok(Some(set)) => set.owns(guild),
+            _ => true,
+        }
     }
 }
 
@@ -58,6 +94,8 @@ impl Default for DiscordConfig {
             watch: false,
             watch_channels: Vec::new(),
             watch_members: false,
+            shards: None,
+            total_shards: None,
         }
     }
 }
@@ -76,6 +114,8 @@ impl std::fmt::Debug for DiscordConfig {
             .field("watch", &self.watch)
             .field("watch_channels", &self.watch_channels)
             .field("watch_members", &self.watch_members)
+            .field("shards", &self.shards)
+            .field("total_shards", &self.total_shards)
             .finish()
     }
 }

@@ -13,6 +13,7 @@ mod handler;
 mod lifecycle;
 pub mod question;
 pub mod render;
+pub mod shards;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use backend::{
     GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source, Watched,
 };
 pub use config::DiscordConfig;
+pub use shards::{shard_of, ShardRange, ShardSet};
 
 /// Discord's own API; anything else is treated as a proxy (or a test's fake).
 pub const DISCORD: &str = "https://discord.com";
@@ -81,6 +83,7 @@ pub async fn run(
         // so a proxy (or the tests' fake) needs it off.
         http = http.proxy(base).ratelimiter_disabled(true);
     }
+    let shard_set = config.shard_set().map_err(anyhow::Error::msg)?;
     let http = http.build();
     let content = !config.reads_messages() || content_intent_on(&http).await;
     if !content {
@@ -109,6 +112,17 @@ pub async fn run(
         shards.shutdown_all().await;
         tracing::info!("disconnected from Discord");
     });
-    client.start().await.context("connecting to Discord")?;
+    let started = match shard_set {
+        // serenity's range is first..last with `last` included.
+        Some(set) => {
+            tracing::info!(shards = %set.range, total = set.total, "running some of the bot's shards");
+            client
+                .start_shard_range(set.range.first..set.range.last, set.total)
+                .await
+        }
+        // As many shards as Discord recommends for the bot (GET /gateway/bot).
+        None => client.start_autosharded().await,
+    };
+    started.context("connecting to Discord")?;
     Ok(())
 }

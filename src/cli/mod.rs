@@ -8,6 +8,7 @@ pub mod eval;
 pub mod feed;
 pub mod ingest;
 pub mod serve;
+pub mod shards;
 
 /// Text on one line: runs of whitespace (line breaks of wrapped text included) as one space.
 fn one_line(text: &str) -> String {

@@ -23,7 +23,23 @@ pub(crate) fn serve(config: Config) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let discord = config.discord.clone();
+    let shards = discord.shard_set().map_err(anyhow::Error::msg)?;
     let guilds = config.index.guilds.clone();
+    let _serving = newsqa::library::hold_serve_lock(&guilds)?;
+    if let Some(set) = shards {
+        // Servers of other shards are not answered here: their data belongs elsewhere.
+        let foreign = newsqa::library::servers_in(&guilds)?
+            .into_iter()
+            .filter(|&g| !set.owns(g))
+            .count();
+        if foreign > 0 {
+            tracing::warn!(
+                servers = foreign,
+                "{} holds servers of shards this process does not run; `newsqa shards move` carries them to theirs",
+                guilds.display()
+            );
+        }
+    }
     let library = newsqa::Library::open(config)?;
     tracing::info!(guilds = %guilds.display(), "models loaded");
     let served = runtime.block_on(newsqa_bot::run(

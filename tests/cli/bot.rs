@@ -27,7 +27,7 @@ const NSA_CITATION: &str = "The order seems to primarily impact cyber operations
 /// A running `newsqa serve` connected to its own fake Discord, with corpora in a temp dir.
 struct Bot {
     dir: TempDir,
-    fake: FakeDiscord,
+    fake: std::sync::Arc<FakeDiscord>,
     child: Child,
     /// Its `RUST_LOG`.
     log_filter: &'static str,
@@ -45,11 +45,17 @@ impl Bot {
 
     /// Like [`Bot::start`], with `RUST_LOG` set to `log`.
     async fn start_logging(extra: &str, seed: bool, log: &'static str) -> Bot {
-        Bot::start_on(FakeDiscord::start().await, extra, seed, log).await
+        let fake = std::sync::Arc::new(FakeDiscord::start().await);
+        Bot::start_on(fake, extra, seed, log).await
     }
 
     /// Like [`Bot::start_logging`], against a fake Discord set up beforehand.
-    async fn start_on(fake: FakeDiscord, extra: &str, seed: bool, log: &'static str) -> Bot {
+    async fn start_on(
+        fake: std::sync::Arc<FakeDiscord>,
+        extra: &str,
+        seed: bool,
+        log: &'static str,
+    ) -> Bot {
         let dir = tempfile::tempdir().unwrap();
         let config = format!(
             "[index]\npath = \"{}\"\nguilds = \"{}\"\n{extra}\n",
@@ -1942,7 +1948,7 @@ async fn a_restarted_bot_catches_up_with_the_posts_it_missed_and_repeats_none() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_message_content_intent_is_reported_and_slash_commands_still_work() {
-    let fake = FakeDiscord::start().await;
+    let fake = std::sync::Arc::new(FakeDiscord::start().await);
     fake.set_app_flags(0);
     let bot = Bot::start_on(
         fake,
@@ -1976,4 +1982,185 @@ async fn a_missing_message_content_intent_is_reported_and_slash_commands_still_w
         .answer(NSA_QUESTION, GUILD_A, &FakeUser::member(42, "reader"))
         .await;
     assert_eq!(embed(&answer)["description"], format!("> {NSA_CITATION}"));
+}
+
+/// Servers on shard 0 and shard 1 of 2.
+const SHARD0_GUILD: u64 = (2 << 22) | 17;
+const SHARD1_GUILD: u64 = (3 << 22) | 17;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_two_shards_each_answer_their_own_servers_once() {
+    let fake = std::sync::Arc::new(FakeDiscord::start().await);
+    fake.set_shard_count(2);
+    fake.add_guild(SHARD0_GUILD);
+    fake.add_guild(SHARD1_GUILD);
+    let shard = |n: u32| {
+        format!("[discord]\nask_cooldown_secs = 0.0\nshards = \"{n}\"\ntotal_shards = 2\n")
+    };
+    let first = Bot::start_on(fake.clone(), &shard(0), false, DEFAULT_LOG).await;
+    assert_eq!(fake.wait_shard(0, 2).await, [SHARD0_GUILD]);
+    let second = Bot::start_on(fake.clone(), &shard(1), false, DEFAULT_LOG).await;
+    assert_eq!(fake.wait_shard(1, 2).await, [SHARD1_GUILD]);
+    for (bot, guild) in [(&first, SHARD0_GUILD), (&second, SHARD1_GUILD)] {
+        let out = cli(
+            bot.dir.path(),
+            &["--guild", &guild.to_string(), "ingest", SEED_ARTICLE],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let member = FakeUser::member(42, "reader");
+    let mut tokens = Vec::new();
+    for guild in [SHARD0_GUILD, SHARD1_GUILD, SHARD0_GUILD, SHARD1_GUILD] {
+        let token = first.ask(NSA_QUESTION, guild, &member).await;
+        let reply = first.reply(&token).await;
+        assert_eq!(
+            embed(&reply)["description"],
+            format!("> {NSA_CITATION}"),
+            "{reply}"
+        );
+        tokens.push(token);
+    }
+    // Every question was acknowledged once, by one process: the one running its shard.
+    for token in &tokens {
+        let callbacks = fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains(&format!("/{token}/callback")))
+            .count();
+        assert_eq!(callbacks, 1, "{token}");
+    }
+    for (bot, own, other) in [
+        (&first, SHARD0_GUILD, SHARD1_GUILD),
+        (&second, SHARD1_GUILD, SHARD0_GUILD),
+    ] {
+        let log = bot.log();
+        assert_eq!(log.matches("question answered").count(), 2, "{log}");
+        assert!(log.contains(&format!("guild={own}")), "{log}");
+        assert!(!log.contains(&format!("guild={other}")), "{log}");
+        // Its data directory holds only its own server.
+        let servers: Vec<String> = std::fs::read_dir(bot.dir.path().join("guilds"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.parse::<u64>().is_ok())
+            .collect();
+        assert_eq!(servers, [own.to_string()]);
+    }
+}
+
+#[test]
+fn a_plan_shares_the_shards_and_a_move_carries_servers_to_their_new_process() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let plan = cli(
+        dir.path(),
+        &["shards", "plan", "--total-shards", "16", "--processes", "3"],
+    );
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.status.success());
+    assert!(
+        text.contains("newsqa serve --shards 0-5 --total-shards 16"),
+        "{text}"
+    );
+    assert!(text.contains("--shards 11-15"), "{text}");
+    let refused = cli(
+        dir.path(),
+        &["shards", "plan", "--total-shards", "2", "--processes", "3"],
+    );
+    assert!(!refused.status.success());
+
+    // Both servers in one process's directory, one of them with a feed and a watched channel.
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("[index]\nguilds = \"{}\"\n", a.display()),
+    )
+    .unwrap();
+    for guild in [SHARD0_GUILD, SHARD1_GUILD] {
+        let out = cli(
+            dir.path(),
+            &["--guild", &guild.to_string(), "ingest", SEED_ARTICLE],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::write(
+        a.join(format!("{SHARD1_GUILD}.watch.json")),
+        r#"{"channels":{"5":{"last":9}}}"#,
+    )
+    .unwrap();
+    let feed = serde_json::json!([{
+        "url": "https://example.com/feed.xml", "index": a.join(SHARD1_GUILD.to_string()),
+        "guild": SHARD1_GUILD, "added_at": 1
+    }]);
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/feeds.json"), feed.to_string()).unwrap();
+
+    // Not while a bot serves from either directory.
+    let lock = std::fs::File::create(a.join("serve.lock")).unwrap();
+    lock.lock().unwrap();
+    let args = |to: &Path| {
+        vec![
+            "shards".to_owned(),
+            "move".into(),
+            "--from".into(),
+            a.display().to_string(),
+            "--to".into(),
+            to.display().to_string(),
+            "--total-shards".into(),
+            "2".into(),
+            "--shards".into(),
+            "1".into(),
+        ]
+    };
+    let run = |to: &Path| {
+        let args = args(to);
+        cli(
+            dir.path(),
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    let busy = run(&b);
+    assert!(!busy.status.success());
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("a newsqa serve is using"));
+    assert!(a.join(SHARD1_GUILD.to_string()).exists(), "nothing moved");
+    drop(lock);
+
+    let moved = run(&b);
+    assert!(
+        moved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    assert!(String::from_utf8_lossy(&moved.stdout).contains("moved 1 servers"));
+    assert!(a.join(SHARD0_GUILD.to_string()).exists());
+    assert!(!a.join(SHARD1_GUILD.to_string()).exists());
+    assert!(b.join(format!("{SHARD1_GUILD}.watch.json")).exists());
+    let feeds: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("data/feeds.json")).unwrap())
+            .unwrap();
+    assert_eq!(feeds[0]["index"], json!(b.join(SHARD1_GUILD.to_string())));
+    // The moved server answers from its new place.
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("[index]\nguilds = \"{}\"\n", b.display()),
+    )
+    .unwrap();
+    let asked = cli(
+        dir.path(),
+        &["--guild", &SHARD1_GUILD.to_string(), "ask", NSA_QUESTION],
+    );
+    assert!(String::from_utf8_lossy(&asked.stdout).starts_with("the NSA"));
+    // A second move onto data that is there already moves nothing.
+    std::fs::create_dir_all(a.join(SHARD1_GUILD.to_string())).unwrap();
+    let again = run(&b);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
 }

@@ -169,6 +169,17 @@ struct Inner {
     channels: HashMap<u64, Value>,
     /// The guild of each channel posted in.
     channel_guild: HashMap<u64, u64>,
+    /// Shards recommended by `GET /gateway/bot` (`None`: 1).
+    shard_count: Option<u32>,
+    /// The bot's guilds, listed in the READY of their shard.
+    guilds: Vec<u64>,
+    /// Per shard id: the connection that identified for it, its frames, and the total.
+    shard_gws: HashMap<u32, (u64, UnboundedSender<String>, u32)>,
+}
+
+/// The shard of a guild, as Discord computes it.
+pub fn shard_of(guild: u64, total: u32) -> u32 {
+    ((guild >> 22) % u64::from(total.max(1))) as u32
 }
 
 /// Application flag bits (Discord's values): the Message Content intent switched on.
@@ -514,8 +525,62 @@ impl FakeDiscord {
         }
         inner.seq += 1;
         let frame = json!({"op": 0, "s": inner.seq, "t": event, "d": data}).to_string();
-        let (_, tx) = inner.gw.as_ref().expect("no gateway connection");
+        // A guild's events go to the connection of its shard, once the bot shards.
+        let guild = data["guild_id"]
+            .as_str()
+            .and_then(|g| g.parse::<u64>().ok());
+        let sharded = inner.shard_gws.values().any(|(_, _, total)| *total > 1);
+        let tx = match (guild, sharded) {
+            (Some(g), true) => {
+                let total = inner.shard_gws.values().next().map_or(1, |(_, _, t)| *t);
+                let (_, tx, _) = inner
+                    .shard_gws
+                    .get(&shard_of(g, total))
+                    .unwrap_or_else(|| panic!("no connection runs the shard of guild {g}"));
+                tx
+            }
+            _ => &inner.gw.as_ref().expect("no gateway connection").1,
+        };
         tx.send(frame).expect("gateway connection closed");
+    }
+
+    /// Sets the shard count `GET /gateway/bot` recommends.
+    pub fn set_shard_count(&self, shards: u32) {
+        self.lock().shard_count = Some(shards);
+    }
+
+    /// Adds a guild the bot is in (listed in its shard's READY).
+    pub fn add_guild(&self, guild: u64) {
+        self.lock().guilds.push(guild);
+    }
+
+    /// Waits until a connection has identified for `shard` (of `total`); returns the guilds
+    /// its READY listed.
+    pub async fn wait_shard(&self, shard: u32, total: u32) -> Vec<u64> {
+        let start = Instant::now();
+        loop {
+            {
+                let inner = self.lock();
+                if inner
+                    .shard_gws
+                    .get(&shard)
+                    .is_some_and(|(_, _, t)| *t == total)
+                {
+                    return inner
+                        .guilds
+                        .iter()
+                        .copied()
+                        .filter(|&g| shard_of(g, total) == shard)
+                        .collect();
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "fake discord: shard {shard}/{total} never identified:\n{}",
+                self.dump()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Sets the application's flags (0: its Message Content intent is off; Discord then
@@ -828,8 +893,19 @@ async fn run_gateway(s: Arc<Shared>, socket: WebSocket) {
                 };
                 inner.identify = Some(d);
                 inner.seq = 1;
+                let (id, total) = (
+                    shard[0].as_u64().unwrap_or(0) as u32,
+                    shard[1].as_u64().unwrap_or(1) as u32,
+                );
+                inner.shard_gws.insert(id, (conn, tx.clone(), total));
+                let guilds: Vec<Value> = inner
+                    .guilds
+                    .iter()
+                    .filter(|&&g| shard_of(g, total) == id)
+                    .map(|g| json!({"id": g.to_string(), "unavailable": true}))
+                    .collect();
                 let ready = json!({
-                    "v": 10, "user": bot_user_json(), "guilds": [],
+                    "v": 10, "user": bot_user_json(), "guilds": guilds,
                     "session_id": format!("fake-session-{conn}"),
                     "resume_gateway_url": format!("{}/gateway", s.base.replacen("http", "ws", 1)),
                     "shard": shard, "application": {"id": APP_ID.to_string(), "flags": flags},
@@ -851,6 +927,7 @@ async fn run_gateway(s: Arc<Shared>, socket: WebSocket) {
     if inner.gw.as_ref().map(|(c, _)| *c) == Some(conn) {
         inner.gw = None;
     }
+    inner.shard_gws.retain(|_, (c, _, _)| *c != conn);
     drop(inner);
     writer.abort();
 }
@@ -1281,7 +1358,8 @@ impl Shared {
             ("GET", ["gateway", "bot"]) => (
                 200,
                 Some(json!({
-                    "url": format!("{}/gateway", self.base.replacen("http", "ws", 1)), "shards": 1,
+                    "url": format!("{}/gateway", self.base.replacen("http", "ws", 1)),
+                    "shards": self.inner.lock().unwrap().shard_count.unwrap_or(1),
                     "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
                 })),
             ),

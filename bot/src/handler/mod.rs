@@ -255,7 +255,8 @@ impl EventHandler for Handler {
         }
         // Discord does not replay what was posted while the bot was away: read it.
         if let Some(_job) = self.life.start() {
-            self.catch_up(&ctx).await;
+            let shard = ready.shard.map(|s| (s.id.0, s.total));
+            self.catch_up(&ctx, shard).await;
         }
     }
 

@@ -537,10 +537,10 @@ impl Handler {
         }
     }
 
-    /// After a (re)start: the posts made in each watched channel since the last message
-    /// handled there, oldest first, at most [`CATCH_UP_MESSAGES`] a channel. What was
-    /// handled already is not handled again.
-    pub(super) async fn catch_up(&self, ctx: &Context) {
+    /// After a (re)start: the posts made in each watched channel of the shard's servers
+    /// (`shard`: its id and the total) since the last message handled there, oldest first, at
+    /// most [`CATCH_UP_MESSAGES`] a channel. What was handled already is not handled again.
+    pub(super) async fn catch_up(&self, ctx: &Context, shard: Option<(u32, u32)>) {
         if !self.reads_posts() {
             return;
         }
@@ -551,7 +551,8 @@ impl Handler {
                 return;
             }
         };
-        for w in watched {
+        let ours = |guild: u64| shard.is_none_or(|(id, total)| crate::shard_of(guild, total) == id);
+        for w in watched.into_iter().filter(|w| ours(w.guild)) {
             let channel = ChannelId::new(w.channel);
             let mut after = MessageId::new(w.last.max(1));
             let mut read = 0;
