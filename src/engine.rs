@@ -27,9 +27,29 @@ pub const ABSTAIN_MESSAGE: &str = "I could not find the answer in the ingested a
 /// Question in, cited answer out; article in, indexed.
 pub struct Engine {
     index: ArticleIndex,
+    /// Where questions find their passages, when not in `index` (see [`Retriever`]).
+    retriever: Option<std::sync::Arc<dyn Retriever>>,
     reader: Reader,
     encoder: Encoder,
     config: Config,
+}
+
+/// Where the engine finds a question's candidate passages: BM25 candidates with their
+/// sentences and the sentence vectors stored at ingest. The tantivy [`ArticleIndex`] is the
+/// one implementation in the product, and the default. A server whose archive outgrows one
+/// machine would put a distributed engine behind this seam (SCALING.md); the reader, the
+/// encoder and the fusion stay as they are. The answerability check and the dates still read
+/// the engine's own index.
+pub trait Retriever: Send + Sync {
+    /// The best `limit` passages for the question, best first, each with its sentences (byte
+    /// ranges, stored vectors and the question terms they hold) and its BM25 score.
+    fn search(&self, question: &str, limit: usize) -> newsqa_index::Result<Vec<PassageHit>>;
+}
+
+impl Retriever for ArticleIndex {
+    fn search(&self, question: &str, limit: usize) -> newsqa_index::Result<Vec<PassageHit>> {
+        ArticleIndex::search(self, question, limit)
+    }
 }
 
 /// One answer candidate with its citation.
@@ -283,10 +303,21 @@ impl Engine {
         index.set_lock_wait(std::time::Duration::from_secs(config.index.lock_wait_secs));
         Ok(Engine {
             index,
+            retriever: None,
             reader: models.reader,
             encoder: models.encoder,
             config,
         })
+    }
+
+    /// Questions find their passages through `retriever` instead of the engine's index.
+    pub fn set_retriever(&mut self, retriever: std::sync::Arc<dyn Retriever>) {
+        self.retriever = Some(retriever);
+    }
+
+    /// Sentence vectors as ingest makes them, for a [`Retriever`] to hold.
+    pub fn embed(&self, sentences: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        Ok(self.encoder.embed(sentences, true)?)
     }
 
     /// The settings in force.
@@ -403,7 +434,11 @@ impl Engine {
         let question = crate::question::normalize(question);
         let question = question.as_str();
         let cfg = &self.config.answer;
-        let hits = self.index.search(question, cfg.passages)?;
+        let retriever: &dyn Retriever = match &self.retriever {
+            Some(r) => r.as_ref(),
+            None => &self.index,
+        };
+        let hits = retriever.search(question, cfg.passages)?;
         let searched = started.elapsed();
         let retrieved = hits.iter().map(|h| h.article_id.clone()).collect();
         let mut candidates = Vec::new();

@@ -10,4 +10,5 @@ mod crash;
 mod eval;
 mod feeds;
 mod ingest;
+mod retriever;
 mod web;
