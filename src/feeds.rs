@@ -32,6 +32,16 @@ const _: () = assert!(FOLLOWED_ITEMS < SEEN_LIMIT);
 /// on the same host that is known to be dead loses it at once).
 pub const CLAIM_SECS: u64 = 30 * 60;
 
+/// Opens (creating it, keeping what is in it) a file that is only ever locked, not read.
+pub(crate) fn lock_file(path: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
 /// One subscribed feed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Subscription {
@@ -214,12 +224,7 @@ impl FeedStore {
         let dir = self.dir();
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let lock_path = self.path.with_extension("json.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
+        let lock = lock_file(&lock_path)?;
         lock.lock()
             .with_context(|| format!("locking {}", lock_path.display()))?;
         let mut subs = self.load()?;

@@ -25,12 +25,7 @@ use crate::Config;
 pub fn hold_serve_lock(root: &std::path::Path) -> Result<std::fs::File> {
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let path = root.join("serve.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
+    let file = crate::feeds::lock_file(&path)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
@@ -523,15 +518,20 @@ impl Backend for Library {
         since: u64,
         members: bool,
     ) -> Result<bool, BackendError> {
-        Ok(self.watches.update(guild, |s| {
-            let entry = s.channels.entry(channel).or_insert(WatchedChannel {
-                last: since,
-                members: !members,
-            });
-            let changed = entry.members != members;
-            entry.members = members;
-            changed
-        })?)
+        Ok(self
+            .watches
+            .update(guild, |s| match s.channels.get_mut(&channel) {
+                Some(c) if c.members == members => false,
+                Some(c) => {
+                    c.members = members;
+                    true
+                }
+                None => {
+                    let last = since;
+                    s.channels.insert(channel, WatchedChannel { last, members });
+                    true
+                }
+            })?)
     }
 
     fn unwatch(&self, guild: GuildId, channel: u64) -> Result<bool, BackendError> {
