@@ -1838,6 +1838,8 @@ async fn moderators_posts_in_a_watched_channel_are_ingested_acknowledged_replace
         .log()
         .matches("post in a watched channel handled")
         .count();
+    // An edit made first whose event arrives last (Discord's events may).
+    let stale = FakeDiscord::edit_json(&post, &format!("Back to {a}"));
     bot.fake.edit_post(&post, &format!("{a} (updated)")).await;
     let edited = bot
         .fake
@@ -1855,6 +1857,11 @@ async fn moderators_posts_in_a_watched_channel_are_ingested_acknowledged_replace
         "only the edit that changed the links is handled"
     );
     bot.wait_reactions(&edited, &["✅", "🔁", "⚠️"]).await;
+    let line = "an edit older than one handled left alone";
+    let stale_before = bot.log().matches(line).count();
+    bot.fake.dispatch("MESSAGE_UPDATE", stale).await;
+    bot.wait_log(line, stale_before + 1).await;
+    assert_eq!(bot.article_urls(GUILD_A), [c.clone()]);
 
     // Unwatched: posts are left alone, the articles stay.
     let stopped = bot

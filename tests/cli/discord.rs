@@ -630,9 +630,7 @@ impl FakeDiscord {
     /// The author edits a post: its content becomes `content` (MESSAGE_UPDATE, the whole
     /// message, as Discord sends it now).
     pub async fn edit_post(&self, message: &Value, content: &str) -> Value {
-        let mut m = message.clone();
-        m["content"] = json!(content);
-        m["edited_timestamp"] = json!(now_iso());
+        let m = Self::edit_json(message, content);
         let mid = message["id"].as_str().unwrap().to_owned();
         let channel: u64 = message["channel_id"].as_str().unwrap().parse().unwrap();
         {
@@ -644,6 +642,15 @@ impl FakeDiscord {
             }
         }
         self.dispatch("MESSAGE_UPDATE", m.clone()).await;
+        m
+    }
+
+    /// The MESSAGE_UPDATE of an edit made now, not sent (a test sends it late with
+    /// `dispatch`, as Discord's events may arrive out of order).
+    pub fn edit_json(message: &Value, content: &str) -> Value {
+        let mut m = message.clone();
+        m["content"] = json!(content);
+        m["edited_timestamp"] = json!(now_iso());
         m
     }
 

@@ -57,6 +57,11 @@ struct State {
     forgets: Recent<PendingForget>,
     /// Threads seen in watched servers, and their parent channel (`None`: not a thread).
     threads: HashMap<u64, Option<u64>>,
+    /// One lock per server: its posts are handled one at a time (Discord's events arrive
+    /// each in its own task, so two edits of one post could otherwise race).
+    post_locks: HashMap<u64, Arc<tokio::sync::Mutex<()>>>,
+    /// The newest edit handled of each recent post: an older edit that arrives late is stale.
+    edits: Recent<serenity::all::Timestamp>,
 }
 
 /// An answer given, for "Show passage" and votes.

@@ -36,6 +36,8 @@ struct Post {
     roles: Option<Vec<RoleId>>,
     content: String,
     attachments: Vec<Attachment>,
+    /// When it was last edited, for an edit.
+    edited: Option<serenity::all::Timestamp>,
 }
 
 impl Post {
@@ -48,6 +50,7 @@ impl Post {
             roles: msg.member.as_ref().map(|m| m.roles.clone()),
             content: msg.content.clone(),
             attachments: msg.attachments.clone(),
+            edited: msg.edited_timestamp,
         }
     }
 
@@ -210,6 +213,7 @@ impl Handler {
             roles: event.member.clone().flatten().map(|m| m.roles),
             content: content.clone(),
             attachments: event.attachments.clone().unwrap_or_default(),
+            edited: event.edited_timestamp,
         };
         self.handle_post(ctx, post).await;
     }
@@ -312,6 +316,21 @@ impl Handler {
         let Some((watched, members)) = self.watched_channel(ctx, guild, post.channel).await else {
             return;
         };
+        let lock = Arc::clone(self.state().post_locks.entry(guild).or_default());
+        let _one_at_a_time = lock.lock().await;
+        if let Some(edited) = post.edited {
+            let mut state = self.state();
+            let key = post.id.get();
+            if state.edits.get(key).is_some_and(|newest| newest > edited) {
+                tracing::info!(
+                    guild,
+                    message = key,
+                    "an edit older than one handled left alone"
+                );
+                return;
+            }
+            state.edits.insert(key, edited);
+        }
         // A channel listed in the config is remembered like a /watch one, for the catch-up.
         if self.config.watch_channels.contains(&watched) {
             let (since, members) = (post.id.get() - 1, self.config.watch_members);
