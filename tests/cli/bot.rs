@@ -1861,7 +1861,7 @@ async fn moderators_posts_in_a_watched_channel_are_ingested_acknowledged_replace
     let stale_before = bot.log().matches(line).count();
     bot.fake.dispatch("MESSAGE_UPDATE", stale).await;
     bot.wait_log(line, stale_before + 1).await;
-    assert_eq!(bot.article_urls(GUILD_A), [c.clone()]);
+    assert_eq!(bot.article_urls(GUILD_A), [c.as_str()]);
 
     // Unwatched: posts are left alone, the articles stay.
     let stopped = bot
