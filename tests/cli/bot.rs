@@ -2171,3 +2171,51 @@ fn a_plan_shares_the_shards_and_a_move_carries_servers_to_their_new_process() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
 }
+
+/// Memory per open server engine, for SCALING.md: `cargo test --release --test cli --
+/// --ignored memory_per_open_server --nocapture`. Twenty servers with the seed article each;
+/// the bot's RSS as their engines open one by one (a question in each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: prints figures"]
+async fn memory_per_open_server() {
+    let servers: Vec<u64> = (1..=20).map(|i| 5000 + i).collect();
+    let bot = Bot::start("[discord]\nask_cooldown_secs = 0.0\n", false).await;
+    for &guild in &servers {
+        let out = cli(
+            bot.dir.path(),
+            &["--guild", &guild.to_string(), "ingest", SEED_ARTICLE],
+        );
+        assert!(out.status.success());
+    }
+    let rss = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", bot.child.id())).unwrap();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .unwrap()
+            .to_owned();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            / 1024.0
+    };
+    let member = FakeUser::member(42, "reader");
+    // The first question warms the models; engines are counted from the second server on.
+    bot.assert_answer(NSA_QUESTION, servers[0], &member, "NSA")
+        .await;
+    let start = rss();
+    println!("open engines 1: RSS {start:.1} MB");
+    for (i, &guild) in servers.iter().enumerate().skip(1) {
+        bot.assert_answer(NSA_QUESTION, guild, &member, "NSA").await;
+        if (i + 1) % 5 == 0 {
+            let now = rss();
+            println!(
+                "open engines {}: RSS {now:.1} MB, {:.2} MB per engine since the first",
+                i + 1,
+                (now - start) / i as f64
+            );
+        }
+    }
+}
