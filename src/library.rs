@@ -518,9 +518,8 @@ impl Backend for Library {
         since: u64,
         members: bool,
     ) -> Result<bool, BackendError> {
-        Ok(self
-            .watches
-            .update(guild, |s| match s.channels.get_mut(&channel) {
+        Ok(self.watches.update(guild, |s| {
+            let changed = match s.channels.get_mut(&channel) {
                 Some(c) if c.members == members => false,
                 Some(c) => {
                     c.members = members;
@@ -531,13 +530,16 @@ impl Backend for Library {
                     s.channels.insert(channel, WatchedChannel { last, members });
                     true
                 }
-            })?)
+            };
+            (changed, changed)
+        })?)
     }
 
     fn unwatch(&self, guild: GuildId, channel: u64) -> Result<bool, BackendError> {
-        Ok(self
-            .watches
-            .update(guild, |s| s.channels.remove(&channel).is_some())?)
+        Ok(self.watches.update(guild, |s| {
+            let removed = s.channels.remove(&channel).is_some();
+            (removed, removed)
+        })?)
     }
 
     fn watched(&self, guild: Option<GuildId>) -> Result<Vec<Watched>, BackendError> {
@@ -553,23 +555,22 @@ impl Backend for Library {
         };
         let mut out = Vec::new();
         for guild in guilds {
-            let state = self.watches.get(guild)?;
-            out.extend(state.channels.iter().map(|(&channel, c)| Watched {
-                guild,
-                channel,
-                last: c.last,
-                members: c.members,
-            }));
+            self.watches.read(guild, |state| {
+                out.extend(state.channels.iter().map(|(&channel, c)| Watched {
+                    guild,
+                    channel,
+                    last: c.last,
+                    members: c.members,
+                }))
+            })?;
         }
         Ok(out)
     }
 
     fn post_seen(&self, guild: GuildId, channel: u64, message: u64) -> Result<(), BackendError> {
-        Ok(self.watches.update(guild, |s| {
-            if let Some(c) = s.channels.get_mut(&channel) {
-                c.last = c.last.max(message);
-            }
-        })?)
+        Ok(self
+            .watches
+            .update(guild, |s| ((), s.saw(channel, message)))?)
     }
 
     fn post_sources(
@@ -579,10 +580,7 @@ impl Backend for Library {
     ) -> Result<Option<Vec<String>>, BackendError> {
         Ok(self
             .watches
-            .get(guild)?
-            .posts
-            .get(&message)
-            .map(|p| p.sources.clone()))
+            .read(guild, |s| s.posts.get(&message).map(|p| p.sources.clone()))?)
     }
 
     fn post(
@@ -594,15 +592,13 @@ impl Backend for Library {
         articles: Vec<String>,
     ) -> Result<Vec<ArticleSummary>, BackendError> {
         let before = self.watches.update(guild, |s| {
-            if let Some(c) = s.channels.get_mut(&channel) {
-                c.last = c.last.max(message);
-            }
+            s.saw(channel, message);
             let post = WatchedPost {
                 channel,
                 sources,
                 articles: articles.clone(),
             };
-            s.posts.insert(message, post).map(|p| p.articles)
+            (s.posts.insert(message, post).map(|p| p.articles), true)
         })?;
         let dropped: Vec<String> = before
             .unwrap_or_default()
@@ -617,7 +613,12 @@ impl Backend for Library {
         guild: GuildId,
         message: u64,
     ) -> Result<Vec<ArticleSummary>, BackendError> {
-        let Some(post) = self.watches.update(guild, |s| s.posts.remove(&message))? else {
+        let removed = self.watches.update(guild, |s| {
+            let post = s.posts.remove(&message);
+            let changed = post.is_some();
+            (post, changed)
+        })?;
+        let Some(post) = removed else {
             return Ok(Vec::new());
         };
         self.forget_unheld(guild, message, post.articles)
@@ -633,10 +634,15 @@ impl Library {
         message: u64,
         articles: Vec<String>,
     ) -> Result<Vec<ArticleSummary>, BackendError> {
+        let articles: Vec<String> = self.watches.read(guild, |s| {
+            articles
+                .into_iter()
+                .filter(|id| !s.held_elsewhere(id, message))
+                .collect()
+        })?;
         if articles.is_empty() {
             return Ok(Vec::new());
         }
-        let state = self.watches.get(guild)?;
         let dir = self.guild_dir(guild);
         let feeds: Vec<Subscription> = self
             .feeds
@@ -649,9 +655,6 @@ impl Library {
         };
         let mut forgotten = Vec::new();
         for id in articles {
-            if state.held_elsewhere(&id, message) {
-                continue;
-            }
             let Some(info) = engine.find(&id)? else {
                 continue;
             };

@@ -71,56 +71,53 @@ impl WatchStore {
         self.root.join(format!("{guild}.watch.json"))
     }
 
-    /// Reads a server's state (or gives it empty), lets `f` change it, and writes it back when
-    /// it changed. Returns what `f` returned.
-    pub fn update<T>(&self, guild: u64, f: impl FnOnce(&mut GuildWatch) -> T) -> Result<T> {
+    /// Runs `f` on a server's state (read from its file on first use) and returns what it
+    /// returned. Nothing is copied: this is what every message in a server goes through.
+    pub fn read<T>(&self, guild: u64, f: impl FnOnce(&GuildWatch) -> T) -> Result<T> {
         let mut guilds = self.guilds.lock().unwrap_or_else(|e| e.into_inner());
-        let state = match guilds.entry(guild) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(self.read(guild)?),
-        };
-        let before = state.clone();
-        let out = f(state);
-        while state.posts.len() > POSTS_KEPT {
-            state.posts.pop_first();
-        }
-        if *state != before {
+        Ok(f(self.cached(&mut guilds, guild)?))
+    }
+
+    /// Lets `f` change a server's state; `f` returns its result and whether it changed
+    /// anything, and the file is written only then. When the write fails, the change is
+    /// dropped with the cached state (the file still holds the old one) and the error
+    /// returned.
+    pub fn update<T>(&self, guild: u64, f: impl FnOnce(&mut GuildWatch) -> (T, bool)) -> Result<T> {
+        let mut guilds = self.guilds.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.cached(&mut guilds, guild)?;
+        let (out, changed) = f(state);
+        if changed {
+            while state.posts.len() > POSTS_KEPT {
+                state.posts.pop_first();
+            }
             if let Err(e) = self.write(guild, state) {
-                *state = before;
+                guilds.remove(&guild);
                 return Err(e);
             }
         }
         Ok(out)
     }
 
-    /// A server's state as it stands.
-    pub fn get(&self, guild: u64) -> Result<GuildWatch> {
-        self.update(guild, |s| s.clone())
+    fn cached<'a>(
+        &self,
+        guilds: &'a mut HashMap<u64, GuildWatch>,
+        guild: u64,
+    ) -> Result<&'a mut GuildWatch> {
+        Ok(match guilds.entry(guild) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(self.load(guild)?),
+        })
     }
 
     /// The servers that have a state file.
     pub fn guilds(&self) -> Result<Vec<u64>> {
-        let mut out = Vec::new();
-        let entries = match std::fs::read_dir(&self.root) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e).with_context(|| format!("listing {}", self.root.display())),
-        };
-        for entry in entries {
-            let name = entry?.file_name();
-            if let Some(id) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".watch.json"))
-                .and_then(|n| n.parse().ok())
-            {
-                out.push(id);
-            }
-        }
-        out.sort_unstable();
-        Ok(out)
+        Ok(crate::library::servers_in(&self.root)?
+            .into_iter()
+            .filter(|&g| self.path(g).is_file())
+            .collect())
     }
 
-    fn read(&self, guild: u64) -> Result<GuildWatch> {
+    fn load(&self, guild: u64) -> Result<GuildWatch> {
         let path = self.path(guild);
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
@@ -148,6 +145,18 @@ impl WatchStore {
 }
 
 impl GuildWatch {
+    /// Records `message` as handled in `channel`, when the channel is watched: the catch-up
+    /// after a restart starts after the newest. Whether that moved it.
+    pub fn saw(&mut self, channel: u64, message: u64) -> bool {
+        match self.channels.get_mut(&channel) {
+            Some(c) if c.last < message => {
+                c.last = message;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether another post than `except` brought the article in.
     pub fn held_elsewhere(&self, article: &str, except: u64) -> bool {
         self.posts
@@ -164,7 +173,7 @@ mod tests {
     fn the_state_survives_a_reopen_and_a_server_without_one_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let store = WatchStore::new(dir.path());
-        assert_eq!(store.get(7).unwrap(), GuildWatch::default());
+        assert_eq!(store.read(7, Clone::clone).unwrap(), GuildWatch::default());
         assert!(store.guilds().unwrap().is_empty(), "reading writes nothing");
         store
             .update(7, |s| {
@@ -183,11 +192,12 @@ mod tests {
                         articles: vec!["https://example.com/a".into()],
                     },
                 );
+                ((), true)
             })
             .unwrap();
         let again = WatchStore::new(dir.path());
         assert_eq!(again.guilds().unwrap(), vec![7]);
-        let state = again.get(7).unwrap();
+        let state = again.read(7, Clone::clone).unwrap();
         assert_eq!(state.channels[&70].last, 5);
         assert!(state.held_elsewhere("https://example.com/a", 1));
         assert!(!state.held_elsewhere("https://example.com/a", 6));
@@ -202,9 +212,10 @@ mod tests {
                 for m in 0..(POSTS_KEPT as u64 + 3) {
                     s.posts.insert(m, Post::default());
                 }
+                ((), true)
             })
             .unwrap();
-        let posts = store.get(1).unwrap().posts;
+        let posts = store.read(1, |s| s.posts.clone()).unwrap();
         assert_eq!(posts.len(), POSTS_KEPT);
         assert_eq!(posts.keys().next(), Some(&3));
     }
