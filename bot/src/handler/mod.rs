@@ -192,18 +192,36 @@ impl Handler {
                 return true;
             }
         }
-        if self.config.moderator_roles.is_empty() || member.roles.is_empty() {
+        if self.config.moderator_roles.is_empty() {
+            return false;
+        }
+        self.holds_role(ctx, guild, &member.roles, |role| {
+            self.is_moderator_role(role)
+        })
+        .await
+    }
+
+    /// Whether a role is named in `[discord] moderator_roles`.
+    fn is_moderator_role(&self, role: &serenity::all::Role) -> bool {
+        self.config
+            .moderator_roles
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case(&role.name))
+    }
+
+    /// Whether any of `roles` (a member's) is one that `moderates`, reading the server's roles.
+    async fn holds_role(
+        &self,
+        ctx: &Context,
+        guild: GuildId,
+        roles: &[serenity::all::RoleId],
+        moderates: impl Fn(&serenity::all::Role) -> bool,
+    ) -> bool {
+        if roles.is_empty() {
             return false;
         }
         match guild.roles(&ctx.http).await {
-            Ok(roles) => member.roles.iter().any(|id| {
-                roles.get(id).is_some_and(|role| {
-                    self.config
-                        .moderator_roles
-                        .iter()
-                        .any(|name| name.eq_ignore_ascii_case(&role.name))
-                })
-            }),
+            Ok(all) => roles.iter().any(|id| all.get(id).is_some_and(&moderates)),
             Err(e) => {
                 tracing::warn!(guild = guild.get(), error = %e, "could not read the server's roles");
                 false

@@ -426,26 +426,12 @@ impl Handler {
                 }
             },
         };
-        if roles.is_empty() {
-            return false;
-        }
-        match guild.roles(&ctx.http).await {
-            Ok(all) => roles.iter().any(|id| {
-                all.get(id).is_some_and(|role| {
-                    role.permissions.manage_messages()
-                        || role.permissions.administrator()
-                        || self
-                            .config
-                            .moderator_roles
-                            .iter()
-                            .any(|name| name.eq_ignore_ascii_case(&role.name))
-                })
-            }),
-            Err(e) => {
-                tracing::warn!(guild = post.guild, error = %e, "could not read the server's roles");
-                false
-            }
-        }
+        self.holds_role(ctx, guild, &roles, |role| {
+            role.permissions.manage_messages()
+                || role.permissions.administrator()
+                || self.is_moderator_role(role)
+        })
+        .await
     }
 
     /// Ingests each source of a post, as `/ingest` would.
