@@ -615,8 +615,8 @@ impl Engine {
             if c.score < floor {
                 break;
             }
+            // `close` holds the chosen candidate: one rival per other article.
             if c.similarity >= cfg.min_similarity
-                && c.article_id != candidates[i].article_id
                 && normalize_answer(&c.answer) != key
                 && !close
                     .iter()
@@ -639,8 +639,9 @@ impl Engine {
                     .collect();
                 // Newest first; the same day keeps the confidence order.
                 dated.sort_by(|&a, &b| candidates[b].date.cmp(&candidates[a].date));
+                // The chosen candidate passed already (its verdict is kept).
                 for &k in &dated {
-                    if k == i || passes(&candidates[k])? {
+                    if passes(&candidates[k])? {
                         best = k;
                         break;
                     }
@@ -650,7 +651,7 @@ impl Engine {
                     let c = &candidates[k];
                     if c.date < candidates[best].date
                         && normalize_answer(&c.answer) != best_key
-                        && (k == i || passes(c)?)
+                        && passes(c)?
                     {
                         older = Some(k);
                         break;
