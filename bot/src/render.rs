@@ -304,7 +304,7 @@ pub fn post_failures(failures: &[String]) -> View {
     View::text(
         truncate(
             &format!("I could not ingest this post:\n{}", lines.join("\n")),
-            2000,
+            MESSAGE_LIMIT,
         ),
         false,
     )
