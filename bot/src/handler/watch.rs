@@ -439,34 +439,34 @@ impl Handler {
         let mut out = Outcome::default();
         let guild = post.guild;
         for key in sources {
-            let source = match key.strip_prefix("file:") {
-                None => Source::Url {
-                    url: key.clone(),
-                    title: None,
-                },
+            // What to ingest, and how a failure names it: the link, or the file's name.
+            let (source, shown) = match key.strip_prefix("file:") {
+                None => (
+                    Source::Url {
+                        url: key.clone(),
+                        title: None,
+                    },
+                    key.clone(),
+                ),
                 Some(_) => {
                     let Some(file) = post.attachments.iter().find(|a| file_key(a) == *key) else {
                         continue;
                     };
                     match self.download(file).await {
-                        Ok(bytes) => Source::File {
-                            name: file.filename.clone(),
-                            bytes,
-                            title: None,
-                        },
+                        Ok(bytes) => (
+                            Source::File {
+                                name: file.filename.clone(),
+                                bytes,
+                                title: None,
+                            },
+                            file.filename.clone(),
+                        ),
                         Err(reason) => {
                             out.failures.push(reason);
                             continue;
                         }
                     }
                 }
-            };
-            let shown = match key.strip_prefix("file:") {
-                Some(rest) => rest
-                    .split_once(':')
-                    .map_or(rest, |(_, name)| name)
-                    .to_owned(),
-                None => key.clone(),
             };
             match self.call(move |b| b.ingest(guild, source)).await {
                 Ok(done) => {
