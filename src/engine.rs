@@ -7,7 +7,7 @@
 //! spans scored by linear fusion of reader, similarity and BM25 -> the best span, cited
 //! by the whole sentence that holds it, or an abstention.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
@@ -124,6 +124,20 @@ pub struct Reply {
     /// Of which the answerability check took this many.
     #[serde(skip)]
     pub check_ms: f64,
+    /// And the stages before it.
+    #[serde(skip)]
+    pub stages: Stages,
+}
+
+/// Where a question's time went before the answerability check, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stages {
+    /// Retrieval: BM25 passages with their sentences and stored vectors.
+    pub search_ms: f64,
+    /// The question's embedding.
+    pub embed_ms: f64,
+    /// Choosing the sentences to read, and the reader.
+    pub read_ms: f64,
 }
 
 /// What `newsqa ask --json` prints for a reply: the answer and its citation (nulls when the
@@ -443,6 +457,10 @@ impl Engine {
         let retrieved = hits.iter().map(|h| h.article_id.clone()).collect();
         let mut candidates = Vec::new();
         let mut trace = Vec::new();
+        let mut stages = Stages {
+            search_ms: searched.as_secs_f64() * 1e3,
+            ..Stages::default()
+        };
         if !hits.is_empty() {
             let qvec = self
                 .encoder
@@ -455,10 +473,12 @@ impl Engine {
             let spans = self
                 .reader
                 .read(question, contexts, cfg.spans_per_window, wait)?;
+            stages.embed_ms = (embedded - searched).as_secs_f64() * 1e3;
+            stages.read_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3;
             tracing::debug!(
-                search_ms = searched.as_secs_f64() * 1e3,
-                embed_ms = (embedded - searched).as_secs_f64() * 1e3,
-                read_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3,
+                search_ms = stages.search_ms,
+                embed_ms = stages.embed_ms,
+                read_ms = stages.read_ms,
                 windows = windows.len(),
                 "stages"
             );
@@ -523,6 +543,7 @@ impl Engine {
             trace,
             latency_ms: started.elapsed().as_secs_f64() * 1e3,
             check_ms,
+            stages,
         };
         tracing::debug!(
             latency_ms = reply.latency_ms,
@@ -876,7 +897,12 @@ fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Wi
     // Highest cosine of each pool entry to the sentences picked so far, kept up to date.
     let mut redundancy = vec![0.0f32; pool.len()];
     let mut windows: Vec<Window> = Vec::new();
-    for picks in 0..most {
+    // The texts of the sentences picked: the same sentence in another article (a syndicated
+    // story, a republished page) would be read to the same spans, so it is passed over and
+    // does not use up the budget.
+    let mut read: HashSet<&str> = HashSet::new();
+    let mut picks = 0;
+    while picks < most {
         if pool.is_empty() {
             break;
         }
@@ -895,12 +921,18 @@ fn pick_windows(hits: &[PassageHit], qvec: &[f32], cfg: &AnswerConfig) -> Vec<Wi
         for (k, &(_, ph, pi, _)) in pool.iter().enumerate() {
             redundancy[k] = redundancy[k].max(cosine(picked, &hits[ph].sentences[pi].vector));
         }
-        if picks >= cfg.read_sentences && score < top - cfg.read_margin {
-            continue;
-        }
-        let n = hits[h].sentences.len();
+        let hit = &hits[h];
+        let n = hit.sentences.len();
         let start = i.saturating_sub(cfg.window_sentences);
         let end = (i + cfg.window_sentences + 1).min(n);
+        let text = &hit.text[hit.sentences[start].range.start..hit.sentences[end - 1].range.end];
+        if !read.insert(text.trim()) {
+            continue;
+        }
+        picks += 1;
+        if picks > cfg.read_sentences && score < top - cfg.read_margin {
+            continue;
+        }
         // A window already covering this sentence reads it anyway.
         let covered = windows.iter().any(|w| {
             hits[w.hit].article_id == hits[h].article_id
@@ -1044,6 +1076,34 @@ mod tests {
         let texts: Vec<&str> = windows.iter().map(|w| w.text(&hits)).collect();
         assert_eq!(texts.iter().filter(|t| **t == "S1.").count(), 1);
         assert_eq!(texts[0], "S1.");
+    }
+
+    #[test]
+    fn a_story_syndicated_in_two_articles_is_read_once_and_the_budget_goes_on() {
+        let cfg = AnswerConfig {
+            read_sentences: 2,
+            max_read_sentences: 2,
+            window_sentences: 0,
+            diversity: 0.0,
+            ..Default::default()
+        };
+        let story = [
+            ("The deal was signed by Ann Lee.", vec![0.9, 0.436]),
+            ("It closes in May.", vec![0.5, 0.866]),
+        ];
+        let hits = vec![
+            hit("wire", 0, &story, 2.0),
+            hit("reprint", 0, &story, 2.0),
+            hit("other", 4, &[("Ann Lee spoke.", vec![0.7, 0.714])], 1.0),
+        ];
+        let texts: Vec<String> = pick_windows(&hits, &[1.0, 0.0], &cfg)
+            .iter()
+            .map(|w| w.text(&hits).to_owned())
+            .collect();
+        assert_eq!(
+            texts,
+            vec!["The deal was signed by Ann Lee.", "Ann Lee spoke."]
+        );
     }
 
     #[test]
