@@ -17,5 +17,5 @@ pub mod web;
 
 pub use answerable::Abstention;
 pub use config::Config;
-pub use engine::{Candidate, Engine, Ingested, Models, Reply, Retriever, ABSTAIN_MESSAGE};
+pub use engine::{Candidate, Engine, Ingested, Models, Reply, Retriever, Stages, ABSTAIN_MESSAGE};
 pub use library::Library;
