@@ -145,6 +145,10 @@ def adversarial(question, context, answer, pool, rng):
     return question[:s] + alt + question[e:]
 
 
+# The answer text of an adversarial twin: no answer, and not to be distilled (`--distill`).
+TWIN = "\0twin"
+
+
 def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0):
     """One epoch of (question, context, answer_start, answer_text) items; answer None = no
     answer. Contexts follow `mix`: shares of single sentences, sentence windows, paragraphs.
@@ -187,7 +191,7 @@ def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0):
                     sent = ctx[ss[first][0]:ss[last][1]]
                     twin = adversarial(qa["question"], sent, text, pool, rng)
                     if twin:
-                        items.append((twin, sent, None, None))
+                        items.append((twin, sent, None, TWIN))
                 if rng.random() >= neg_rate:
                     continue
                 # A negative: a sentence of the same paragraph that does not hold the
@@ -213,7 +217,8 @@ def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0):
 
 def encode(tok, items, max_len, stride):
     """Tokenised features with start/end token targets; [CLS] (0, 0) when the window holds
-    no answer. A long context becomes overlapping windows."""
+    no answer; and whether it is an adversarial twin. A long context becomes overlapping
+    windows."""
     qs = [q.strip() for q, _, _, _ in items]
     cs = [c for _, c, _, _ in items]
     enc = tok(qs, cs, truncation="only_second", max_length=max_len, stride=stride,
@@ -231,7 +236,7 @@ def encode(tok, items, max_len, stride):
             if ctx_idx and offs[ctx_idx[0]][0] <= a0 and offs[ctx_idx[-1]][1] >= a1:
                 s_tok = next(k for k in ctx_idx if offs[k][1] > a0)
                 e_tok = next(k for k in reversed(ctx_idx) if offs[k][0] < a1)
-        feats.append((ids, enc["token_type_ids"][i], s_tok, e_tok))
+        feats.append((ids, enc["token_type_ids"][i], s_tok, e_tok, text == TWIN))
     return feats
 
 
@@ -260,7 +265,8 @@ def collate(feats, idx):
         mask[r, :len(f[0])] = 1
     st = torch.tensor([feats[k][2] for k in idx])
     en = torch.tensor([feats[k][3] for k in idx])
-    return ids, tt, mask, st, en
+    twin = torch.tensor([feats[k][4] for k in idx])
+    return ids, tt, mask, st, en, twin
 
 
 # --------------------------------------------------------------------------- model
@@ -284,6 +290,23 @@ def trainable(model, freeze_embeddings):
     if freeze_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     return [p for p in model.parameters() if p.requires_grad]
+
+
+def distill_loss(teacher, out, ids, tt, mask, keep, temp):
+    """KL divergence of the student's start and end distributions from the teacher's, at
+    temperature `temp` (scaled by its square, as Hinton et al.), over the rows in `keep`."""
+    with torch.no_grad():
+        t = teacher(input_ids=ids[keep], token_type_ids=tt[keep], attention_mask=mask[keep])
+    pad = mask[keep] == 0
+    total = 0.0
+    for s_log, t_log in ((out.start_logits[keep], t.start_logits),
+                         (out.end_logits[keep], t.end_logits)):
+        s_log = s_log.masked_fill(pad, -1e4) / temp
+        t_log = t_log.masked_fill(pad, -1e4) / temp
+        total = total + torch.nn.functional.kl_div(
+            torch.log_softmax(s_log, -1), torch.log_softmax(t_log, -1),
+            log_target=True, reduction="batchmean")
+    return total / 2 * temp * temp
 
 
 def save_atomic(obj, path):
@@ -311,7 +334,8 @@ def cmd_train(a):
               mix=a.mix, neg_rate=a.neg_rate, seed=a.seed, limit=a.limit,
               freeze_embeddings=not a.train_embeddings, weight_decay=a.weight_decay,
               init=a.init, epoch_offset=a.epoch_offset, max_steps=a.max_steps,
-              adv_rate=a.adv_rate)
+              adv_rate=a.adv_rate, distill=a.distill, distill_weight=a.distill_weight,
+              distill_temp=a.distill_temp)
     state = None
     if a.resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
@@ -364,6 +388,16 @@ def cmd_train(a):
         init = torch.load(hp["init"], weights_only=True)
         missing, unexpected = model.load_state_dict(init, strict=False)
         assert not unexpected and set(missing) <= {"bert.embeddings.word_embeddings.weight"}, missing
+    teacher = None
+    if hp.get("distill"):
+        # The teacher (an earlier run's final.pt) keeps the student's spans where they were
+        # on every window but the adversarial twins, which alone teach something new.
+        teacher = base_model(hp["base"])
+        init = torch.load(hp["distill"], weights_only=True)
+        teacher.load_state_dict(init, strict=False)
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
     params = trainable(model, hp["freeze_embeddings"])
     decay = [p for p in params if p.dim() > 1]
     no_decay = [p for p in params if p.dim() <= 1]
@@ -398,16 +432,20 @@ def cmd_train(a):
     seen_tok, run_loss, n_loss = 0, 0.0, 0
     while epoch < hp["epochs"]:
         for b in range(start_batch, len(order)):
-            ids, tt, mask, st, en = collate(feats, order[b])
+            ids, tt, mask, st, en, twin = collate(feats, order[b])
             out = model(input_ids=ids, token_type_ids=tt, attention_mask=mask,
                         start_positions=st, end_positions=en)
-            out.loss.backward()
+            loss = out.loss
+            if teacher is not None and not bool(twin.all()):
+                loss = (1 - hp["distill_weight"]) * loss + hp["distill_weight"] * distill_loss(
+                    teacher, out, ids, tt, mask, ~twin, hp["distill_temp"])
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
             seen_tok += int(mask.sum())
-            run_loss += float(out.loss)
+            run_loss += float(loss)
             n_loss += 1
             step = epoch * steps_per_epoch + b + 1
             if step % 50 == 0 or step == total:
@@ -671,6 +709,11 @@ def main():
     t.add_argument("--neg-rate", type=float, default=0.5, help="negatives per question")
     t.add_argument("--adv-rate", type=float, default=0.0,
                    help="share of questions that also get an adversarial (unanswerable) twin")
+    t.add_argument("--distill", help="a teacher's final.pt: keep the spans near its own on "
+                   "every window but the adversarial twins")
+    t.add_argument("--distill-weight", type=float, default=0.5,
+                   help="the teacher's share of the loss, against the targets'")
+    t.add_argument("--distill-temp", type=float, default=2.0)
     t.add_argument("--seed", type=int, default=17)
     t.add_argument("--limit", type=int, default=0, help="questions to train on (0 = all)")
     t.add_argument("--train-embeddings", action="store_true",
