@@ -184,8 +184,6 @@ pub struct ReaderConfig {
     pub max_answer_tokens: usize,
     /// Pass BERT token type ids (question 0, context 1) to the reader.
     pub token_type_ids: bool,
-    /// Run the reader's linear layers (but the feed-forward outputs) in int8.
-    pub int8: bool,
 }
 
 impl Default for ReaderConfig {
@@ -197,7 +195,6 @@ impl Default for ReaderConfig {
             max_wait_secs: 20.0,
             max_answer_tokens: 30,
             token_type_ids: true,
-            int8: false,
         }
     }
 }

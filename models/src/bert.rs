@@ -51,46 +51,11 @@ fn default_position() -> String {
 struct Linear {
     weight: Tensor,
     bias: Tensor,
-    int8: Option<Int8>,
-}
-
-/// A linear layer's weight in int8, one scale per output, transposed for `_int_mm`.
-struct Int8 {
-    /// `[in, out]`, int8.
-    weight: Tensor,
-    /// Each output's scale, `[out]`.
-    scales: Tensor,
 }
 
 impl Linear {
     fn apply(&self, x: &Tensor) -> Tensor {
-        match &self.int8 {
-            // Each input row (a token) is quantized at its own scale, multiplied in int8 with
-            // int32 sums, and put back at its row's and each output's scale.
-            Some(q) => {
-                let row = x.abs().amax([1], true).clamp_min(1e-8) / 127.0;
-                let xq = (x / &row).round().to_kind(Kind::Int8);
-                xq.internal_int_mm(&q.weight).to_kind(Kind::Float) * row * &q.scales + &self.bias
-            }
-            None => x.linear(&self.weight, Some(&self.bias)),
-        }
-    }
-
-    /// Quantizes the weight to int8, per output (symmetric, the output's largest weight at
-    /// 127), and lets go of the float32 weight.
-    fn quantize(&mut self) {
-        let scales = (self.weight.abs().amax([1], true) / 127.0).clamp_min(1e-12);
-        let weight = (&self.weight / &scales)
-            .round()
-            .clamp(-127.0, 127.0)
-            .to_kind(Kind::Int8)
-            .tr()
-            .contiguous();
-        self.int8 = Some(Int8 {
-            weight,
-            scales: scales.squeeze_dim(1),
-        });
-        self.weight = Tensor::empty([0], (Kind::Float, Device::Cpu));
+        x.linear(&self.weight, Some(&self.bias))
     }
 }
 
@@ -240,7 +205,6 @@ impl Bert {
             Ok(Linear {
                 weight: get(&format!("{name}.weight"))?,
                 bias: get(&format!("{name}.bias"))?,
-                int8: None,
             })
         };
         let norm = |name: &str| -> Result<Norm> {
@@ -261,7 +225,6 @@ impl Bert {
                 qkv: Linear {
                     weight: Tensor::cat(&[q.weight, k.weight, v.weight], 0),
                     bias: Tensor::cat(&[q.bias, k.bias, v.bias], 0),
-                    int8: None,
                 },
                 attention_out: linear(&format!("{p}attention.output.dense"))?,
                 attention_norm: norm(&format!("{p}attention.output.LayerNorm"))?,
@@ -280,23 +243,6 @@ impl Bert {
             heads: shape.num_attention_heads,
             eps: shape.layer_norm_eps,
         })
-    }
-
-    /// The linear layers in int8 ([`Linear::quantize`]), all but each layer's feed-forward
-    /// output: its input (GELU's output) has outlier features that a per-token scale does
-    /// not hold (int8 there too cost 0.4 F1 on 2,000 SQuAD questions; without it, none).
-    /// Two thirds of the linear FLOPs run about twice as fast on these CPUs, and their
-    /// weights take a quarter of the memory.
-    pub(crate) fn quantize(&mut self) {
-        for layer in &mut self.layers {
-            for linear in [
-                &mut layer.qkv,
-                &mut layer.attention_out,
-                &mut layer.intermediate,
-            ] {
-                linear.quantize();
-            }
-        }
     }
 
     fn norm(&self, x: &Tensor, n: &Norm) -> Tensor {

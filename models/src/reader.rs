@@ -44,9 +44,6 @@ pub struct ReaderConfig {
     /// Give BERT token type ids (question 0, context 1), as the shipped reader was trained.
     /// rust-bert's own QA pipeline does not.
     pub token_types: bool,
-    /// Run the reader's linear layers but the feed-forward outputs in int8, one scale per
-    /// output and per token (the packed BERT pass only).
-    pub int8: bool,
 }
 
 impl ReaderConfig {
@@ -60,7 +57,6 @@ impl ReaderConfig {
             max_seq_len: 384,
             max_question_tokens: 64,
             token_types: true,
-            int8: false,
         }
     }
 }
@@ -146,10 +142,7 @@ impl Reader {
                         .map(Tensor::shallow_clone)
                         .ok_or_else(|| ModelError::Unsupported(format!("no weight named {name}")))
                 };
-                let mut encoder = Bert::new(&vars, "bert.", &BertShape::read(&files.config)?)?;
-                if cfg.int8 {
-                    encoder.quantize();
-                }
+                let encoder = Bert::new(&vars, "bert.", &BertShape::read(&files.config)?)?;
                 Model::Bert {
                     encoder,
                     head: (head("qa_outputs.weight")?, head("qa_outputs.bias")?),
