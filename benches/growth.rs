@@ -20,7 +20,8 @@
 //! index. Ingest speed is measured on its own (BENCHMARKS.md, "Bulk ingest").
 //!
 //! Without CORPUS_DIR (as `cargo test --all-targets` runs it), a smoke run: the files of
-//! `tests/data/`, three copies, the seed questions.
+//! `tests/data/`, three copies, the seed questions; it fails unless every copy is kept and
+//! the seed questions find the seed article at every size.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -60,6 +61,7 @@ fn main() -> Result<()> {
     if copies == 0 {
         bail!("COPIES must be at least 1");
     }
+    let smoke = args.is_empty();
     let questions = read_questions(&question_file, default_article)?;
 
     let dir = tempfile::tempdir()?;
@@ -119,6 +121,7 @@ fn main() -> Result<()> {
         "copies  articles  index MB  RSS MB  p50 ms  p95 ms  search  embed   read  check  recall  answered"
     );
     let mut rows = Vec::new();
+    let mut indexed = 0;
     for copy in 0..copies {
         let mut batch = Vec::with_capacity(originals.len());
         for (i, (rel, text, article)) in originals.iter().enumerate() {
@@ -137,10 +140,23 @@ fn main() -> Result<()> {
             engine.index().upsert(article, &v)?;
         }
         engine.commit()?;
+        // Every copy is kept as new articles, or the corpus would not grow.
+        let articles = engine.articles()?.len();
+        if copy > 0 && articles != indexed + originals.len() {
+            bail!(
+                "copy {copy} added {} articles, not {}: deduplication merged copies",
+                articles - indexed,
+                originals.len()
+            );
+        }
+        indexed = articles;
         if checkpoints.contains(&(copy + 1)) {
             let row = measure(&engine, &questions, &origin, &gold, copy + 1, dir.path())?;
             rows.push(row);
         }
+    }
+    if smoke && rows.iter().any(|r| r.recall < 1.0) {
+        bail!("the seed article's questions must find it at every size");
     }
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
         println!(
@@ -177,6 +193,7 @@ fn main() -> Result<()> {
 /// One checkpoint's figures.
 struct Row {
     articles: usize,
+    recall: f64,
     p50: f64,
     p95: f64,
     search: f64,
@@ -223,6 +240,7 @@ fn measure(
     };
     let row = Row {
         articles,
+        recall: recalled as f64 / with_gold.max(1) as f64,
         p50: p(&mut total, 0.5),
         p95: p(&mut total, 0.95),
         search: p(&mut search, 0.5),
@@ -238,7 +256,7 @@ fn measure(
         p(&mut embed, 0.5),
         p(&mut read, 0.5),
         row.check,
-        100.0 * recalled as f64 / with_gold.max(1) as f64,
+        100.0 * row.recall,
         100.0 * answered as f64 / questions.len().max(1) as f64,
     );
     Ok(row)
