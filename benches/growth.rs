@@ -31,6 +31,10 @@ use anyhow::{bail, Context, Result};
 use newsqa::{Config, Engine};
 use newsqa_index::{Article, Metadata};
 
+mod common;
+
+use common::{percentile, rss_mb};
+
 /// A question with the file (relative to the corpus) that answers it, if any.
 struct Question {
     text: String,
@@ -151,7 +155,15 @@ fn main() -> Result<()> {
         }
         indexed = articles;
         if checkpoints.contains(&(copy + 1)) {
-            let row = measure(&engine, &questions, &origin, &gold, copy + 1, dir.path())?;
+            let row = measure(
+                &engine,
+                &questions,
+                &origin,
+                &gold,
+                copy + 1,
+                indexed,
+                dir.path(),
+            )?;
             rows.push(row);
         }
     }
@@ -206,6 +218,7 @@ fn measure(
     origin: &HashMap<String, String>,
     gold: &HashMap<&str, &str>,
     copies: usize,
+    articles: usize,
     dir: &Path,
 ) -> Result<Row> {
     // A few questions first, so that the index's pages are read in before the timing.
@@ -233,18 +246,16 @@ fn measure(
             recalled += usize::from(found.contains(want));
         }
     }
-    let articles = engine.articles()?.len();
-    let p = |v: &mut Vec<f64>, q: f64| {
+    for v in [&mut total, &mut search, &mut embed, &mut read, &mut check] {
         v.sort_by(f64::total_cmp);
-        v[((v.len() - 1) as f64 * q).round() as usize]
-    };
+    }
     let row = Row {
         articles,
         recall: recalled as f64 / with_gold.max(1) as f64,
-        p50: p(&mut total, 0.5),
-        p95: p(&mut total, 0.95),
-        search: p(&mut search, 0.5),
-        check: p(&mut check, 0.5),
+        p50: percentile(&total, 0.5),
+        p95: percentile(&total, 0.95),
+        search: percentile(&search, 0.5),
+        check: percentile(&check, 0.5),
     };
     println!(
         "{copies:>6}  {articles:>8}  {:>8.1}  {:>6.0}  {:>6.1}  {:>6.1}  {:>6.1}  {:>5.1}  {:>5.1}  {:>5.1}  {:>5.1}%  {:>7.1}%",
@@ -253,8 +264,8 @@ fn measure(
         row.p50,
         row.p95,
         row.search,
-        p(&mut embed, 0.5),
-        p(&mut read, 0.5),
+        percentile(&embed, 0.5),
+        percentile(&read, 0.5),
         row.check,
         100.0 * row.recall,
         100.0 * answered as f64 / questions.len().max(1) as f64,
@@ -338,16 +349,6 @@ fn read_questions(path: &str, default_article: Option<String>) -> Result<Vec<Que
             })
         })
         .collect()
-}
-
-/// Resident memory of this process, in MB.
-fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Size of the files under `dir`, in MB.

@@ -19,33 +19,11 @@ use anyhow::{bail, Context, Result};
 use newsqa::{Config, Library};
 use newsqa_bot::backend::{Backend, Outcome, Source};
 
+mod common;
+
+use common::{peak_mb, percentile, rss_mb};
+
 const GUILD: u64 = 4242;
-
-/// Resident memory of this process, in MB (`VmRSS` of /proc/self/status).
-fn rss_mb() -> f64 {
-    status_mb("VmRSS:")
-}
-
-/// The most memory this process has held resident so far, in MB (`VmHWM`).
-fn peak_mb() -> f64 {
-    status_mb("VmHWM:")
-}
-
-fn status_mb(key: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args()
