@@ -231,6 +231,10 @@ pub struct AnswerConfig {
     pub read_margin: f32,
     /// Most sentences read for one question.
     pub max_read_sentences: usize,
+    /// When the best answer of the first `read_sentences` already has at least this
+    /// confidence, the further sentences within `read_margin` are not read. 0 = read them all
+    /// in one pass (what a `--details` run for `scripts/tune_fusion.py` needs).
+    pub confident_stop: f32,
     /// Neighbouring sentences on each side of a best sentence in its reader window.
     pub window_sentences: usize,
     /// Spans the reader returns per window.
@@ -287,6 +291,7 @@ impl Default for AnswerConfig {
             read_sentences: 3,
             read_margin: 0.4,
             max_read_sentences: 9,
+            confident_stop: 0.35,
             window_sentences: 0,
             spans_per_window: 3,
             diversity: 0.3,

@@ -469,19 +469,6 @@ impl Engine {
                 .unwrap_or_default();
             let embedded = started.elapsed();
             let windows = pick_windows(&hits, &qvec, cfg);
-            let contexts = windows.iter().map(|w| w.text(&hits).to_owned()).collect();
-            let spans = self
-                .reader
-                .read(question, contexts, cfg.spans_per_window, wait)?;
-            stages.embed_ms = (embedded - searched).as_secs_f64() * 1e3;
-            stages.read_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3;
-            tracing::debug!(
-                search_ms = stages.search_ms,
-                embed_ms = stages.embed_ms,
-                read_ms = stages.read_ms,
-                windows = windows.len(),
-                "stages"
-            );
             trace = windows
                 .iter()
                 .map(|w| {
@@ -495,17 +482,52 @@ impl Engine {
                     }
                 })
                 .collect();
-            for span in spans.into_iter().flatten() {
-                let w = &windows[span.context];
-                let candidate = w.candidate(&hits, &qvec, &span, cfg);
-                trace[span.context].no_answer = span.no_answer as f32;
-                trace[span.context].spans.push((
-                    span.text.clone(),
-                    span.score as f32,
-                    candidate.is_some(),
-                ));
-                candidates.extend(candidate);
+            // The first picks are read at once; the further ones (close calls of the ranking)
+            // only when none of the first gave a confident answer.
+            let first = if cfg.confident_stop > 0.0 {
+                cfg.read_sentences.max(1).min(windows.len())
+            } else {
+                windows.len()
+            };
+            let confident =
+                |c: &Candidate| c.score >= cfg.confident_stop && c.similarity >= cfg.min_similarity;
+            let mut read = 0;
+            for pass in [0..first, first..windows.len()] {
+                if pass.is_empty() || (pass.start > 0 && candidates.iter().any(confident)) {
+                    continue;
+                }
+                let contexts = windows[pass.clone()]
+                    .iter()
+                    .map(|w| w.text(&hits).to_owned())
+                    .collect();
+                let spans = self
+                    .reader
+                    .read(question, contexts, cfg.spans_per_window, wait)?;
+                for span in spans.into_iter().flatten() {
+                    let k = pass.start + span.context;
+                    let candidate = windows[k].candidate(&hits, &qvec, &span, cfg);
+                    trace[k].no_answer = span.no_answer as f32;
+                    trace[k].spans.push((
+                        span.text.clone(),
+                        span.score as f32,
+                        candidate.is_some(),
+                    ));
+                    candidates.extend(candidate);
+                }
+                read = pass.end;
             }
+            // The trace holds the windows read.
+            trace.truncate(read);
+            stages.embed_ms = (embedded - searched).as_secs_f64() * 1e3;
+            stages.read_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3;
+            tracing::debug!(
+                search_ms = stages.search_ms,
+                embed_ms = stages.embed_ms,
+                read_ms = stages.read_ms,
+                windows = windows.len(),
+                read,
+                "stages"
+            );
             candidates = dedup(candidates);
             agree(&mut candidates, cfg.agreement_weight);
         }

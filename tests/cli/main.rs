@@ -10,5 +10,6 @@ mod crash;
 mod eval;
 mod feeds;
 mod ingest;
+mod reading;
 mod retriever;
 mod web;
