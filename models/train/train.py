@@ -149,12 +149,16 @@ def adversarial(question, context, answer, pool, rng):
 TWIN = "\0twin"
 
 
-def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0):
-    """One epoch of (question, context, answer_start, answer_text) items; answer None = no
-    answer. Contexts follow `mix`: shares of single sentences, sentence windows, paragraphs.
-    `adv_rate`: the share of questions that also get an adversarial twin (`adversarial`),
-    read against the answer's own sentence, with the target at [CLS]."""
+def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0, twin_context="sentence"):
+    """One epoch of (question, context, answer_start, answer_text, group) items; answer None
+    = no answer; `group` numbers the question, so its answer context and its negative can be
+    normalised together (`--shared-norm`). Contexts follow `mix`: shares of single sentences,
+    sentence windows, paragraphs. `adv_rate`: the share of questions that also get an
+    adversarial twin (`adversarial`), with the target at [CLS], read against the answer's
+    own sentence (`twin_context` "sentence") or against the question's answer context, of
+    whatever length `mix` drew ("window"). A twin is a group of its own."""
     items = []
+    group = 0
     for art in articles:
         paras = art["paragraphs"]
         sents = [split_sentences(p["context"]) for p in paras]
@@ -186,12 +190,16 @@ def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0):
                 else:
                     lo, hi = 0, len(ss) - 1
                 c0, c1 = ss[lo][0], ss[hi][1]
-                items.append((qa["question"], ctx[c0:c1], a0 - c0, text))
+                group += 1
+                items.append((qa["question"], ctx[c0:c1], a0 - c0, text, group))
                 if adv_rate and rng.random() < adv_rate:
-                    sent = ctx[ss[first][0]:ss[last][1]]
+                    if twin_context == "window":
+                        sent = ctx[c0:c1]
+                    else:
+                        sent = ctx[ss[first][0]:ss[last][1]]
                     twin = adversarial(qa["question"], sent, text, pool, rng)
                     if twin:
-                        items.append((twin, sent, None, TWIN))
+                        items.append((twin, sent, None, TWIN, -group))
                 if rng.random() >= neg_rate:
                     continue
                 # A negative: a sentence of the same paragraph that does not hold the
@@ -211,22 +219,22 @@ def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0):
                     j = min(len(oss) - 1, i + (1 if rng.random() < 0.3 else 0))
                     neg = paras[pj]["context"][oss[i][0]:oss[j][1]]
                 if neg and text.lower() not in neg.lower() and len(neg.strip()) > 10:
-                    items.append((qa["question"], neg, None, None))
+                    items.append((qa["question"], neg, None, None, group))
     return items
 
 
 def encode(tok, items, max_len, stride):
     """Tokenised features with start/end token targets; [CLS] (0, 0) when the window holds
-    no answer; and whether it is an adversarial twin. A long context becomes overlapping
-    windows."""
-    qs = [q.strip() for q, _, _, _ in items]
-    cs = [c for _, c, _, _ in items]
+    no answer; whether it is an adversarial twin; and its question's group. A long context
+    becomes overlapping windows, all in the question's group."""
+    qs = [it[0].strip() for it in items]
+    cs = [it[1] for it in items]
     enc = tok(qs, cs, truncation="only_second", max_length=max_len, stride=stride,
               return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
     feats = []
     for i, ids in enumerate(enc["input_ids"]):
         src = enc["overflow_to_sample_mapping"][i]
-        _, _, a0, text = items[src]
+        _, _, a0, text, group = items[src]
         seq = enc.sequence_ids(i)
         offs = enc["offset_mapping"][i]
         s_tok = e_tok = 0
@@ -236,12 +244,33 @@ def encode(tok, items, max_len, stride):
             if ctx_idx and offs[ctx_idx[0]][0] <= a0 and offs[ctx_idx[-1]][1] >= a1:
                 s_tok = next(k for k in ctx_idx if offs[k][1] > a0)
                 e_tok = next(k for k in reversed(ctx_idx) if offs[k][0] < a1)
-        feats.append((ids, enc["token_type_ids"][i], s_tok, e_tok, text == TWIN))
+        feats.append((ids, enc["token_type_ids"][i], s_tok, e_tok, text == TWIN, group))
     return feats
 
 
-def batches(feats, batch, rng):
-    """Length-bucketed batches (little padding), in random order."""
+def batches(feats, batch, rng, grouped=False):
+    """Length-bucketed batches (little padding), in random order. `grouped`: a question's
+    windows (answer context, negatives, a long paragraph's overflow) share a batch."""
+    if grouped:
+        groups = {}
+        for k, f in enumerate(feats):
+            groups.setdefault(f[5], []).append(k)
+        units = list(groups.values())
+        rng.shuffle(units)
+        out = []
+        chunk = batch * 50
+        for c in range(0, len(units), chunk):
+            part = sorted(units[c:c + chunk], key=lambda u: max(len(feats[k][0]) for k in u))
+            cur = []
+            for u in part:
+                if cur and len(cur) + len(u) > batch:
+                    out.append(cur)
+                    cur = []
+                cur += u
+            if cur:
+                out.append(cur)
+        rng.shuffle(out)
+        return out
     order = list(range(len(feats)))
     rng.shuffle(order)
     out = []
@@ -266,7 +295,8 @@ def collate(feats, idx):
     st = torch.tensor([feats[k][2] for k in idx])
     en = torch.tensor([feats[k][3] for k in idx])
     twin = torch.tensor([feats[k][4] for k in idx])
-    return ids, tt, mask, st, en, twin
+    group = torch.tensor([feats[k][5] for k in idx])
+    return ids, tt, mask, st, en, twin, group
 
 
 # --------------------------------------------------------------------------- model
@@ -309,6 +339,33 @@ def distill_loss(teacher, out, ids, tt, mask, keep, temp):
     return total / 2 * temp * temp
 
 
+def shared_norm_loss(out, tt, mask, st, en, group):
+    """Shared normalisation (Clark and Gardner, 2018): for each question whose answer window
+    shares the batch with other windows of the question (its negative, a long paragraph's
+    other windows), the start and end distributions are taken over the context tokens of
+    all of them together, so the gold span must outscore every span of the question's other
+    windows on one scale. The engine compares raw span logits across the sentences it
+    reads; per-window targets alone never ask for that. Mean over such questions (None if
+    none)."""
+    ctx = (tt == 1) & (mask == 1)
+    width = tt.shape[1]
+    losses = []
+    for g in torch.unique(group[(st > 0) & (group > 0)]).tolist():
+        rows = (group == g).nonzero().flatten()
+        if len(rows) < 2:
+            continue
+        # A long paragraph's windows overlap, so the answer may be in more than one: the
+        # target is the probability mass on all its copies.
+        at = (st[rows] > 0).nonzero().flatten()
+        for logits, target in ((out.start_logits, st), (out.end_logits, en)):
+            lg = logits[rows].masked_fill(~ctx[rows], -1e4).flatten()
+            pos = at * width + target[rows[at]]
+            losses.append(-torch.logsumexp(torch.log_softmax(lg, -1)[pos], 0))
+    if not losses:
+        return None
+    return torch.stack(losses).sum() / (len(losses) / 2)
+
+
 def save_atomic(obj, path):
     tmp = str(path) + ".tmp"
     torch.save(obj, tmp)
@@ -335,7 +392,8 @@ def cmd_train(a):
               freeze_embeddings=not a.train_embeddings, weight_decay=a.weight_decay,
               init=a.init, epoch_offset=a.epoch_offset, max_steps=a.max_steps,
               adv_rate=a.adv_rate, distill=a.distill, distill_weight=a.distill_weight,
-              distill_temp=a.distill_temp)
+              distill_temp=a.distill_temp, twin_context=a.twin_context,
+              shared_norm=a.shared_norm)
     state = None
     if a.resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
@@ -368,9 +426,10 @@ def cmd_train(a):
     def epoch_data(epoch):
         # A later stage (--epoch-offset) draws other contexts and negatives than the first.
         rng = random.Random(hp["seed"] * 1000 + epoch + hp.get("epoch_offset", 0))
-        items = build_examples(articles, rng, hp["mix"], hp["neg_rate"], hp.get("adv_rate", 0.0))
+        items = build_examples(articles, rng, hp["mix"], hp["neg_rate"], hp.get("adv_rate", 0.0),
+                               hp.get("twin_context", "sentence"))
         feats = encode(tok, items, hp["max_len"], hp["stride"])
-        return items, feats, batches(feats, hp["batch"], rng)
+        return items, feats, batches(feats, hp["batch"], rng, grouped=bool(hp.get("shared_norm")))
 
     items, feats, order = epoch_data(0)
     steps_per_epoch = len(order)
@@ -432,13 +491,17 @@ def cmd_train(a):
     seen_tok, run_loss, n_loss = 0, 0.0, 0
     while epoch < hp["epochs"]:
         for b in range(start_batch, len(order)):
-            ids, tt, mask, st, en, twin = collate(feats, order[b])
+            ids, tt, mask, st, en, twin, group = collate(feats, order[b])
             out = model(input_ids=ids, token_type_ids=tt, attention_mask=mask,
                         start_positions=st, end_positions=en)
             loss = out.loss
             if teacher is not None and not bool(twin.all()):
                 loss = (1 - hp["distill_weight"]) * loss + hp["distill_weight"] * distill_loss(
                     teacher, out, ids, tt, mask, ~twin, hp["distill_temp"])
+            if hp.get("shared_norm"):
+                shared = shared_norm_loss(out, tt, mask, st, en, group)
+                if shared is not None:
+                    loss = loss + hp["shared_norm"] * shared
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -709,6 +772,12 @@ def main():
     t.add_argument("--neg-rate", type=float, default=0.5, help="negatives per question")
     t.add_argument("--adv-rate", type=float, default=0.0,
                    help="share of questions that also get an adversarial (unanswerable) twin")
+    t.add_argument("--twin-context", choices=["sentence", "window"], default="sentence",
+                   help="read a twin against the answer's sentence, or against the question's "
+                        "own answer context (sentence, window or paragraph, as --mix drew)")
+    t.add_argument("--shared-norm", type=float, default=0.0,
+                   help="weight of a loss that normalises a question's windows together, so "
+                        "its gold span outscores the spans of its negatives (0 = off)")
     t.add_argument("--distill", help="a teacher's final.pt: keep the spans near its own on "
                    "every window but the adversarial twins")
     t.add_argument("--distill-weight", type=float, default=0.5,
