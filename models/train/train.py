@@ -250,34 +250,28 @@ def encode(tok, items, max_len, stride):
 
 def batches(feats, batch, rng, grouped=False):
     """Length-bucketed batches (little padding), in random order. `grouped`: a question's
-    windows (answer context, negatives, a long paragraph's overflow) share a batch."""
+    windows (answer context, negatives, a long paragraph's overflow) share a batch, which
+    then holds whole questions up to `batch` windows."""
     if grouped:
         groups = {}
         for k, f in enumerate(feats):
             groups.setdefault(f[5], []).append(k)
         units = list(groups.values())
-        rng.shuffle(units)
-        out = []
-        chunk = batch * 50
-        for c in range(0, len(units), chunk):
-            part = sorted(units[c:c + chunk], key=lambda u: max(len(feats[k][0]) for k in u))
-            cur = []
-            for u in part:
-                if cur and len(cur) + len(u) > batch:
-                    out.append(cur)
-                    cur = []
-                cur += u
-            if cur:
-                out.append(cur)
-        rng.shuffle(out)
-        return out
-    order = list(range(len(feats)))
-    rng.shuffle(order)
+    else:
+        units = [[k] for k in range(len(feats))]
+    rng.shuffle(units)
     out = []
     chunk = batch * 50
-    for c in range(0, len(order), chunk):
-        part = sorted(order[c:c + chunk], key=lambda k: len(feats[k][0]))
-        out += [part[b:b + batch] for b in range(0, len(part), batch)]
+    for c in range(0, len(units), chunk):
+        part = sorted(units[c:c + chunk], key=lambda u: max(len(feats[k][0]) for k in u))
+        cur = []
+        for u in part:
+            if cur and len(cur) + len(u) > batch:
+                out.append(cur)
+                cur = []
+            cur += u
+        if cur:
+            out.append(cur)
     rng.shuffle(out)
     return out
 
