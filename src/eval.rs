@@ -227,6 +227,11 @@ pub struct Report {
     pub check_p50_ms: f64,
     /// 95th percentile time of the answerability check.
     pub check_p95_ms: f64,
+    /// Median time of each stage before the check: BM25 search, the question's embedding,
+    /// and choosing and reading the sentences.
+    pub search_p50_ms: f64,
+    pub embed_p50_ms: f64,
+    pub read_p50_ms: f64,
     /// Questions asked.
     pub questions: usize,
     /// By kind of question, where the file gives kinds (the news set).
@@ -300,6 +305,7 @@ pub fn run(
     let mut recalled = 0;
     let mut latencies = Vec::with_capacity(questions.len());
     let mut checks = Vec::with_capacity(questions.len());
+    let (mut searches, mut embeds, mut reads) = (Vec::new(), Vec::new(), Vec::new());
     let mut by_kind: std::collections::BTreeMap<String, KindReport> = Default::default();
     for q in questions {
         let reply = engine
@@ -307,6 +313,9 @@ pub fn run(
             .with_context(|| format!("asking {:?}", q.question))?;
         latencies.push(reply.latency_ms);
         checks.push(reply.check_ms);
+        searches.push(reply.stages.search_ms);
+        embeds.push(reply.stages.embed_ms);
+        reads.push(reply.stages.read_ms);
         let prediction = reply.best.as_ref().map(|b| b.answer.as_str());
         if let Some(kind) = &q.kind {
             let k = by_kind.entry(kind.clone()).or_default();
@@ -392,8 +401,15 @@ pub fn run(
         }
         progress();
     }
-    latencies.sort_by(f64::total_cmp);
-    checks.sort_by(f64::total_cmp);
+    for v in [
+        &mut latencies,
+        &mut checks,
+        &mut searches,
+        &mut embeds,
+        &mut reads,
+    ] {
+        v.sort_by(f64::total_cmp);
+    }
     let pct_of = |v: &[f64], p: f64| {
         if v.is_empty() {
             0.0
@@ -419,6 +435,9 @@ pub fn run(
         p95_ms: round2(pct(0.95)),
         check_p50_ms: round2(pct_of(&checks, 0.5)),
         check_p95_ms: round2(pct_of(&checks, 0.95)),
+        search_p50_ms: round2(pct_of(&searches, 0.5)),
+        embed_p50_ms: round2(pct_of(&embeds, 0.5)),
+        read_p50_ms: round2(pct_of(&reads, 0.5)),
         questions: questions.len(),
         by_kind: by_kind
             .into_iter()

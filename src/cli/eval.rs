@@ -95,6 +95,10 @@ pub(crate) fn run_eval(
             "latency        p50 {:.1} ms, p95 {:.1} ms (answerability check: p50 {:.2} ms, p95 {:.2} ms)",
             r.p50_ms, r.p95_ms, r.check_p50_ms, r.check_p95_ms
         );
+        println!(
+            "stages, p50    search {:.1} ms, question embedding {:.1} ms, reading {:.1} ms",
+            r.search_p50_ms, r.embed_p50_ms, r.read_p50_ms
+        );
         if !no_ingest {
             println!("ingest         {ingest_s:.1} s");
         }

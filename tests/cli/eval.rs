@@ -62,6 +62,15 @@ fn eval_reports_quality_abstention_recall_and_latency() {
     // The World Cup question shares no word with either context, so nothing is retrieved.
     assert_eq!(report["recall_at_k"], 75.0);
     assert!(report["p95_ms"].as_f64().unwrap() >= report["p50_ms"].as_f64().unwrap());
+    // Three of the four questions retrieve something, so the median question embeds and reads.
+    for stage in ["search_p50_ms", "embed_p50_ms", "read_p50_ms"] {
+        let ms = report[stage].as_f64().unwrap_or(-1.0);
+        assert!(ms > 0.0, "{stage}: {report}");
+        assert!(
+            ms <= report["p50_ms"].as_f64().unwrap() + 0.01,
+            "{stage}: {report}"
+        );
+    }
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&details)
         .unwrap()
         .lines()
