@@ -271,9 +271,10 @@ pub struct Models {
 }
 
 impl Models {
-    /// Loads the reader and the encoder named by the config, each on its own thread.
+    /// Loads the reader and the encoder named by the config, on the one thread that runs
+    /// them both (`newsqa_models`' worker module says why one).
     pub fn load(config: &Config) -> Result<Models> {
-        newsqa_models::set_threads(config.reader.threads);
+        newsqa_models::set_threads(config.reader.threads).context("setting the model threads")?;
         let mut reader_cfg = ReaderConfig::new(&config.reader.model);
         reader_cfg.queue = config.reader.queue;
         let max_wait = (config.reader.max_wait_secs > 0.0)

@@ -20,7 +20,7 @@ use crate::{ModelError, Result};
 pub struct EncoderConfig {
     /// A sentence-transformers directory (modules.json, 1_Pooling/, weights).
     pub dir: PathBuf,
-    /// Requests that may wait before callers are told it is busy.
+    /// Requests that may wait, or run, before callers that will not wait are told it is busy.
     pub queue: usize,
     /// As [`crate::ReaderConfig::max_wait`].
     pub max_wait: Option<std::time::Duration>,
@@ -197,7 +197,8 @@ fn load_packed(files: &ModelFiles, sbert: &Path, tokenizer_config: &Path) -> Res
 }
 
 impl Encoder {
-    /// Loads the encoder from a local sentence-transformers directory on its own thread.
+    /// Loads the encoder from a local sentence-transformers directory onto the model thread
+    /// ([`crate::worker`]).
     pub fn load(cfg: &EncoderConfig) -> Result<Encoder> {
         // Check the files here, so that a bad directory fails before a thread starts.
         let dir = cfg.dir.clone();
@@ -211,6 +212,12 @@ impl Encoder {
             worker,
             batch_size: cfg.batch_size.max(1),
         })
+    }
+
+    /// The thread the encoder runs on.
+    #[cfg(test)]
+    pub(crate) fn thread(&self) -> Result<std::thread::ThreadId> {
+        self.worker.run(true, |_| Ok(std::thread::current().id()))
     }
 
     /// Embeds texts into unit-length vectors, in input order. Texts are batched by length so that

@@ -19,9 +19,34 @@ pub use encoder::{cosine, Encoder, EncoderConfig};
 pub use error::{ModelError, Result};
 pub use reader::{Reader, ReaderConfig, Span};
 
-/// Sets the number of threads libtorch uses for one operation (shared by both models).
-pub fn set_threads(threads: usize) {
+/// Sets the number of threads libtorch uses for one operation, on the thread that runs every
+/// model (libtorch's setting holds for the thread that makes it).
+pub fn set_threads(threads: usize) -> Result<()> {
     if threads > 0 {
-        tch::set_num_threads(threads as i32);
+        worker::Lane::shared()?.run(move || tch::set_num_threads(threads as i32))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reader_and_the_encoder_run_on_one_thread() {
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let reader = Reader::load(&ReaderConfig::new(format!("{dir}/minilm-squad"))).unwrap();
+        let encoder =
+            Encoder::load(&EncoderConfig::new(format!("{dir}/all-minilm-l6-v2"))).unwrap();
+        let thread = reader.thread().unwrap();
+        assert_eq!(encoder.thread().unwrap(), thread);
+        assert_ne!(thread, std::thread::current().id());
+        // ...and the thread count is set where the models run, not where it is called.
+        let lane = worker::Lane::shared().unwrap();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        set_threads(1).unwrap();
+        assert_eq!(lane.run(tch::get_num_threads).unwrap(), 1);
+        set_threads(cores).unwrap();
+        assert_eq!(lane.run(tch::get_num_threads).unwrap(), cores as i32);
     }
 }

@@ -30,7 +30,8 @@ use crate::{ModelError, Result};
 pub struct ReaderConfig {
     /// Directory with config.json, vocab and weights.
     pub dir: PathBuf,
-    /// Requests that may wait for the reader before callers are told it is busy.
+    /// Requests that may wait for the reader, or run, before callers that will not wait are
+    /// told it is busy.
     pub queue: usize,
     /// Callers that will not wait are told "busy" when the requests ahead are expected to
     /// take longer than this (from the measured time per request); `None`: the queue alone.
@@ -108,7 +109,7 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Loads the reader from a local directory on its own thread.
+    /// Loads the reader from a local directory onto the model thread ([`crate::worker`]).
     pub fn load(cfg: &ReaderConfig) -> Result<Reader> {
         let files = ModelFiles::find(&cfg.dir)?;
         let max_wait = cfg.max_wait;
@@ -178,6 +179,12 @@ impl Reader {
         })?
         .with_max_wait(max_wait);
         Ok(Reader { worker })
+    }
+
+    /// The thread the reader runs on.
+    #[cfg(test)]
+    pub(crate) fn thread(&self) -> Result<std::thread::ThreadId> {
+        self.worker.run(true, |_| Ok(std::thread::current().id()))
     }
 
     /// Reads every context in one batched forward pass and returns the best `top_k` spans of

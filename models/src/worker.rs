@@ -1,49 +1,163 @@
-//! One model on one thread, fed by a bounded queue, answering on a reply channel.
+//! The models' jobs, run on one thread of their own (a [`Lane`]), each model fed by a bounded
+//! queue and answering on a reply channel.
+//!
+//! **One thread for all models.** libtorch runs its parallel work with GNU OpenMP, which gives
+//! every thread that starts parallel work its own team of threads. With more of those threads
+//! than cores (a reader thread and an encoder thread, each with a team of 2, on 2 cores),
+//! OpenMP stops spinning between parallel regions and puts its threads to sleep instead, tens of
+//! thousands of sleeps and wake-ups a second: a reading took about 1.5 times as long, and a
+//! question's embedding twice as long (BENCHMARKS.md). So every model of the process runs on
+//! [`Lane::shared`], one thread and one team: the models take turns, which on a CPU costs
+//! nothing, since each of them already uses every core.
 //!
 //! A job that panics answers its own request with [`ModelError::Panicked`]; the thread and the
 //! model live on and serve the next job. The model is only ever lent out as `&M`, so a panic
 //! cannot leave it half-changed.
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::{ModelError, Result};
 
+type Task = Box<dyn FnOnce() + Send>;
 type Job<M> = Box<dyn FnOnce(&M) + Send>;
 
-/// A handle to a model running on its own thread. Cloning shares the thread.
+thread_local! {
+    /// The models of the lane whose thread this is, by slot.
+    static SLOTS: RefCell<Vec<Option<Box<dyn Any>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One thread that runs the jobs of every model loaded on it, one job at a time, in the order
+/// they came. Cheap to clone.
+#[derive(Clone)]
+pub struct Lane {
+    tasks: mpsc::Sender<Task>,
+    /// The expected time of the jobs queued or running, in microseconds.
+    queued_micros: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lane")
+            .field("queued_micros", &self.queued_micros.load(Ordering::SeqCst))
+            .finish()
+    }
+}
+
+impl Lane {
+    /// A new thread of its own.
+    pub fn new(name: &str) -> Result<Lane> {
+        let (tasks, rx) = mpsc::channel::<Task>();
+        thread::Builder::new()
+            .name(format!("newsqa-{}", name.replace(' ', "-")))
+            .spawn(move || {
+                while let Ok(task) = rx.recv() {
+                    // Tasks catch their own panics (see `Worker::run`); this is the last
+                    // guard, so that nothing a task does can end the thread.
+                    let _ = panic::catch_unwind(AssertUnwindSafe(task));
+                }
+            })
+            .map_err(|_| ModelError::Stopped("model thread"))?;
+        Ok(Lane {
+            tasks,
+            queued_micros: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The process's one model thread, started on first use.
+    pub fn shared() -> Result<Lane> {
+        static SHARED: OnceLock<Lane> = OnceLock::new();
+        if let Some(lane) = SHARED.get() {
+            return Ok(lane.clone());
+        }
+        let lane = Lane::new("models")?;
+        Ok(SHARED.get_or_init(|| lane).clone())
+    }
+
+    /// Runs `f` on the lane's thread and waits for it.
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Box::new(move || {
+            let _ = tx.send(f());
+        }))?;
+        rx.recv().map_err(|_| ModelError::Stopped("model thread"))
+    }
+
+    /// The time the jobs already queued or running are expected to take.
+    pub fn expected_wait(&self) -> Duration {
+        Duration::from_micros(self.queued_micros.load(Ordering::SeqCst))
+    }
+
+    fn send(&self, task: Task) -> Result<()> {
+        self.tasks
+            .send(task)
+            .map_err(|_| ModelError::Stopped("model thread"))
+    }
+}
+
+/// A model that lives on a [`Lane`]'s thread, with a bounded queue of its own.
 pub struct Worker<M> {
     name: &'static str,
-    jobs: mpsc::SyncSender<Job<M>>,
-    /// Jobs accepted and not yet finished: the one running plus those waiting.
+    lane: Lane,
+    slot: Arc<Slot>,
+    queue: usize,
     pending: Arc<AtomicUsize>,
-    /// A moving average of a job's time on the thread, in microseconds (0 before the first).
     job_micros: Arc<AtomicU64>,
-    /// A caller that will not wait is told "busy" when the expected wait is longer.
     max_wait: Option<Duration>,
+    model: std::marker::PhantomData<fn(&M)>,
 }
 
 impl<M> Clone for Worker<M> {
     fn clone(&self) -> Self {
         Worker {
             name: self.name,
-            jobs: self.jobs.clone(),
+            lane: self.lane.clone(),
+            slot: self.slot.clone(),
+            queue: self.queue,
             pending: self.pending.clone(),
             job_micros: self.job_micros.clone(),
             max_wait: self.max_wait,
+            model: std::marker::PhantomData,
         }
     }
 }
 
-/// Decrements the pending count when a job ends, however it ends.
-struct Done(Arc<AtomicUsize>);
+/// A model's place on its lane's thread; the model is dropped there with the last worker.
+struct Slot {
+    index: usize,
+    lane: Lane,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let index = self.index;
+        let _ = self.lane.send(Box::new(move || {
+            let model = SLOTS.with(|s| s.borrow_mut().get_mut(index).and_then(Option::take));
+            drop(model);
+        }));
+    }
+}
+
+/// Counts a job out of `pending` and its estimate out of the lane's queue, however it ends.
+struct Done {
+    pending: Arc<AtomicUsize>,
+    queued_micros: Arc<AtomicU64>,
+    estimate: u64,
+}
 
 impl Drop for Done {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.pending.fetch_sub(1, Ordering::SeqCst);
+        let _ = self
+            .queued_micros
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
+                Some(q.saturating_sub(self.estimate))
+            });
     }
 }
 
@@ -58,67 +172,85 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl<M: 'static> Worker<M> {
-    /// Starts a thread that builds the model with `load` and then serves jobs.
-    /// Returns once the model has loaded, or with the load error.
+    /// Loads a model on the process's shared lane ([`Lane::shared`]).
     pub fn spawn<F>(name: &'static str, queue: usize, load: F) -> Result<Worker<M>>
     where
         F: FnOnce() -> Result<M> + Send + 'static,
     {
-        let (jobs, rx) = mpsc::sync_channel::<Job<M>>(queue.max(1));
-        let (ready_tx, ready_rx) = mpsc::channel();
-        thread::Builder::new()
-            .name(format!("newsqa-{}", name.replace(' ', "-")))
-            .spawn(move || {
-                let model = match load() {
-                    Ok(m) => {
-                        let _ = ready_tx.send(Ok(()));
-                        m
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
+        Worker::spawn_on(&Lane::shared()?, name, queue, load)
+    }
+
+    /// Loads a model with `load` on `lane`'s thread, where it stays; at most `queue` of its
+    /// jobs wait or run at a time.
+    pub fn spawn_on<F>(lane: &Lane, name: &'static str, queue: usize, load: F) -> Result<Worker<M>>
+    where
+        F: FnOnce() -> Result<M> + Send + 'static,
+    {
+        let index = lane
+            .run(move || {
+                let model = match panic::catch_unwind(AssertUnwindSafe(load)) {
+                    Ok(model) => model?,
+                    Err(p) => {
+                        return Err(ModelError::Panicked {
+                            model: name,
+                            message: panic_message(p.as_ref()),
+                        })
                     }
                 };
-                while let Ok(job) = rx.recv() {
-                    // Jobs catch their own panics (see `run`); this is the last guard, so
-                    // that nothing a job does can end the thread.
-                    let _ = panic::catch_unwind(AssertUnwindSafe(|| job(&model)));
-                }
+                Ok(SLOTS.with(|s| {
+                    let mut slots = s.borrow_mut();
+                    let model: Box<dyn Any> = Box::new(model);
+                    match slots.iter().position(Option::is_none) {
+                        Some(free) => {
+                            slots[free] = Some(model);
+                            free
+                        }
+                        None => {
+                            slots.push(Some(model));
+                            slots.len() - 1
+                        }
+                    }
+                }))
             })
-            .map_err(|_| ModelError::Stopped(name))?;
-        ready_rx.recv().map_err(|_| ModelError::Stopped(name))??;
+            .map_err(|_| ModelError::Stopped(name))??;
         Ok(Worker {
             name,
-            jobs,
+            lane: lane.clone(),
+            slot: Arc::new(Slot {
+                index,
+                lane: lane.clone(),
+            }),
+            queue: queue.max(1),
             pending: Arc::new(AtomicUsize::new(0)),
             job_micros: Arc::new(AtomicU64::new(0)),
             max_wait: None,
+            model: std::marker::PhantomData,
         })
     }
 
-    /// Bounds the wait of callers that will not wait (`run(false, ..)`) by time as well as by
-    /// the queue: they are told "busy" when the jobs ahead are expected to take longer than
-    /// `max_wait`, from the measured time per job.
+    /// Callers that will not wait ([`Worker::run`] with `wait` false) are told "busy" when the
+    /// jobs ahead of theirs on the lane are expected to take longer than this.
     pub fn with_max_wait(mut self, max_wait: Option<Duration>) -> Worker<M> {
         self.max_wait = max_wait;
         self
     }
 
-    /// How long a new job is expected to wait for the ones ahead of it.
+    /// How long a job queued now would wait: the expected time of every job queued or running
+    /// on the lane, this model's and the others' (each job counted at its model's recent
+    /// average).
     pub fn expected_wait(&self) -> Duration {
-        Duration::from_micros(self.job_micros.load(Ordering::SeqCst))
-            .checked_mul(u32::try_from(self.pending()).unwrap_or(u32::MAX))
-            .unwrap_or(Duration::MAX)
+        self.lane.expected_wait()
     }
 
-    /// Jobs accepted and not yet finished (the running one included).
+    /// This model's jobs queued or running.
+    #[cfg(test)]
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::SeqCst)
     }
 
-    /// Runs `f` on the model thread and waits for its result. When `wait` is false and the queue
-    /// is full, returns [`ModelError::Busy`] at once instead of waiting for room. A panic in `f`
-    /// is this request's [`ModelError::Panicked`]; the model thread goes on.
+    /// Runs `f` on the model and returns its result. With `wait` false, a full queue, or a
+    /// wait past `max_wait`, is [`ModelError::Busy`] at once; with `wait` true the caller waits
+    /// its turn however long.
     pub fn run<T, F>(&self, wait: bool, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -127,10 +259,24 @@ impl<M: 'static> Worker<M> {
         if !wait && self.max_wait.is_some_and(|max| self.expected_wait() > max) {
             return Err(ModelError::Busy(self.name));
         }
+        let taken = self.pending.fetch_add(1, Ordering::SeqCst);
+        let estimate = self.job_micros.load(Ordering::SeqCst);
+        self.lane
+            .queued_micros
+            .fetch_add(estimate, Ordering::SeqCst);
+        let done = Done {
+            pending: self.pending.clone(),
+            queued_micros: self.lane.queued_micros.clone(),
+            estimate,
+        };
+        if !wait && taken >= self.queue {
+            return Err(ModelError::Busy(self.name));
+        }
         let (tx, rx) = mpsc::sync_channel(1);
         let name = self.name;
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        let done = Done(self.pending.clone());
+        let index = self.slot.index;
+        // The job holds the slot, so the model outlives every job queued for it.
+        let slot = self.slot.clone();
         let job_micros = self.job_micros.clone();
         let job: Job<M> = Box::new(move |m| {
             let started = Instant::now();
@@ -156,17 +302,21 @@ impl<M: 'static> Worker<M> {
             drop(done);
             let _ = tx.send(out);
         });
-        // A job that is not accepted is dropped here, and its `Done` with it.
-        if wait {
-            self.jobs
-                .send(job)
-                .map_err(|_| ModelError::Stopped(self.name))?;
-        } else {
-            self.jobs.try_send(job).map_err(|e| match e {
-                mpsc::TrySendError::Full(_) => ModelError::Busy(self.name),
-                mpsc::TrySendError::Disconnected(_) => ModelError::Stopped(self.name),
-            })?;
-        }
+        self.lane
+            .send(Box::new(move || {
+                SLOTS.with(|s| {
+                    let slots = s.borrow();
+                    match slots.get(index).and_then(Option::as_ref) {
+                        Some(model) => match model.downcast_ref::<M>() {
+                            Some(m) => job(m),
+                            None => drop(job),
+                        },
+                        None => drop(job),
+                    }
+                });
+                drop(slot);
+            }))
+            .map_err(|_| ModelError::Stopped(self.name))?;
         rx.recv().map_err(|_| ModelError::Stopped(self.name))?
     }
 }
@@ -177,22 +327,32 @@ mod tests {
     use std::sync::Barrier;
     use std::time::Duration;
 
+    /// A worker on a lane of its own, so that tests which hold their lane do not hold others.
+    fn own<M: 'static>(
+        queue: usize,
+        load: impl FnOnce() -> Result<M> + Send + 'static,
+    ) -> Result<Worker<M>> {
+        Worker::spawn_on(&Lane::new("test")?, "test model", queue, load)
+    }
+
     #[test]
     fn jobs_run_on_the_model_thread() {
-        let w = Worker::spawn("test model", 2, || Ok(40)).unwrap();
+        let w = own(2, || Ok(40)).unwrap();
         assert_eq!(w.run(true, |m| Ok(m + 2)).unwrap(), 42);
         assert_eq!(w.pending(), 0);
     }
 
     #[test]
     fn a_failed_load_is_returned_to_the_caller() {
-        let err = Worker::<u32>::spawn("test model", 2, || Err(ModelError::Busy("x"))).err();
+        let lane = Lane::new("test").unwrap();
+        let err =
+            Worker::<u32>::spawn_on(&lane, "test model", 2, || Err(ModelError::Busy("x"))).err();
         assert!(matches!(err, Some(ModelError::Busy("x"))));
     }
 
     #[test]
     fn a_panicking_job_fails_only_its_own_request() {
-        let w = Worker::spawn("test model", 2, || Ok(vec![1u32, 2, 3])).unwrap();
+        let w = own(2, || Ok(vec![1u32, 2, 3])).unwrap();
         #[allow(clippy::useless_vec)]
         let err = w
             .run(true, |m: &Vec<u32>| Ok(m[7]))
@@ -212,7 +372,7 @@ mod tests {
 
     #[test]
     fn callers_that_will_not_wait_are_busy_only_past_the_expected_wait() {
-        let w = Worker::spawn("test model", 64, || Ok(()))
+        let w = own(64, || Ok(()))
             .unwrap()
             .with_max_wait(Some(Duration::from_millis(500)));
         // Measured: a job takes about 100 ms.
@@ -265,9 +425,9 @@ mod tests {
 
     #[test]
     fn a_full_queue_is_busy_not_blocked() {
-        let w = Worker::spawn("test model", 1, || Ok(())).unwrap();
+        let w = own(2, || Ok(())).unwrap();
         let gate = Arc::new(Barrier::new(2));
-        // Occupy the thread (seen by the job's own signal), then fill the one queue slot.
+        // Occupy the thread (seen by the job's own signal), then fill the second place.
         let (started_tx, started_rx) = mpsc::channel();
         let g = gate.clone();
         let w1 = w.clone();
@@ -279,17 +439,81 @@ mod tests {
         });
         started_rx.recv().unwrap();
         assert_eq!(w.pending(), 1);
-        let (ran_tx, ran_rx) = mpsc::channel();
-        let filler: Job<()> = Box::new(move |_| ran_tx.send(()).unwrap());
-        w.jobs
-            .try_send(filler)
-            .expect("the queue has one free slot");
+        let w2 = w.clone();
+        let queued = thread::spawn(move || w2.run(true, |_| Ok(1)));
+        while w.pending() < 2 {
+            thread::yield_now();
+        }
         assert!(matches!(w.run(false, |_| Ok(2)), Err(ModelError::Busy(_))));
-        assert_eq!(w.pending(), 1, "a refused job is not counted");
+        assert_eq!(w.pending(), 2, "a refused job is not counted");
         gate.wait();
         busy.join().unwrap().unwrap();
-        ran_rx.recv().unwrap();
+        assert_eq!(queued.join().unwrap().unwrap(), 1);
         assert_eq!(w.run(false, |_| Ok(3)).unwrap(), 3);
         assert_eq!(w.pending(), 0);
+    }
+
+    #[test]
+    fn models_on_one_lane_share_its_thread_and_its_queue() {
+        let lane = Lane::new("test").unwrap();
+        let a = Worker::spawn_on(&lane, "a", 8, || Ok(thread::current().id())).unwrap();
+        let b = Worker::spawn_on(&lane, "b", 8, || Ok("b")).unwrap();
+        // A job of `a` takes about 100 ms (its average stays near that after one more).
+        a.run(true, |_| Ok(thread::sleep(Duration::from_millis(100))))
+            .unwrap();
+        let ran_a = a
+            .run(true, |&loaded_on| Ok((loaded_on, thread::current().id())))
+            .unwrap();
+        let ran_b = b.run(true, |_| Ok(thread::current().id())).unwrap();
+        assert_eq!(ran_a.0, ran_a.1, "a job runs where its model was loaded");
+        assert_eq!(ran_a.1, ran_b, "both models run on the lane's one thread");
+        assert_ne!(ran_b, thread::current().id());
+        // While a job of `a` runs, `b` expects to wait for it.
+        let gate = Arc::new(Barrier::new(2));
+        let (started_tx, started_rx) = mpsc::channel();
+        let (g, a1) = (gate.clone(), a.clone());
+        let running = thread::spawn(move || {
+            a1.run(true, move |_| {
+                started_tx.send(()).unwrap();
+                Ok(g.wait())
+            })
+        });
+        started_rx.recv().unwrap();
+        assert!(
+            b.expected_wait() >= Duration::from_millis(50),
+            "{:?}",
+            b.expected_wait()
+        );
+        let b = b.with_max_wait(Some(Duration::from_millis(10)));
+        assert!(matches!(
+            b.run(false, |_| Ok(())),
+            Err(ModelError::Busy("b"))
+        ));
+        gate.wait();
+        running.join().unwrap().unwrap();
+        assert_eq!(b.run(false, |&name| Ok(name)).unwrap(), "b");
+        assert_eq!(lane.expected_wait(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_model_is_dropped_on_its_thread_with_its_last_worker() {
+        struct Tell(mpsc::Sender<thread::ThreadId>);
+        impl Drop for Tell {
+            fn drop(&mut self) {
+                let _ = self.0.send(thread::current().id());
+            }
+        }
+        let lane = Lane::new("test").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let w = Worker::spawn_on(&lane, "t", 2, move || Ok(Tell(tx))).unwrap();
+        let lane_thread = w.run(true, |_| Ok(thread::current().id())).unwrap();
+        let w2 = w.clone();
+        drop(w);
+        assert!(rx.try_recv().is_err(), "a clone still holds the model");
+        drop(w2);
+        assert_eq!(rx.recv().unwrap(), lane_thread);
+        // The slot is free for the next model.
+        let next = Worker::spawn_on(&lane, "u", 2, || Ok(5)).unwrap();
+        assert_eq!(next.run(true, |m| Ok(*m)).unwrap(), 5);
     }
 }
