@@ -274,7 +274,8 @@ impl Models {
     /// Loads the reader and the encoder named by the config, on the one thread that runs
     /// them both (`newsqa_models`' worker module says why one).
     pub fn load(config: &Config) -> Result<Models> {
-        newsqa_models::set_threads(config.reader.threads).context("setting the model threads")?;
+        newsqa_models::set_threads(config.reader.threads)
+            .context("setting libtorch's thread count")?;
         let mut reader_cfg = ReaderConfig::new(&config.reader.model);
         reader_cfg.queue = config.reader.queue;
         let max_wait = (config.reader.max_wait_secs > 0.0)

@@ -40,7 +40,7 @@ impl EncoderConfig {
     }
 }
 
-/// A handle to the encoder thread. Cheap to clone.
+/// A handle to the sentence encoder on the model thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Encoder {
     worker: Worker<Model>,

@@ -102,7 +102,7 @@ struct Loaded {
     cfg: ReaderConfig,
 }
 
-/// A handle to the QA reader thread. Cheap to clone.
+/// A handle to the QA reader on the model thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Reader {
     worker: Worker<Loaded>,

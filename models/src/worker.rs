@@ -180,8 +180,8 @@ impl<M: 'static> Worker<M> {
         Worker::spawn_on(&Lane::shared()?, name, queue, load)
     }
 
-    /// Loads a model with `load` on `lane`'s thread, where it stays; at most `queue` of its
-    /// jobs wait or run at a time.
+    /// Loads a model with `load` on `lane`'s thread, where it stays. Callers that will not
+    /// wait are refused once `queue` of its jobs are waiting or running.
     pub fn spawn_on<F>(lane: &Lane, name: &'static str, queue: usize, load: F) -> Result<Worker<M>>
     where
         F: FnOnce() -> Result<M> + Send + 'static,
