@@ -200,7 +200,8 @@ impl Encoder {
     /// Loads the encoder from a local sentence-transformers directory onto the model thread
     /// ([`crate::worker`]).
     pub fn load(cfg: &EncoderConfig) -> Result<Encoder> {
-        // Check the files here, so that a bad directory fails before a thread starts.
+        // Check the files here, so that a bad directory fails before anything is queued on
+        // the model thread.
         let dir = cfg.dir.clone();
         ModelFiles::find(&dir)?;
         let worker = Worker::spawn("sentence encoder", cfg.queue, move || {
