@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 use crate::{ModelError, Result};
 
 type Task = Box<dyn FnOnce() + Send>;
-type Job<M> = Box<dyn FnOnce(&M) + Send>;
 
 thread_local! {
     /// The models of the lane whose thread this is, by slot.
@@ -103,7 +102,6 @@ impl Lane {
 /// A model that lives on a [`Lane`]'s thread, with a bounded queue of its own.
 pub struct Worker<M> {
     name: &'static str,
-    lane: Lane,
     slot: Arc<Slot>,
     queue: usize,
     pending: Arc<AtomicUsize>,
@@ -116,7 +114,6 @@ impl<M> Clone for Worker<M> {
     fn clone(&self) -> Self {
         Worker {
             name: self.name,
-            lane: self.lane.clone(),
             slot: self.slot.clone(),
             queue: self.queue,
             pending: self.pending.clone(),
@@ -215,7 +212,6 @@ impl<M: 'static> Worker<M> {
             .map_err(|_| ModelError::Stopped(name))??;
         Ok(Worker {
             name,
-            lane: lane.clone(),
             slot: Arc::new(Slot {
                 index,
                 lane: lane.clone(),
@@ -239,7 +235,11 @@ impl<M: 'static> Worker<M> {
     /// on the lane, this model's and the others' (each job counted at its model's recent
     /// average).
     pub fn expected_wait(&self) -> Duration {
-        self.lane.expected_wait()
+        self.lane().expected_wait()
+    }
+
+    fn lane(&self) -> &Lane {
+        &self.slot.lane
     }
 
     /// This model's jobs queued or running.
@@ -261,12 +261,11 @@ impl<M: 'static> Worker<M> {
         }
         let taken = self.pending.fetch_add(1, Ordering::SeqCst);
         let estimate = self.job_micros.load(Ordering::SeqCst);
-        self.lane
-            .queued_micros
-            .fetch_add(estimate, Ordering::SeqCst);
+        let queued_micros = self.lane().queued_micros.clone();
+        queued_micros.fetch_add(estimate, Ordering::SeqCst);
         let done = Done {
             pending: self.pending.clone(),
-            queued_micros: self.lane.queued_micros.clone(),
+            queued_micros,
             estimate,
         };
         if !wait && taken >= self.queue {
@@ -274,11 +273,10 @@ impl<M: 'static> Worker<M> {
         }
         let (tx, rx) = mpsc::sync_channel(1);
         let name = self.name;
-        let index = self.slot.index;
         // The job holds the slot, so the model outlives every job queued for it.
         let slot = self.slot.clone();
         let job_micros = self.job_micros.clone();
-        let job: Job<M> = Box::new(move |m| {
+        let job = move |m: &M| {
             let started = Instant::now();
             let out = panic::catch_unwind(AssertUnwindSafe(|| f(m)));
             let took = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
@@ -301,17 +299,15 @@ impl<M: 'static> Worker<M> {
             // No longer pending once the caller can see the result.
             drop(done);
             let _ = tx.send(out);
-        });
-        self.lane
+        };
+        self.lane()
             .send(Box::new(move || {
+                // A job whose model is gone is dropped unrun: its caller hears `Stopped`.
                 SLOTS.with(|s| {
                     let slots = s.borrow();
-                    match slots.get(index).and_then(Option::as_ref) {
-                        Some(model) => match model.downcast_ref::<M>() {
-                            Some(m) => job(m),
-                            None => drop(job),
-                        },
-                        None => drop(job),
+                    let model = slots.get(slot.index).and_then(Option::as_ref);
+                    if let Some(m) = model.and_then(|m| m.downcast_ref::<M>()) {
+                        job(m);
                     }
                 });
                 drop(slot);
