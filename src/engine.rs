@@ -96,6 +96,15 @@ pub struct Candidate {
     pub passage: String,
 }
 
+impl Candidate {
+    /// Whether the candidate reaches `score` and its sentence the similarity floor: the test
+    /// for an answer to give (at `threshold`) and for a first reading to stop at
+    /// (`confident_stop`).
+    fn clears(&self, score: f32, cfg: &AnswerConfig) -> bool {
+        self.score >= score && self.similarity >= cfg.min_similarity
+    }
+}
+
 /// The engine's reply to a question.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reply {
@@ -491,8 +500,7 @@ impl Engine {
             } else {
                 windows.len()
             };
-            let confident =
-                |c: &Candidate| c.score >= cfg.confident_stop && c.similarity >= cfg.min_similarity;
+            let confident = |c: &Candidate| c.clears(cfg.confident_stop, cfg);
             let mut read = 0;
             for pass in [0..first, first..windows.len()] {
                 if pass.is_empty() || (pass.start > 0 && candidates.iter().any(confident)) {
@@ -630,7 +638,7 @@ impl Engine {
             .enumerate()
             .take(cfg.check_candidates.max(1))
         {
-            if c.score < cfg.threshold || c.similarity < cfg.min_similarity {
+            if !c.clears(cfg.threshold, cfg) {
                 break;
             }
             if passes(c)? {
