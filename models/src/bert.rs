@@ -54,6 +54,13 @@ struct Linear {
 }
 
 impl Linear {
+    fn shallow_clone(&self) -> Linear {
+        Linear {
+            weight: self.weight.shallow_clone(),
+            bias: self.bias.shallow_clone(),
+        }
+    }
+
     fn apply(&self, x: &Tensor) -> Tensor {
         x.linear(&self.weight, Some(&self.bias))
     }
@@ -62,6 +69,15 @@ impl Linear {
 struct Norm {
     weight: Tensor,
     bias: Tensor,
+}
+
+impl Norm {
+    fn shallow_clone(&self) -> Norm {
+        Norm {
+            weight: self.weight.shallow_clone(),
+            bias: self.bias.shallow_clone(),
+        }
+    }
 }
 
 struct Layer {
@@ -180,7 +196,35 @@ impl BertShape {
     }
 }
 
+impl Layer {
+    fn shallow_clone(&self) -> Layer {
+        Layer {
+            qkv: self.qkv.shallow_clone(),
+            attention_out: self.attention_out.shallow_clone(),
+            attention_norm: self.attention_norm.shallow_clone(),
+            intermediate: self.intermediate.shallow_clone(),
+            output: self.output.shallow_clone(),
+            output_norm: self.output_norm.shallow_clone(),
+        }
+    }
+}
+
 impl Bert {
+    /// The same model over the same weights (not copied), for another thread: a tensor may be
+    /// sent to another thread but not shared with it.
+    pub(crate) fn shallow_clone(&self) -> Bert {
+        Bert {
+            word: self.word.shallow_clone(),
+            position: self.position.shallow_clone(),
+            token_type: self.token_type.shallow_clone(),
+            embedding_norm: self.embedding_norm.shallow_clone(),
+            layers: self.layers.iter().map(Layer::shallow_clone).collect(),
+            hidden: self.hidden,
+            heads: self.heads,
+            eps: self.eps,
+        }
+    }
+
     /// Takes the weights named `{prefix}embeddings.*` and `{prefix}encoder.layer.N.*` from
     /// `vars` (a rust-bert `VarStore`'s variables). Refuses BERT variants this pass does not
     /// compute (another activation or relative positions).
@@ -257,13 +301,14 @@ impl Bert {
 
     /// Runs the encoder over `ids` (one sequence per entry, no padding), with token type ids
     /// when given (else all 0). Returns the last hidden states of the real tokens.
-    pub(crate) fn forward(&self, ids: &[Vec<i64>], types: Option<&[Vec<i64>]>) -> Packed {
+    pub(crate) fn forward<S: AsRef<[i64]>>(&self, ids: &[S], types: Option<&[Vec<i64>]>) -> Packed {
         let batch = ids.len() as i64;
-        let longest = ids.iter().map(Vec::len).max().unwrap_or(0) as i64;
+        let longest = ids.iter().map(|s| s.as_ref().len()).max().unwrap_or(0) as i64;
         let mut starts = Vec::with_capacity(ids.len() + 1);
         let (mut flat_ids, mut flat_pos, mut flat_types, mut slots) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (i, seq) in ids.iter().enumerate() {
+            let seq = seq.as_ref();
             starts.push(flat_ids.len());
             flat_ids.extend_from_slice(seq);
             flat_pos.extend(0..seq.len() as i64);
@@ -279,7 +324,7 @@ impl Bert {
         let slots = Tensor::from_slice(&slots);
         // Which keys each sequence attends to. Always given: libtorch 2.4 reads an absent mask
         // passed through tch as an undefined tensor and refuses it.
-        let lengths: Vec<i64> = ids.iter().map(|s| s.len() as i64).collect();
+        let lengths: Vec<i64> = ids.iter().map(|s| s.as_ref().len() as i64).collect();
         let mask = Tensor::arange(longest, (Kind::Int64, Device::Cpu))
             .unsqueeze(0)
             .lt_tensor(&Tensor::from_slice(&lengths).unsqueeze(1))

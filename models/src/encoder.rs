@@ -24,7 +24,8 @@ pub struct EncoderConfig {
     pub queue: usize,
     /// As [`crate::ReaderConfig::max_wait`].
     pub max_wait: Option<std::time::Duration>,
-    /// Sentences per forward pass.
+    /// Sentences per forward pass; fewer when they are long, as a batch holds at most
+    /// `batch_size * 32` tokens.
     pub batch_size: usize,
 }
 
@@ -62,41 +63,164 @@ struct PackedEncoder {
 }
 
 impl Model {
-    fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    /// Embeds `texts` in input order, `batch` at a time, texts of about the same length
+    /// together; with `trim`, the heap's free memory is handed back after each batch.
+    fn embed(&self, texts: &[String], batch: usize, trim: bool) -> Result<Vec<Vec<f32>>> {
         match self {
-            Model::Packed(m) => Ok(m.encode(texts)),
-            Model::Pipeline(m) => m.encode(texts).map_err(|source| ModelError::RustBert {
-                model: "sentence encoder",
-                source,
-            }),
+            Model::Packed(m) => Ok(m.embed(texts, batch, trim)),
+            Model::Pipeline(m) => {
+                let mut order: Vec<usize> = (0..texts.len()).collect();
+                order.sort_by_key(|&i| texts[i].len());
+                let mut out = vec![Vec::new(); texts.len()];
+                for chunk in order.chunks(batch) {
+                    let inputs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+                    let vectors = m.encode(&inputs).map_err(|source| ModelError::RustBert {
+                        model: "sentence encoder",
+                        source,
+                    })?;
+                    for (&i, v) in chunk.iter().zip(vectors) {
+                        out[i] = v;
+                    }
+                    if trim {
+                        release_free_memory();
+                    }
+                }
+                Ok(out)
+            }
         }
     }
 }
 
 impl PackedEncoder {
-    /// Unit-length mean of each text's last hidden states, as sentence-transformers pools.
-    fn encode(&self, texts: &[&str]) -> Vec<Vec<f32>> {
-        let ids: Vec<Vec<i64>> = self
-            .tokenizer
+    /// Token ids of each text, truncated to the model's length.
+    fn tokenize(&self, texts: &[String]) -> Vec<Vec<i64>> {
+        self.tokenizer
             .encode_list(texts, self.max_len, &TruncationStrategy::LongestFirst, 0)
             .into_iter()
             .map(|t| t.token_ids)
-            .collect();
-        let packed = tch::no_grad(|| self.bert.forward(&ids, None));
-        let segments: Vec<i64> = (0..ids.len())
-            .flat_map(|i| std::iter::repeat_n(i as i64, packed.starts[i + 1] - packed.starts[i]))
-            .collect();
-        let lengths: Vec<f32> = ids.iter().map(|t| t.len().max(1) as f32).collect();
-        let hidden = packed.states.size()[1];
-        let sums = Tensor::zeros([ids.len() as i64, hidden], (Kind::Float, Device::Cpu)).index_add(
-            0,
-            &Tensor::from_slice(&segments),
-            &packed.states,
-        );
-        let mean = sums / Tensor::from_slice(&lengths).unsqueeze(1);
-        let norm = mean.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-        Vec::<Vec<f32>>::try_from(mean / norm).unwrap_or_default()
+            .collect()
     }
+
+    /// Sorted by token count, most batches hold texts of one length, which the forward pass
+    /// runs without padding, and so without scattering them into a padded layout and back.
+    ///
+    /// The batches are shared among as many streams as libtorch has threads here, each on a
+    /// thread of its own running one libtorch thread: a batch's matrices are too small to be
+    /// worth splitting, and threads that share each operation wait on each other at its end.
+    fn embed(&self, texts: &[String], batch: usize, trim: bool) -> Vec<Vec<f32>> {
+        let ids = self.tokenize(texts);
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let chunks = batches(&order, &ids, batch);
+        let streams = (tch::get_num_threads().max(1) as usize).min(chunks.len());
+        // Stream `s` embeds every `streams`-th batch from the `s`-th.
+        let run = |stream: usize, bert: &Bert| {
+            let mut done = Vec::new();
+            for chunk in chunks.iter().skip(stream).step_by(streams.max(1)) {
+                done.extend(chunk.iter().copied().zip(pool(bert, &ids, chunk)));
+                if trim {
+                    release_free_memory();
+                }
+            }
+            done
+        };
+        let done = if streams <= 1 {
+            vec![run(0, &self.bert)]
+        } else {
+            let _one = OneThread::here();
+            std::thread::scope(|scope| {
+                let helpers: Vec<_> = (1..streams)
+                    .map(|s| {
+                        let bert = self.bert.shallow_clone();
+                        scope.spawn(move || {
+                            let _one = OneThread::here();
+                            run(s, &bert)
+                        })
+                    })
+                    .collect();
+                let mut done = vec![run(0, &self.bert)];
+                for helper in helpers {
+                    done.push(
+                        helper
+                            .join()
+                            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    );
+                }
+                done
+            })
+        };
+        let mut out = vec![Vec::new(); ids.len()];
+        for (i, v) in done.into_iter().flatten() {
+            out[i] = v;
+        }
+        out
+    }
+}
+
+/// Tokens a batch of `batch` texts may hold, on average, per text: the shipped encoder's
+/// sentences average about 27 tokens, so most batches are `batch` texts, while a batch of
+/// long texts holds fewer of them and its activations stay as small.
+const TOKENS_PER_TEXT: usize = 32;
+
+/// `order` cut into batches of at most `batch` texts and `batch * TOKENS_PER_TEXT` tokens
+/// (and at least one text).
+fn batches<'a>(order: &'a [usize], ids: &[Vec<i64>], batch: usize) -> Vec<&'a [usize]> {
+    let budget = batch * TOKENS_PER_TEXT;
+    let mut out = Vec::new();
+    let mut rest = order;
+    while !rest.is_empty() {
+        let mut tokens = 0;
+        let n = rest
+            .iter()
+            .take(batch)
+            .take_while(|&&i| {
+                tokens += ids[i].len();
+                tokens <= budget
+            })
+            .count()
+            .max(1);
+        let (head, tail) = rest.split_at(n);
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+/// libtorch set to one thread on this thread, until dropped.
+struct OneThread(i32);
+
+impl OneThread {
+    fn here() -> OneThread {
+        let before = tch::get_num_threads();
+        tch::set_num_threads(1);
+        OneThread(before)
+    }
+}
+
+impl Drop for OneThread {
+    fn drop(&mut self) {
+        tch::set_num_threads(self.0);
+    }
+}
+
+/// Unit-length mean of the last hidden states of the sequences `chunk` picks from `ids`, as
+/// sentence-transformers pools.
+fn pool(bert: &Bert, ids: &[Vec<i64>], chunk: &[usize]) -> Vec<Vec<f32>> {
+    let ids: Vec<&[i64]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
+    let packed = tch::no_grad(|| bert.forward(&ids, None));
+    let segments: Vec<i64> = (0..ids.len())
+        .flat_map(|i| std::iter::repeat_n(i as i64, packed.starts[i + 1] - packed.starts[i]))
+        .collect();
+    let lengths: Vec<f32> = ids.iter().map(|t| t.len().max(1) as f32).collect();
+    let hidden = packed.states.size()[1];
+    let sums = Tensor::zeros([ids.len() as i64, hidden], (Kind::Float, Device::Cpu)).index_add(
+        0,
+        &Tensor::from_slice(&segments),
+        &packed.states,
+    );
+    let mean = sums / Tensor::from_slice(&lengths).unsqueeze(1);
+    let norm = mean.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+    Vec::<Vec<f32>>::try_from(mean / norm).expect("a float matrix converts to rows")
 }
 
 /// Loads the encoder in `dir`: by the packed pass when `packed` and the model allows it,
@@ -229,22 +353,9 @@ impl Encoder {
             return Ok(Vec::new());
         }
         let batch = self.batch_size;
-        self.worker.run(wait, move |model| {
-            let mut order: Vec<usize> = (0..texts.len()).collect();
-            order.sort_by_key(|&i| texts[i].len());
-            let mut out = vec![Vec::new(); texts.len()];
-            for chunk in order.chunks(batch) {
-                let inputs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-                let vectors = model.encode(&inputs)?;
-                for (&i, v) in chunk.iter().zip(vectors) {
-                    out[i] = v;
-                }
-                if texts.len() > batch {
-                    release_free_memory();
-                }
-            }
-            Ok(out)
-        })
+        let trim = texts.len() > batch;
+        self.worker
+            .run(wait, move |model| model.embed(&texts, batch, trim))
     }
 }
 
@@ -288,17 +399,59 @@ mod tests {
              Mission Force, with the NSA specifically exempted from its parameters.",
             "Résumé: U.S. officials said so on Feb. 28.",
         ];
-        let a = packed.encode(&texts).unwrap();
-        let b = pipeline.encode(&texts).unwrap();
+        let texts = texts.map(String::from);
+        let a = packed.embed(&texts, 32, false).unwrap();
+        let b = pipeline.embed(&texts, 32, false).unwrap();
         assert_eq!(a.len(), 3);
         for (x, y) in a.iter().zip(&b) {
-            assert_eq!(x.len(), y.len());
-            let diff = x
-                .iter()
-                .zip(y)
-                .map(|(p, q)| (p - q).abs())
-                .fold(0.0, f32::max);
-            assert!(diff < 1e-4, "largest difference {diff}");
+            assert!(largest_difference(x, y) < 1e-4);
+        }
+    }
+
+    fn largest_difference(x: &[f32], y: &[f32]) -> f32 {
+        assert_eq!(x.len(), y.len());
+        x.iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn batches_hold_at_most_batch_texts_and_their_share_of_tokens() {
+        // Sorted by length: 40 texts of 10 tokens, 6 of 200, one of 2,000.
+        let ids: Vec<Vec<i64>> = [(40, 10), (6, 200), (1, 2000)]
+            .iter()
+            .flat_map(|&(n, len)| std::iter::repeat_n(vec![0; len], n))
+            .collect();
+        let order: Vec<usize> = (0..ids.len()).collect();
+        let sizes: Vec<usize> = batches(&order, &ids, 32).iter().map(|b| b.len()).collect();
+        // 32 texts; the 8 other short ones and 4 long ones (880 tokens of 1,024); the 2 other
+        // long ones; the longest alone, over the budget but never left out.
+        assert_eq!(sizes, [32, 12, 2, 1]);
+    }
+
+    #[test]
+    fn a_bulk_embedding_shared_among_threads_keeps_every_text_in_its_place() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/all-minilm-l6-v2"));
+        let model = load_model(dir, true).unwrap();
+        // 40 texts of 1 to 13 words, not in length order: 10 batches of 4, on two streams.
+        let texts: Vec<String> = (0..40)
+            .map(|i| {
+                let words = ["news", "agency", "order", "minister", "exempted", "court"];
+                let n = (i * 7) % 13 + 1;
+                (0..n)
+                    .map(|j| words[(i + j) % words.len()])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        tch::set_num_threads(2);
+        let bulk = model.embed(&texts, 4, true).unwrap();
+        assert_eq!(tch::get_num_threads(), 2, "the thread count is set back");
+        assert_eq!(bulk.len(), texts.len());
+        for (text, v) in texts.iter().zip(&bulk) {
+            let alone = model.embed(std::slice::from_ref(text), 4, false).unwrap();
+            assert!(largest_difference(v, &alone[0]) < 1e-5, "{text}");
         }
     }
 }
