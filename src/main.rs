@@ -234,9 +234,10 @@ fn end_quietly_on_a_closed_pipe() {
 
 /// At most two glibc malloc arenas, unless `MALLOC_ARENA_MAX` says otherwise. glibc gives
 /// threads arenas of their own (up to 8 per core), and each keeps freed memory that the
-/// heap trim after each batch of a bulk embedding does not return: a BBC ingest, whose
-/// embedding runs on two threads, peaked at 510 to 713 MB with the default and 406 MB with
-/// two arenas, as fast (BENCHMARKS.md, "Bulk ingest").
+/// heap trim after each batch of a bulk embedding does not return. A bulk embedding runs on
+/// two threads: `bbc/tech` ingest peaked at 470 to 510 MB with the default arenas and 406 MB
+/// with two, as fast, and the whole BBC corpus at 556 and 713 MB (BENCHMARKS.md, "Bulk
+/// ingest: batches by token count").
 fn two_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {

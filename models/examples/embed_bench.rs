@@ -6,6 +6,9 @@ use std::time::Instant;
 
 use newsqa_models::{Encoder, EncoderConfig};
 
+#[path = "../../benches/common/mod.rs"]
+mod common;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().expect("a folder of .txt files");
@@ -33,21 +36,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         encoder.embed(sentences.clone(), true)?;
         let s = t.elapsed().as_secs_f64();
         println!(
-            "round {round}: {} sentences in {s:.2} s, {:.0} sentences/s, RSS {} MB",
+            "round {round}: {} sentences in {s:.2} s, {:.0} sentences/s, RSS {:.0} MB",
             sentences.len(),
             sentences.len() as f64 / s,
-            rss_mb()
+            common::rss_mb()
         );
     }
     Ok(())
-}
-
-/// The process's resident memory now, from /proc (0 where there is none).
-fn rss_mb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
 }

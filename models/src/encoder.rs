@@ -64,31 +64,54 @@ struct PackedEncoder {
 
 impl Model {
     /// Embeds `texts` in input order, `batch` at a time, texts of about the same length
-    /// together; with `trim`, the heap's free memory is handed back after each batch.
-    fn embed(&self, texts: &[String], batch: usize, trim: bool) -> Result<Vec<Vec<f32>>> {
+    /// together. When there is more than one batch, the heap's free memory is handed back
+    /// after each.
+    fn embed(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
         match self {
-            Model::Packed(m) => Ok(m.embed(texts, batch, trim)),
+            Model::Packed(m) => m.embed(texts, batch),
             Model::Pipeline(m) => {
                 let mut order: Vec<usize> = (0..texts.len()).collect();
                 order.sort_by_key(|&i| texts[i].len());
-                let mut out = vec![Vec::new(); texts.len()];
-                for chunk in order.chunks(batch) {
+                let chunks: Vec<&[usize]> = order.chunks(batch).collect();
+                let done = each_batch(&chunks, 0, 1, |chunk| {
                     let inputs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-                    let vectors = m.encode(&inputs).map_err(|source| ModelError::RustBert {
+                    m.encode(&inputs).map_err(|source| ModelError::RustBert {
                         model: "sentence encoder",
                         source,
-                    })?;
-                    for (&i, v) in chunk.iter().zip(vectors) {
-                        out[i] = v;
-                    }
-                    if trim {
-                        release_free_memory();
-                    }
-                }
-                Ok(out)
+                    })
+                })?;
+                Ok(in_place(texts.len(), [done]))
             }
         }
     }
+}
+
+/// Embeds every `step`-th of `chunks` (each a batch of text indices) from the `first`,
+/// handing the heap's free memory back after each when there is more than one batch in all.
+/// Each vector comes with its text's index.
+fn each_batch(
+    chunks: &[&[usize]],
+    first: usize,
+    step: usize,
+    mut encode: impl FnMut(&[usize]) -> Result<Vec<Vec<f32>>>,
+) -> Result<Vec<(usize, Vec<f32>)>> {
+    let mut done = Vec::new();
+    for chunk in chunks.iter().skip(first).step_by(step) {
+        done.extend(chunk.iter().copied().zip(encode(chunk)?));
+        if chunks.len() > 1 {
+            release_free_memory();
+        }
+    }
+    Ok(done)
+}
+
+/// `n` vectors, each put at its text's index.
+fn in_place(n: usize, done: impl IntoIterator<Item = Vec<(usize, Vec<f32>)>>) -> Vec<Vec<f32>> {
+    let mut out = vec![Vec::new(); n];
+    for (i, v) in done.into_iter().flatten() {
+        out[i] = v;
+    }
+    out
 }
 
 impl PackedEncoder {
@@ -107,53 +130,44 @@ impl PackedEncoder {
     /// The batches are shared among as many streams as libtorch has threads here, each on a
     /// thread of its own running one libtorch thread: a batch's matrices are too small to be
     /// worth splitting, and threads that share each operation wait on each other at its end.
-    fn embed(&self, texts: &[String], batch: usize, trim: bool) -> Vec<Vec<f32>> {
+    fn embed(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
         let ids = self.tokenize(texts);
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
         let chunks = batches(&order, &ids, batch);
-        let streams = (tch::get_num_threads().max(1) as usize).min(chunks.len());
+        let streams = (tch::get_num_threads().max(1) as usize)
+            .min(chunks.len())
+            .max(1);
         // Stream `s` embeds every `streams`-th batch from the `s`-th.
         let run = |stream: usize, bert: &Bert| {
-            let mut done = Vec::new();
-            for chunk in chunks.iter().skip(stream).step_by(streams.max(1)) {
-                done.extend(chunk.iter().copied().zip(pool(bert, &ids, chunk)));
-                if trim {
-                    release_free_memory();
-                }
-            }
-            done
-        };
-        let done = if streams <= 1 {
-            vec![run(0, &self.bert)]
-        } else {
-            let _one = OneThread::here();
-            std::thread::scope(|scope| {
-                let helpers: Vec<_> = (1..streams)
-                    .map(|s| {
-                        let bert = self.bert.shallow_clone();
-                        scope.spawn(move || {
-                            let _one = OneThread::here();
-                            run(s, &bert)
-                        })
-                    })
-                    .collect();
-                let mut done = vec![run(0, &self.bert)];
-                for helper in helpers {
-                    done.push(
-                        helper
-                            .join()
-                            .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                    );
-                }
-                done
+            each_batch(&chunks, stream, streams, |chunk| {
+                Ok(pool(bert, &ids, chunk))
             })
         };
-        let mut out = vec![Vec::new(); ids.len()];
-        for (i, v) in done.into_iter().flatten() {
-            out[i] = v;
+        if streams == 1 {
+            return Ok(in_place(ids.len(), [run(0, &self.bert)?]));
         }
-        out
+        let _one = OneThread::here();
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..streams)
+                .map(|s| {
+                    let bert = self.bert.shallow_clone();
+                    scope.spawn(move || {
+                        let _one = OneThread::here();
+                        run(s, &bert)
+                    })
+                })
+                .collect();
+            let mut done = vec![run(0, &self.bert)?];
+            for helper in helpers {
+                done.push(
+                    helper
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+                );
+            }
+            Ok(in_place(ids.len(), done))
+        })
     }
 }
 
@@ -353,9 +367,8 @@ impl Encoder {
             return Ok(Vec::new());
         }
         let batch = self.batch_size;
-        let trim = texts.len() > batch;
         self.worker
-            .run(wait, move |model| model.embed(&texts, batch, trim))
+            .run(wait, move |model| model.embed(&texts, batch))
     }
 }
 
@@ -400,8 +413,8 @@ mod tests {
             "Résumé: U.S. officials said so on Feb. 28.",
         ];
         let texts = texts.map(String::from);
-        let a = packed.embed(&texts, 32, false).unwrap();
-        let b = pipeline.embed(&texts, 32, false).unwrap();
+        let a = packed.embed(&texts, 32).unwrap();
+        let b = pipeline.embed(&texts, 32).unwrap();
         assert_eq!(a.len(), 3);
         for (x, y) in a.iter().zip(&b) {
             assert!(largest_difference(x, y) < 1e-4);
@@ -446,11 +459,11 @@ mod tests {
             })
             .collect();
         tch::set_num_threads(2);
-        let bulk = model.embed(&texts, 4, true).unwrap();
+        let bulk = model.embed(&texts, 4).unwrap();
         assert_eq!(tch::get_num_threads(), 2, "the thread count is set back");
         assert_eq!(bulk.len(), texts.len());
         for (text, v) in texts.iter().zip(&bulk) {
-            let alone = model.embed(std::slice::from_ref(text), 4, false).unwrap();
+            let alone = model.embed(std::slice::from_ref(text), 4).unwrap();
             assert!(largest_difference(v, &alone[0]) < 1e-5, "{text}");
         }
     }
