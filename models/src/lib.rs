@@ -17,7 +17,7 @@ pub mod reader;
 
 pub use encoder::{cosine, Encoder, EncoderConfig};
 pub use error::{ModelError, Result};
-pub use reader::{Reader, ReaderConfig, Span};
+pub use reader::{Reader, ReaderConfig, Span, VERIFIER_FILE};
 
 /// Sets the number of threads libtorch uses for one operation, on the thread that runs every
 /// model (libtorch's setting holds for the thread that makes it).

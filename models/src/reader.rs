@@ -20,10 +20,13 @@ use rust_bert::pipelines::question_answering::{QuestionAnsweringConfig, Question
 use rust_tokenizers::TokenIdsWithOffsets;
 use tch::{Device, Kind, Tensor};
 
-use crate::bert::{load_weights, Bert, BertShape};
+use crate::bert::{load_weights, Bert, BertShape, Verifier};
 use crate::load::{local, ModelFiles};
 use crate::worker::Worker;
 use crate::{ModelError, Result};
+
+/// The answer verifier's file in the reader's directory (optional).
+pub const VERIFIER_FILE: &str = "verifier.safetensors";
 
 /// Settings of the reader.
 #[derive(Debug, Clone)]
@@ -79,6 +82,9 @@ pub struct Span {
     /// where a reader trained with unanswerable examples points when the context holds no
     /// answer. The same for every span of one context; only meaningful for such a reader.
     pub no_answer: f64,
+    /// The answer verifier's logit that the context answers the question (the same for
+    /// every span of one context); 0 when the reader's directory has no verifier.
+    pub verifier: f64,
 }
 
 enum Model {
@@ -87,6 +93,8 @@ enum Model {
         encoder: Bert,
         /// The span head: `[2, hidden]` weight and `[2]` bias (start, end).
         head: (Tensor, Tensor),
+        /// The answer verifier, when the directory has `verifier.safetensors`.
+        verifier: Option<Box<Verifier>>,
     },
     /// Any other architecture rust-bert supports for QA.
     Other(Box<QuestionAnsweringOption>),
@@ -144,9 +152,17 @@ impl Reader {
                         .ok_or_else(|| ModelError::Unsupported(format!("no weight named {name}")))
                 };
                 let encoder = Bert::new(&vars, "bert.", &BertShape::read(&files.config)?)?;
+                let verifier = files.dir.join(VERIFIER_FILE);
+                let verifier = if verifier.exists() {
+                    tracing::info!(path = %verifier.display(), "loading the answer verifier");
+                    Some(Box::new(Verifier::load(&verifier)?))
+                } else {
+                    None
+                };
                 Model::Bert {
                     encoder,
                     head: (head("qa_outputs.weight")?, head("qa_outputs.bias")?),
+                    verifier,
                 }
             } else {
                 let mut qa = QuestionAnsweringConfig::new(
@@ -269,7 +285,7 @@ impl Loaded {
                 }
             })
             .collect();
-        let (start, end) = self.logits(&features);
+        let (start, end, verified) = self.logits(&features);
         features
             .iter()
             .enumerate()
@@ -278,19 +294,33 @@ impl Loaded {
                 let s = start.get(i).map(Vec::as_slice).unwrap_or(&[]);
                 let e = end.get(i).map(Vec::as_slice).unwrap_or(&[]);
                 let max_len = self.cfg.max_answer_tokens;
-                best_spans(i, f, &contexts[i], s, e, top_k, max_len)
+                let mut spans = best_spans(i, f, &contexts[i], s, e, top_k, max_len);
+                let verifier = verified.get(i).copied().map_or(0.0, f64::from);
+                for span in &mut spans {
+                    span.verifier = verifier;
+                }
+                spans
             })
             .collect()
     }
 
-    /// Start and end logits of every feature, from one batched forward pass.
-    fn logits(&self, features: &[Feature]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    /// Start and end logits of every feature, from one batched forward pass, and the
+    /// verifier's logit of each (empty without a verifier).
+    fn logits(&self, features: &[Feature]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f32>) {
         match &self.model {
-            Model::Bert { encoder, head } => {
+            Model::Bert {
+                encoder,
+                head,
+                verifier,
+            } => {
                 let ids: Vec<Vec<i64>> = features.iter().map(|f| f.ids.clone()).collect();
                 let types: Vec<Vec<i64>> = features.iter().map(|f| f.types.clone()).collect();
                 let types = self.cfg.token_types.then_some(types.as_slice());
-                let packed = tch::no_grad(|| encoder.forward(&ids, types));
+                let (packed, verified) =
+                    tch::no_grad(|| encoder.forward_verified(&ids, types, verifier.as_deref()));
+                let verified = verified
+                    .map(|v| Vec::<f32>::try_from(v.contiguous()).unwrap_or_default())
+                    .unwrap_or_default();
                 let logits = packed.states.linear(&head.0, Some(&head.1));
                 // [tokens, 2] row-major: start, end, start, end, ...
                 let flat = Vec::<f32>::try_from(logits.contiguous().view(-1)).unwrap_or_default();
@@ -299,7 +329,8 @@ impl Loaded {
                         .map(|t| flat.get(2 * t + k).copied().unwrap_or(f32::MIN))
                         .collect()
                 };
-                (0..features.len()).map(|i| (row(i, 0), row(i, 1))).unzip()
+                let (start, end) = (0..features.len()).map(|i| (row(i, 0), row(i, 1))).unzip();
+                (start, end, verified)
             }
             Model::Other(m) => {
                 let len = features.iter().map(|f| f.ids.len()).max().unwrap_or(0);
@@ -323,7 +354,7 @@ impl Loaded {
                 let to_vec = |t: Tensor| -> Vec<Vec<f32>> {
                     Vec::<Vec<f32>>::try_from(t.to_kind(Kind::Float)).unwrap_or_default()
                 };
-                (to_vec(start), to_vec(end))
+                (to_vec(start), to_vec(end), Vec::new())
             }
         }
     }
@@ -376,6 +407,7 @@ fn best_spans(
             text,
             score: f64::from(score),
             no_answer,
+            verifier: 0.0,
         });
     }
     out

@@ -144,3 +144,79 @@ fn the_reader_shares_the_encoders_word_embeddings_bit_for_bit() {
         "the reader's word embeddings differ from the encoder's"
     );
 }
+
+/// A directory with the shipped reader's files, linked, and a verifier made of its last
+/// layer's weights and a head of 0.01s; none with `verifier` false.
+fn reader_dir(verifier: bool) -> tempfile::TempDir {
+    use safetensors::tensor::{Dtype, TensorView};
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(READER).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if name != newsqa_models::VERIFIER_FILE && path.is_file() {
+            std::os::unix::fs::symlink(&path, dir.path().join(name)).unwrap();
+        }
+    }
+    if verifier {
+        let bytes = std::fs::read(format!("{READER}/model.safetensors")).unwrap();
+        let model = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let prefix = "bert.encoder.layer.5.";
+        let mut tensors: Vec<(String, TensorView)> = model
+            .tensors()
+            .into_iter()
+            .filter_map(|(name, view)| {
+                let rest = name.strip_prefix(prefix)?.to_owned();
+                Some((format!("verifier.layer.{rest}"), view))
+            })
+            .collect();
+        assert_eq!(tensors.len(), 16, "a BERT layer has 16 tensors");
+        let half = |x: f32| half_bits(x).to_le_bytes();
+        let weight: Vec<u8> = (0..384).flat_map(|_| half(0.01)).collect();
+        let bias: Vec<u8> = half(0.5).to_vec();
+        tensors.push((
+            "verifier.head.weight".into(),
+            TensorView::new(Dtype::F16, vec![1, 384], &weight).unwrap(),
+        ));
+        tensors.push((
+            "verifier.head.bias".into(),
+            TensorView::new(Dtype::F16, vec![1], &bias).unwrap(),
+        ));
+        let out = safetensors::serialize(tensors, &None).unwrap();
+        std::fs::write(dir.path().join(newsqa_models::VERIFIER_FILE), out).unwrap();
+    }
+    dir
+}
+
+/// IEEE half-precision bits of a small normal float.
+fn half_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exponent = ((bits >> 23) & 0xff) as i32 - 127 + 15;
+    let mantissa = ((bits >> 13) & 0x3ff) as u16;
+    sign | ((exponent as u16) << 10) | mantissa
+}
+
+#[test]
+fn a_verifier_in_the_readers_directory_scores_each_context_and_leaves_the_spans_alone() {
+    let question = "Which agency is exempted from the order?";
+    let read = |dir: &std::path::Path| {
+        let reader = Reader::load(&ReaderConfig::new(dir)).unwrap();
+        reader
+            .read(question, vec![NSA.into(), CISA.into()], 2, true)
+            .unwrap()
+    };
+    let plain = read(reader_dir(false).path());
+    let verified = read(reader_dir(true).path());
+    assert_eq!(plain[0][0].text, "the NSA");
+    for (p, v) in plain.iter().flatten().zip(verified.iter().flatten()) {
+        assert_eq!(p.verifier, 0.0, "no verifier, no score");
+        assert!(v.verifier.is_finite() && v.verifier != 0.0, "{v:?}");
+        assert_eq!(
+            (&p.text, p.score, p.no_answer),
+            (&v.text, v.score, v.no_answer)
+        );
+    }
+    // One score per context: the same for each span of a context, different across contexts.
+    assert_eq!(verified[0][0].verifier, verified[0][1].verifier);
+    assert_ne!(verified[0][0].verifier, verified[1][0].verifier);
+}
