@@ -6,7 +6,8 @@ and their features). Fits, on the tune files, "the top candidate is right (F1 >=
 logistic regression of the current fusion logit plus each further signal: agreement
 (summed confidence of other sentences' candidates with the same answer), neighbour
 coverage (IDF-weighted share of question terms in the cited sentence and its neighbours)
-and the reader's no-answer score. Unanswerable questions count as wrong. Reports log loss
+the reader's no-answer score and the answer verifier's logit (which sets the confidence
+only, not the ranking). Unanswerable questions count as wrong. Reports log loss
 and AUC on the tune files and on the held-out files, then prints the `[answer]` weights that
 compute the chosen model, folded into the current ones (read from --config, default
 config.example.toml, which holds the defaults).
@@ -23,7 +24,7 @@ import tomllib
 
 import numpy as np
 
-SIGNALS = ["agreement", "context_overlap", "no_answer"]
+SIGNALS = ["agreement", "context_overlap", "no_answer", "verifier"]
 
 
 def load(paths):
@@ -97,11 +98,12 @@ def main():
     scale, bias = chosen[0], chosen[-1]
     print(f"\n[answer] weights for fusion + {' + '.join(use) or 'nothing'} (scale {scale:.4f}):")
     extra = dict(zip(use, chosen[1:-1]))
-    for k in ["reader_weight", "no_answer_weight", "similarity_weight", "overlap_weight",
-              "bm25_weight", "context_overlap_weight", "agreement_weight"]:
+    for k in ["reader_weight", "no_answer_weight", "verifier_weight", "similarity_weight",
+              "overlap_weight", "bm25_weight", "context_overlap_weight", "agreement_weight"]:
         if k.removesuffix("_weight") not in extra:
             print(f"{k} = {scale * cfg.get(k, 0.0):.4f}")
-    for s, k in [("context_overlap", "context_overlap_weight"), ("agreement", "agreement_weight")]:
+    for s, k in [("context_overlap", "context_overlap_weight"), ("agreement", "agreement_weight"),
+                 ("verifier", "verifier_weight")]:
         if s in extra:
             print(f"{k} = {scale * cfg.get(k, 0.0) + extra[s]:.4f}  # fitted")
     if "no_answer" in extra:

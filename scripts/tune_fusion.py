@@ -46,17 +46,22 @@ def rank_score(w, rank_o=0.6, rank_b=0.3):
 # (--no-answer sets the grid; 0 for a reader without a no-answer score).
 NO_ANSWER = [0.0]
 WN = 0.0
+# Weight of the answer verifier's logit in z (--verifier sets the grid; 0 without a verifier).
+VERIFIER = [0.0]
+WV = 0.0
 
 
-def best_span(windows, ws, wo, wb, wn=None):
+def best_span(windows, ws, wo, wb, wn=None, wv=None):
     """(z, cosine, em, f1) of the best single-sentence span in the windows read; None if none."""
     wn = WN if wn is None else wn
+    wv = WV if wv is None else wv
     best = None
     for w in windows:
         for _text, logit, single, em, f1 in w["spans"]:
             if not single:
                 continue
-            z = logit + wn * w.get("no_answer", 0.0) + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"]
+            z = (logit + wn * w.get("no_answer", 0.0) + wv * w.get("verifier", 0.0)
+                 + ws * w["similarity"] + wo * w["overlap"] + wb * w["bm25"])
             if best is None or z > best[0]:
                 best = (z, w["similarity"], em, f1)
     return best or (None, 0.0, 0.0, 0.0)
@@ -76,9 +81,10 @@ def choose(rows, read, rank_o, rank_b, ws, wo, wb):
     ]
 
 
-def choose_adaptive(rows, min_read, margin, ws, wo, wb, wn=None):
+def choose_adaptive(rows, min_read, margin, ws, wo, wb, wn=None, wv=None):
     """Like choose, reading as the engine does with a read margin (see read_adaptive)."""
-    return [(answerable,) + best_span(read_adaptive(windows, min_read, margin), ws, wo, wb, wn) for answerable, windows in rows]
+    return [(answerable,) + best_span(read_adaptive(windows, min_read, margin), ws, wo, wb, wn, wv)
+            for answerable, windows in rows]
 
 
 def at_answered(chosen, a, b, min_similarity, keep):
@@ -132,8 +138,10 @@ def main():
     ap.add_argument("--min-read", type=int, default=3)
     ap.add_argument("--pick", help="margin,ws,wo,wb to fit the confidence for (default: the best)")
     ap.add_argument("--no-answer", default="0", help="weights of the no-answer score to try, e.g. 0,-0.5,-1")
+    ap.add_argument("--verifier", default="0", help="weights of the answer verifier's logit to try, e.g. 0,1,2")
     args = ap.parse_args()
     NO_ANSWER[:] = [float(x) for x in args.no_answer.split(",")]
+    VERIFIER[:] = [float(x) for x in args.verifier.split(",")]
     rows = load(args.details)
     print(f"{len(rows)} questions, {sum(a for a, _ in rows)} answerable")
     if args.margins:
@@ -167,9 +175,10 @@ def calibrate(chosen, fuse, min_similarity, label):
     ws, wo, wb = fuse
     with_z = [c for c in chosen if c[1] is not None]
     a, b = fit_logistic([c[1] for c in with_z], [1.0 if c[0] and c[4] >= 0.5 else 0.0 for c in with_z])
-    print(f"z = logit + {WN}*no_answer + {ws}*cosine + {wo}*overlap + {wb}*bm25")
+    print(f"z = logit + {WN}*no_answer + {WV}*verifier + {ws}*cosine + {wo}*overlap + {wb}*bm25")
     print(f"confidence = sigmoid({a:.4f} * z + {b:.4f}); as [answer] weights:")
-    print(f"  reader_weight = {a:.4f}\n  no_answer_weight = {a * WN:.4f}\n  similarity_weight = {a * ws:.4f}")
+    print(f"  reader_weight = {a:.4f}\n  no_answer_weight = {a * WN:.4f}\n  verifier_weight = {a * WV:.4f}")
+    print(f"  similarity_weight = {a * ws:.4f}")
     print(f"  overlap_weight = {a * wo:.4f}\n  bm25_weight = {a * wb:.4f}\n  score_bias = {b:.4f}")
     trade_off(chosen, a, b, min_similarity, label)
 
@@ -197,21 +206,22 @@ def adaptive(rows, args):
     _f1, margin, (ws, wo, wb) = best
     if args.pick:
         margin, ws, wo, wb = [float(x) for x in args.pick.split(",")]
-    global WN
-    if len(NO_ANSWER) > 1 or NO_ANSWER[0] != 0.0:
-        print("\nno-answer weight: F1 without abstaining; at the threshold keeping >= 90% of answerable "
-              "questions answered, the share of unanswerable ones abstained on")
+    global WN, WV
+    if NO_ANSWER != [0.0] or VERIFIER != [0.0]:
+        print("\nno-answer and verifier weights: F1 without abstaining; at the threshold keeping >= 90% of "
+              "answerable questions answered, the share of unanswerable ones abstained on")
         top = None
-        for wn in NO_ANSWER:
-            chosen = choose_adaptive(rows, args.min_read, margin, ws, wo, wb, wn)
+        for wn, wv in itertools.product(NO_ANSWER, VERIFIER):
+            chosen = choose_adaptive(rows, args.min_read, margin, ws, wo, wb, wn, wv)
             _em, f1 = scores(chosen)
             with_z = [c for c in chosen if c[1] is not None]
             a, b = fit_logistic([c[1] for c in with_z], [1.0 if c[0] and c[4] >= 0.5 else 0.0 for c in with_z])
             t, unab, f1_kept = at_answered(chosen, a, b, args.min_similarity, 0.90)
-            print(f"  wn {wn:+.2f}: F1 {f1:.2f}; threshold {t:.3f}: abstained {unab:.1f}% of unanswerable, F1 {f1_kept:.2f}")
+            print(f"  wn {wn:+.2f} wv {wv:+.2f}: F1 {f1:.2f}; threshold {t:.3f}: "
+                  f"abstained {unab:.1f}% of unanswerable, F1 {f1_kept:.2f}")
             if top is None or (unab, f1) > (top[0], top[1]):
-                top = (unab, f1, wn)
-        WN = top[2]
+                top = (unab, f1, wn, wv)
+        WN, WV = top[2], top[3]
     chosen = choose_adaptive(rows, args.min_read, margin, ws, wo, wb)
     print(f"\nread_margin = {margin}")
     calibrate(chosen, (ws, wo, wb), args.min_similarity, f"margin {margin}")

@@ -252,6 +252,9 @@ pub struct AnswerConfig {
     /// sentence) in the final score; negative: the surer the reader is that the sentence holds
     /// no answer, the lower the confidence. 0 for a reader trained without unanswerable examples.
     pub no_answer_weight: f32,
+    /// Weight of the answer verifier's logit (that the sentence answers the question) in the
+    /// final score; it has no effect without a verifier in the reader's directory.
+    pub verifier_weight: f32,
     /// Weight of question-sentence similarity in the final score.
     pub similarity_weight: f32,
     /// Weight of the sentence's share of question terms in the final score.
@@ -299,6 +302,7 @@ impl Default for AnswerConfig {
             rank_bm25_weight: 0.3,
             reader_weight: 0.1991,
             no_answer_weight: -0.1195,
+            verifier_weight: 0.0,
             similarity_weight: 0.7965,
             overlap_weight: 1.1948,
             bm25_weight: 0.1991,

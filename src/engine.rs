@@ -58,8 +58,13 @@ pub struct Candidate {
     /// The answer span.
     pub answer: String,
     /// Confidence that the answer is right, 0..1: a logistic function of the linear fusion of
-    /// reader, similarity, overlap and BM25 scores (see ARCHITECTURE.md).
+    /// reader, similarity, overlap and BM25 scores, plus the answer verifier's logit (see
+    /// ARCHITECTURE.md).
     pub score: f32,
+    /// The fusion without the verifier, which ranks the candidates: the verifier says how far
+    /// to trust a sentence's answer, not which span of it is the answer.
+    #[serde(skip)]
+    pub rank: f32,
     /// The whole sentence of the article holding the span, exactly as written.
     pub citation: String,
     /// Id of the cited article.
@@ -76,6 +81,9 @@ pub struct Candidate {
     pub reader_score: f32,
     /// The reader's no-answer score for the cited sentence ([CLS] start + end logit).
     pub no_answer: f32,
+    /// The answer verifier's logit that the cited sentence answers the question (0 without
+    /// a verifier).
+    pub verifier: f32,
     /// Cosine similarity of the question and the cited sentence.
     pub similarity: f32,
     /// IDF-weighted share of the question's terms in the cited sentence.
@@ -255,6 +263,8 @@ pub struct WindowTrace {
     pub bm25: f32,
     /// The reader's no-answer score for the window (0 before it is read).
     pub no_answer: f32,
+    /// The answer verifier's logit for the window (0 before it is read, or without one).
+    pub verifier: f32,
     /// Spans found: text, reader score, and whether a single sentence holds it.
     pub spans: Vec<(String, f32, bool)>,
 }
@@ -489,6 +499,7 @@ impl Engine {
                         overlap: s.overlap,
                         bm25: w.bm25,
                         no_answer: 0.0,
+                        verifier: 0.0,
                         spans: Vec::new(),
                     }
                 })
@@ -517,6 +528,7 @@ impl Engine {
                     let k = pass.start + span.context;
                     let candidate = windows[k].candidate(&hits, &qvec, &span, cfg);
                     trace[k].no_answer = span.no_answer as f32;
+                    trace[k].verifier = span.verifier as f32;
                     trace[k].spans.push((
                         span.text.clone(),
                         span.score as f32,
@@ -664,9 +676,11 @@ impl Engine {
         let floor = (candidates[i].score - cfg.newer_within).max(cfg.threshold);
         let key = normalize_answer(&candidates[i].answer);
         let mut close = vec![i];
+        // Ranked by the fusion, not by confidence: with a verifier, a later candidate may
+        // still be close.
         for (j, c) in candidates.iter().enumerate().skip(i + 1) {
             if c.score < floor {
-                break;
+                continue;
             }
             // `close` holds the chosen candidate: one rival per other article.
             if c.similarity >= cfg.min_similarity
@@ -860,6 +874,7 @@ impl Window {
         let chars_before = |b: usize| hit.text[..b].chars().count();
         let reader_score = span.score as f32;
         let no_answer = span.no_answer as f32;
+        let verifier = span.verifier as f32;
         let z = cfg.score_bias
             + cfg.reader_weight * reader_score
             + cfg.no_answer_weight * no_answer
@@ -867,10 +882,11 @@ impl Window {
             + cfg.overlap_weight * overlap
             + cfg.bm25_weight * self.bm25
             + cfg.context_overlap_weight * context_overlap;
-        let score = sigmoid(z);
+        let score = sigmoid(z + cfg.verifier_weight * verifier);
         Some(Candidate {
             answer: hit.text[start_b..end_b].trim().to_owned(),
             score,
+            rank: z,
             citation: hit.text[cite].to_owned(),
             article_id: hit.article_id.clone(),
             title: hit.title.clone(),
@@ -879,6 +895,7 @@ impl Window {
             end: hit.char_start + chars_before(end_b),
             reader_score,
             no_answer,
+            verifier,
             similarity,
             overlap,
             context_overlap,
@@ -1019,16 +1036,17 @@ fn agree(candidates: &mut [Candidate], weight: f32) {
         if weight != 0.0 {
             let p = c.score.clamp(1e-6, 1.0 - 1e-6);
             c.score = sigmoid((p / (1.0 - p)).ln() + weight * a);
+            c.rank += weight * a;
         }
     }
     if weight != 0.0 {
-        candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+        candidates.sort_by(|a, b| b.rank.total_cmp(&a.rank));
     }
 }
 
-/// Keeps the best-scored candidate for each article span, best first.
+/// Keeps the best-ranked candidate for each article span, best first.
 fn dedup(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
-    candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+    candidates.sort_by(|a, b| b.rank.total_cmp(&a.rank));
     let mut seen = std::collections::HashSet::new();
     candidates.retain(|c| seen.insert((c.article_id.clone(), c.start, c.end)));
     candidates
@@ -1207,6 +1225,7 @@ mod tests {
         Candidate {
             answer: answer.into(),
             score,
+            rank: (score / (1.0 - score)).ln(),
             citation: citation.into(),
             article_id: "a".into(),
             title: "t".into(),
@@ -1215,6 +1234,7 @@ mod tests {
             end: start + answer.chars().count(),
             reader_score: 0.0,
             no_answer: 0.0,
+            verifier: 0.0,
             similarity: 0.0,
             overlap: 0.0,
             context_overlap: 0.0,
@@ -1231,6 +1251,19 @@ mod tests {
         let out = dedup(vec![c(0.2), c(0.9), c(0.5)]);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].score, 0.9);
+    }
+
+    #[test]
+    fn the_fusion_ranks_the_candidates_and_the_verifier_only_sets_their_confidence() {
+        // The verifier doubts the best-ranked sentence: its answer stays first, with the
+        // lower confidence, so the engine abstains rather than answer from the second.
+        let mut doubted = candidate("the NSA", 0.3, "x", 5);
+        doubted.rank = 2.0;
+        let mut trusted = candidate("CISA", 0.6, "y", 50);
+        trusted.rank = 1.0;
+        let out = dedup(vec![trusted, doubted]);
+        assert_eq!(out[0].answer, "the NSA");
+        assert_eq!(out[0].score, 0.3);
     }
 
     #[test]

@@ -266,6 +266,8 @@ struct DetailWindow<'a> {
     bm25: f32,
     /// The reader's no-answer score for the window.
     no_answer: f32,
+    /// The answer verifier's logit for the window.
+    verifier: f32,
     /// (answer, reader score, within one sentence, em, f1)
     spans: Vec<(&'a str, f32, bool, f64, f64)>,
 }
@@ -280,6 +282,7 @@ struct DetailCandidate<'a> {
     context_overlap: f32,
     agreement: f32,
     no_answer: f32,
+    verifier: f32,
     reader: f32,
     similarity: f32,
     bm25: f32,
@@ -369,6 +372,7 @@ pub fn run(
                             context_overlap: c.context_overlap,
                             agreement: c.agreement,
                             no_answer: c.no_answer,
+                            verifier: c.verifier,
                             reader: c.reader_score,
                             similarity: c.similarity,
                             bm25: c.bm25,
@@ -385,6 +389,7 @@ pub fn run(
                         overlap: w.overlap,
                         bm25: w.bm25,
                         no_answer: w.no_answer,
+                        verifier: w.verifier,
                         spans: w
                             .spans
                             .iter()
