@@ -371,26 +371,20 @@ impl Bert {
         let qkv = qkv
             .view([att.batch, att.longest, 3, self.heads, att.head_dim])
             .permute([2, 0, 3, 1, 4]);
-        let context = Tensor::scaled_dot_product_attention(
-            &qkv.get(0),
-            &qkv.get(1),
-            &qkv.get(2),
-            Some(&att.mask),
-            0.0,
-            false,
-            None,
-        )
-        .permute([0, 2, 1, 3])
-        .reshape([att.batch * att.longest, self.hidden]);
-        let context = att.unpad(context);
-        let x = self.norm(
-            &(layer.attention_out.apply(&context) + x),
-            &layer.attention_norm,
-        );
-        self.feed_forward(layer, x)
+        let context = att
+            .attend(&qkv.get(0), &qkv.get(1), &qkv.get(2))
+            .permute([0, 2, 1, 3])
+            .reshape([att.batch * att.longest, self.hidden]);
+        self.rest(layer, &att.unpad(context), x)
     }
 
-    fn feed_forward(&self, layer: &Layer, x: Tensor) -> Tensor {
+    /// The rest of a layer after attention: its output projection, the residual and norm,
+    /// then the feed-forward block, on the rows of `x` that `context` was computed for.
+    fn rest(&self, layer: &Layer, context: &Tensor, x: &Tensor) -> Tensor {
+        let x = self.norm(
+            &(layer.attention_out.apply(context) + x),
+            &layer.attention_norm,
+        );
         let h = layer.intermediate.apply(&x).gelu("none");
         self.norm(&(layer.output.apply(&h) + &x), &layer.output_norm)
     }
@@ -416,23 +410,13 @@ impl Bert {
             .pad(kv, 2 * h)
             .view([att.batch, att.longest, 2, self.heads, att.head_dim])
             .permute([2, 0, 3, 1, 4]);
-        let context = Tensor::scaled_dot_product_attention(
-            &query,
-            &kv.get(0),
-            &kv.get(1),
-            Some(&att.mask),
-            0.0,
-            false,
-            None,
-        )
-        .transpose(1, 2)
-        .reshape([att.batch, h]);
-        let y = self.norm(
-            &(v.layer.attention_out.apply(&context) + &cls),
-            &v.layer.attention_norm,
-        );
-        let y = self.feed_forward(&v.layer, y);
-        v.head.apply(&y).view([att.batch])
+        let context = att
+            .attend(&query, &kv.get(0), &kv.get(1))
+            .transpose(1, 2)
+            .reshape([att.batch, h]);
+        v.head
+            .apply(&self.rest(&v.layer, &context, &cls))
+            .view([att.batch])
     }
 }
 
@@ -485,6 +469,12 @@ impl Attention {
             (Kind::Float, Device::Cpu),
         )
         .index_copy(0, &self.slots, &packed)
+    }
+
+    /// libtorch's fused attention of `[batch, heads, queries, head_dim]` queries over the
+    /// keys and values of each sequence's real tokens.
+    fn attend(&self, query: &Tensor, key: &Tensor, value: &Tensor) -> Tensor {
+        Tensor::scaled_dot_product_attention(query, key, value, Some(&self.mask), 0.0, false, None)
     }
 
     /// Padded rows gathered back into the packed layout.
