@@ -372,8 +372,11 @@ mod tests {
             .unwrap()
             .with_max_wait(Some(Duration::from_millis(500)));
         // Measured: a job takes about 100 ms.
-        w.run(true, |_| Ok(thread::sleep(Duration::from_millis(100))))
-            .unwrap();
+        w.run(true, |_| {
+            thread::sleep(Duration::from_millis(100));
+            Ok(())
+        })
+        .unwrap();
         let gate = Arc::new(Barrier::new(2));
         let (started_tx, started_rx) = mpsc::channel();
         let g = gate.clone();
@@ -455,8 +458,11 @@ mod tests {
         let a = Worker::spawn_on(&lane, "a", 8, || Ok(thread::current().id())).unwrap();
         let b = Worker::spawn_on(&lane, "b", 8, || Ok("b")).unwrap();
         // A job of `a` takes about 100 ms (its average stays near that after one more).
-        a.run(true, |_| Ok(thread::sleep(Duration::from_millis(100))))
-            .unwrap();
+        a.run(true, |_| {
+            thread::sleep(Duration::from_millis(100));
+            Ok(())
+        })
+        .unwrap();
         let ran_a = a
             .run(true, |&loaded_on| Ok((loaded_on, thread::current().id())))
             .unwrap();
