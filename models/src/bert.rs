@@ -53,7 +53,22 @@ struct Linear {
     bias: Tensor,
 }
 
+/// The weight named `key`, as a contiguous float32 tensor.
+fn weight(vars: &HashMap<String, Tensor>, key: &str) -> Result<Tensor> {
+    vars.get(key)
+        .map(|t| t.detach().to_kind(Kind::Float).contiguous())
+        .ok_or_else(|| ModelError::Unsupported(format!("no weight named {key}")))
+}
+
 impl Linear {
+    /// `{name}.weight` and `{name}.bias`.
+    fn read(vars: &HashMap<String, Tensor>, name: &str) -> Result<Linear> {
+        Ok(Linear {
+            weight: weight(vars, &format!("{name}.weight"))?,
+            bias: weight(vars, &format!("{name}.bias"))?,
+        })
+    }
+
     fn shallow_clone(&self) -> Linear {
         Linear {
             weight: self.weight.shallow_clone(),
@@ -72,6 +87,12 @@ struct Norm {
 }
 
 impl Norm {
+    /// `{name}.weight` and `{name}.bias`.
+    fn read(vars: &HashMap<String, Tensor>, name: &str) -> Result<Norm> {
+        let Linear { weight, bias } = Linear::read(vars, name)?;
+        Ok(Norm { weight, bias })
+    }
+
     fn shallow_clone(&self) -> Norm {
         Norm {
             weight: self.weight.shallow_clone(),
@@ -87,6 +108,42 @@ struct Layer {
     intermediate: Linear,
     output: Linear,
     output_norm: Norm,
+}
+
+impl Layer {
+    /// The layer whose weights are named `{p}attention.self.query.weight` and so on, as in
+    /// Hugging Face's `BertLayer`.
+    fn read(vars: &HashMap<String, Tensor>, p: &str) -> Result<Layer> {
+        let linear = |name: &str| Linear::read(vars, &format!("{p}{name}"));
+        let norm = |name: &str| Norm::read(vars, &format!("{p}{name}"));
+        let (q, k, v) = (
+            linear("attention.self.query")?,
+            linear("attention.self.key")?,
+            linear("attention.self.value")?,
+        );
+        Ok(Layer {
+            qkv: Linear {
+                weight: Tensor::cat(&[q.weight, k.weight, v.weight], 0),
+                bias: Tensor::cat(&[q.bias, k.bias, v.bias], 0),
+            },
+            attention_out: linear("attention.output.dense")?,
+            attention_norm: norm("attention.output.LayerNorm")?,
+            intermediate: linear("intermediate.dense")?,
+            output: linear("output.dense")?,
+            output_norm: norm("output.LayerNorm")?,
+        })
+    }
+
+    fn shallow_clone(&self) -> Layer {
+        Layer {
+            qkv: self.qkv.shallow_clone(),
+            attention_out: self.attention_out.shallow_clone(),
+            attention_norm: self.attention_norm.shallow_clone(),
+            intermediate: self.intermediate.shallow_clone(),
+            output: self.output.shallow_clone(),
+            output_norm: self.output_norm.shallow_clone(),
+        }
+    }
 }
 
 /// BERT's embeddings and encoder layers, run on packed batches.
@@ -193,67 +250,6 @@ impl BertShape {
             path: config.to_owned(),
             source: Box::new(e),
         })
-    }
-}
-
-/// The weight named `key`, as a contiguous float32 tensor.
-fn weight(vars: &HashMap<String, Tensor>, key: &str) -> Result<Tensor> {
-    vars.get(key)
-        .map(|t| t.detach().to_kind(Kind::Float).contiguous())
-        .ok_or_else(|| ModelError::Unsupported(format!("no weight named {key}")))
-}
-
-impl Linear {
-    /// `{name}.weight` and `{name}.bias`.
-    fn read(vars: &HashMap<String, Tensor>, name: &str) -> Result<Linear> {
-        Ok(Linear {
-            weight: weight(vars, &format!("{name}.weight"))?,
-            bias: weight(vars, &format!("{name}.bias"))?,
-        })
-    }
-}
-
-impl Norm {
-    /// `{name}.weight` and `{name}.bias`.
-    fn read(vars: &HashMap<String, Tensor>, name: &str) -> Result<Norm> {
-        let Linear { weight, bias } = Linear::read(vars, name)?;
-        Ok(Norm { weight, bias })
-    }
-}
-
-impl Layer {
-    /// The layer whose weights are named `{p}attention.self.query.weight` and so on, as in
-    /// Hugging Face's `BertLayer`.
-    fn read(vars: &HashMap<String, Tensor>, p: &str) -> Result<Layer> {
-        let linear = |name: &str| Linear::read(vars, &format!("{p}{name}"));
-        let norm = |name: &str| Norm::read(vars, &format!("{p}{name}"));
-        let (q, k, v) = (
-            linear("attention.self.query")?,
-            linear("attention.self.key")?,
-            linear("attention.self.value")?,
-        );
-        Ok(Layer {
-            qkv: Linear {
-                weight: Tensor::cat(&[q.weight, k.weight, v.weight], 0),
-                bias: Tensor::cat(&[q.bias, k.bias, v.bias], 0),
-            },
-            attention_out: linear("attention.output.dense")?,
-            attention_norm: norm("attention.output.LayerNorm")?,
-            intermediate: linear("intermediate.dense")?,
-            output: linear("output.dense")?,
-            output_norm: norm("output.LayerNorm")?,
-        })
-    }
-
-    fn shallow_clone(&self) -> Layer {
-        Layer {
-            qkv: self.qkv.shallow_clone(),
-            attention_out: self.attention_out.shallow_clone(),
-            attention_norm: self.attention_norm.shallow_clone(),
-            intermediate: self.intermediate.shallow_clone(),
-            output: self.output.shallow_clone(),
-            output_norm: self.output_norm.shallow_clone(),
-        }
     }
 }
 
