@@ -149,6 +149,25 @@ def adversarial(question, context, answer, pool, rng):
 TWIN = "\0twin"
 
 
+def locate(ctx, ss, qa):
+    """Where a question's first answer is in `ctx`, whose sentences are `ss`: (start, end, text,
+    first sentence, last sentence). The answer's own offset, else the first place its text
+    occurs; None when it does not occur or a sentence boundary cuts it."""
+    ans = qa["answers"][0]
+    a0, text = ans["answer_start"], ans["text"]
+    a1 = a0 + len(text)
+    if ctx[a0:a1] != text:
+        found = ctx.find(text)
+        if found < 0:
+            return None
+        a0, a1 = found, found + len(text)
+    first = next((i for i, (s, e) in enumerate(ss) if s <= a0 < e), None)
+    last = next((i for i, (s, e) in enumerate(ss) if s < a1 <= e), None)
+    if first is None or last is None:
+        return None
+    return a0, a1, text, first, last
+
+
 def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0, twin_context="sentence"):
     """One epoch of (question, context, answer_start, answer_text, group) items; answer None
     = no answer; `group` numbers the question, so its answer context and its negative can be
@@ -169,18 +188,10 @@ def build_examples(articles, rng, mix, neg_rate, adv_rate=0.0, twin_context="sen
             for qa in para["qas"]:
                 if not qa.get("answers"):
                     continue
-                ans = qa["answers"][0]
-                a0, text = ans["answer_start"], ans["text"]
-                a1 = a0 + len(text)
-                if ctx[a0:a1] != text:
-                    found = ctx.find(text)
-                    if found < 0:
-                        continue
-                    a0, a1 = found, found + len(text)
-                first = next((i for i, (s, e) in enumerate(ss) if s <= a0 < e), None)
-                last = next((i for i, (s, e) in enumerate(ss) if s < a1 <= e), None)
-                if first is None or last is None:
+                found = locate(ctx, ss, qa)
+                if found is None:
                     continue
+                a0, a1, text, first, last = found
                 r = rng.random()
                 if r < mix[0]:
                     lo, hi = first, last
@@ -558,6 +569,19 @@ def load_model_dir(d):
     return tok, model
 
 
+def span_scores(seq, start, end, max_answer):
+    """The first context token and the start + end logit of every span of the context (the
+    tokens whose sequence id is 1) at most `max_answer` tokens long, as a matrix [first
+    token, last token] relative to it; other cells -1e9."""
+    ctx = [k for k, sid in enumerate(seq) if sid == 1]
+    lo, hi = ctx[0], ctx[-1]
+    sc = start[lo:hi + 1][:, None] + end[lo:hi + 1][None, :]
+    n = hi - lo + 1
+    band = torch.triu(torch.ones(n, n, dtype=torch.bool)) & ~torch.triu(
+        torch.ones(n, n, dtype=torch.bool), diagonal=max_answer)
+    return lo, sc.masked_fill(~band, -1e9)
+
+
 @torch.no_grad()
 def predict(tok, model, question, context, max_len=384, stride=128, max_answer=30):
     enc = tok(question.strip(), context, truncation="only_second", max_length=max_len,
@@ -571,13 +595,8 @@ def predict(tok, model, question, context, max_len=384, stride=128, max_answer=3
         seq = enc.sequence_ids(w)
         s, e = out.start_logits[w], out.end_logits[w]
         null = float(s[0] + e[0])
-        ctx = [k for k, sid in enumerate(seq) if sid == 1]
-        lo, hi = ctx[0], ctx[-1]
-        sc = s[lo:hi + 1][:, None] + e[lo:hi + 1][None, :]
-        n = hi - lo + 1
-        band = torch.triu(torch.ones(n, n, dtype=torch.bool)) & ~torch.triu(
-            torch.ones(n, n, dtype=torch.bool), diagonal=max_answer)
-        sc = sc.masked_fill(~band, -1e9)
+        lo, sc = span_scores(seq, s, e, max_answer)
+        n = sc.shape[0]
         k = int(sc.argmax())
         i, j = lo + k // n, lo + k % n
         v = float(sc.view(-1)[k])

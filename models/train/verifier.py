@@ -119,17 +119,10 @@ def pairs(articles, rng, questions, topic_rate, extra_rate):
             for qa in para["qas"]:
                 if not qa.get("answers") or n >= questions:
                     continue
-                ans = qa["answers"][0]
-                a0, text = ans["answer_start"], ans["text"]
-                if ctx[a0:a0 + len(text)] != text:
-                    a0 = ctx.find(text)
-                    if a0 < 0:
-                        continue
-                a1 = a0 + len(text)
-                first = next((i for i, (s, e) in enumerate(ss) if s <= a0 < e), None)
-                last = next((i for i, (s, e) in enumerate(ss) if s < a1 <= e), None)
-                if first is None or last is None:
+                found = recipe.locate(ctx, ss, qa)
+                if found is None:
                     continue
+                _, _, text, first, last = found
                 n += 1
                 sent = ctx[ss[first][0]:ss[last][1]]
                 q = qa["question"].strip()
@@ -328,14 +321,8 @@ def read_paragraphs(tok, model, path, limit):
             for j, qa in enumerate(qas):
                 best = None
                 for i in range(j * len(sents), (j + 1) * len(sents)):
-                    seq = enc.sequence_ids(i)
-                    ctx_tok = [k for k, sid in enumerate(seq) if sid == 1]
-                    lo, hi = ctx_tok[0], ctx_tok[-1]
-                    sc = st[i, lo:hi + 1][:, None] + en[i, lo:hi + 1][None, :]
-                    n = hi - lo + 1
-                    band = torch.triu(torch.ones(n, n, dtype=torch.bool)) & ~torch.triu(
-                        torch.ones(n, n, dtype=torch.bool), diagonal=30)
-                    span = float(sc.masked_fill(~band, -1e9).max())
+                    _, sc = recipe.span_scores(enc.sequence_ids(i), st[i], en[i], 30)
+                    span = float(sc.max())
                     if best is None or span > best[0]:
                         best = (span, float(st[i, 0] + en[i, 0]), i)
                 span, null, i = best
