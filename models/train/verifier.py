@@ -241,6 +241,9 @@ def cmd_train(a):
         states = cache_states(model, enc)
         torch.save({"items": items, "states": states}, cache)
     labels = torch.tensor([float(it[2]) for it in items])
+    # The split and the batch order draw from their own generator, so that a run from the
+    # cached states trains as the run that built them did.
+    rng = random.Random(a.seed + 1)
     idx = list(range(len(items)))
     rng.shuffle(idx)
     held = max(1, len(idx) // 20)
