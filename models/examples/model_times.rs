@@ -12,6 +12,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() -> newsqa_models::Result<()> {
+    newsqa_models::bound_onednn_caches();
     let dir = env!("CARGO_MANIFEST_DIR");
     let reader = Reader::load(&ReaderConfig::new(format!("{dir}/minilm-squad")))?;
     let encoder = Encoder::load(&EncoderConfig::new(format!("{dir}/all-minilm-l6-v2")))?;

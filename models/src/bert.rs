@@ -79,6 +79,13 @@ impl Linear {
     fn apply(&self, x: &Tensor) -> Tensor {
         x.linear(&self.weight, Some(&self.bias))
     }
+
+    fn to_kind(&self, kind: Kind) -> Linear {
+        Linear {
+            weight: self.weight.to_kind(kind),
+            bias: self.bias.to_kind(kind),
+        }
+    }
 }
 
 struct Norm {
@@ -97,6 +104,13 @@ impl Norm {
         Norm {
             weight: self.weight.shallow_clone(),
             bias: self.bias.shallow_clone(),
+        }
+    }
+
+    fn to_kind(&self, kind: Kind) -> Norm {
+        Norm {
+            weight: self.weight.to_kind(kind),
+            bias: self.bias.to_kind(kind),
         }
     }
 }
@@ -144,6 +158,17 @@ impl Layer {
             output_norm: self.output_norm.shallow_clone(),
         }
     }
+
+    fn to_kind(&self, kind: Kind) -> Layer {
+        Layer {
+            qkv: self.qkv.to_kind(kind),
+            attention_out: self.attention_out.to_kind(kind),
+            attention_norm: self.attention_norm.to_kind(kind),
+            intermediate: self.intermediate.to_kind(kind),
+            output: self.output.to_kind(kind),
+            output_norm: self.output_norm.to_kind(kind),
+        }
+    }
 }
 
 /// BERT's embeddings and encoder layers, run on packed batches.
@@ -153,6 +178,9 @@ pub(crate) struct Bert {
     token_type: Tensor,
     embedding_norm: Norm,
     layers: Vec<Layer>,
+    /// The kind the layers compute in (their weights' kind); the embeddings and the states
+    /// returned are float32.
+    kind: Kind,
     hidden: i64,
     heads: i64,
     eps: f64,
@@ -263,6 +291,7 @@ impl Bert {
             token_type: self.token_type.shallow_clone(),
             embedding_norm: self.embedding_norm.shallow_clone(),
             layers: self.layers.iter().map(Layer::shallow_clone).collect(),
+            kind: self.kind,
             hidden: self.hidden,
             heads: self.heads,
             eps: self.eps,
@@ -293,10 +322,23 @@ impl Bert {
             token_type: get("embeddings.token_type_embeddings.weight")?,
             embedding_norm: Norm::read(vars, &format!("{prefix}embeddings.LayerNorm"))?,
             layers,
+            kind: Kind::Float,
             hidden: shape.hidden_size,
             heads: shape.num_attention_heads,
             eps: shape.layer_norm_eps,
         })
+    }
+
+    /// The same model with its layers computing in `kind` (their weights converted once).
+    pub(crate) fn in_kind(self, kind: Kind) -> Bert {
+        if kind == self.kind {
+            return self;
+        }
+        Bert {
+            layers: self.layers.iter().map(|l| l.to_kind(kind)).collect(),
+            kind,
+            ..self
+        }
     }
 
     fn norm(&self, x: &Tensor, n: &Norm) -> Tensor {
@@ -348,16 +390,20 @@ impl Bert {
             + self
                 .token_type
                 .index_select(0, &Tensor::from_slice(&flat_types));
-        let mut x = self.norm(&embedded, &self.embedding_norm);
+        let mut x = self
+            .norm(&embedded, &self.embedding_norm)
+            .to_kind(self.kind);
         let mut verified = None;
         let last = self.layers.len().saturating_sub(1);
         for (n, layer) in self.layers.iter().enumerate() {
             if n == last {
-                verified = verifier.map(|v| self.verify(v, &x, &starts, &att));
+                // The verifier's weights are float32, whatever the layers compute in.
+                verified = verifier.map(|v| self.verify(v, &x.to_kind(Kind::Float), &starts, &att));
             }
             x = self.layer(layer, &x, &att);
         }
-        (Packed { states: x, starts }, verified)
+        let states = x.to_kind(Kind::Float);
+        (Packed { states, starts }, verified)
     }
 
     /// One encoder layer over packed states.
@@ -462,7 +508,7 @@ impl Attention {
         }
         Tensor::zeros(
             [self.batch * self.longest, width],
-            (Kind::Float, Device::Cpu),
+            (packed.kind(), Device::Cpu),
         )
         .index_copy(0, &self.slots, &packed)
     }

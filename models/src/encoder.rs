@@ -12,6 +12,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::bert::{load_weights, Bert, BertShape};
 use crate::load::{local, read_json, require, ModelFiles};
+use crate::precision::Precision;
 use crate::worker::Worker;
 use crate::{ModelError, Result};
 
@@ -27,6 +28,9 @@ pub struct EncoderConfig {
     /// Sentences per forward pass; fewer when they are long, as a batch holds at most
     /// `batch_size * 32` tokens.
     pub batch_size: usize,
+    /// What the packed pass's layers compute in ([`Precision`]); rust-bert's pipeline, for
+    /// models the packed pass does not run, computes in float32.
+    pub precision: Precision,
 }
 
 impl EncoderConfig {
@@ -37,6 +41,7 @@ impl EncoderConfig {
             queue: 16,
             max_wait: None,
             batch_size: 32,
+            precision: Precision::Auto,
         }
     }
 }
@@ -237,16 +242,16 @@ fn pool(bert: &Bert, ids: &[Vec<i64>], chunk: &[usize]) -> Vec<Vec<f32>> {
     Vec::<Vec<f32>>::try_from(mean / norm).expect("a float matrix converts to rows")
 }
 
-/// Loads the encoder in `dir`: by the packed pass when `packed` and the model allows it,
-/// else by rust-bert's sentence embeddings pipeline.
-fn load_model(dir: &Path, packed: bool) -> Result<Model> {
+/// Loads the encoder in `dir`: by the packed pass in `precision` when `packed` and the model
+/// allows it, else by rust-bert's sentence embeddings pipeline.
+fn load_model(dir: &Path, packed: bool, precision: Precision) -> Result<Model> {
     let files = ModelFiles::find(dir)?;
     let modules = require(dir, &["modules.json"])?;
     let pooling = require(&dir.join("1_Pooling"), &["config.json"])?;
     let sbert = require(dir, &["sentence_bert_config.json"])?;
     let tokenizer = require(dir, &["tokenizer_config.json"])?;
     if packed && is_plain_bert(files.model_type, &modules, &pooling)? {
-        return load_packed(&files, &sbert, &tokenizer);
+        return load_packed(&files, &sbert, &tokenizer, precision);
     }
     let config = SentenceEmbeddingsConfig {
         modules_config_resource: Box::new(local(&modules)),
@@ -296,7 +301,12 @@ fn is_plain_bert(model_type: ModelType, modules: &Path, pooling: &Path) -> Resul
 }
 
 /// Loads a plain BERT encoder for the packed pass, tokenised as rust-bert's pipeline does.
-fn load_packed(files: &ModelFiles, sbert: &Path, tokenizer_config: &Path) -> Result<Model> {
+fn load_packed(
+    files: &ModelFiles,
+    sbert: &Path,
+    tokenizer_config: &Path,
+    precision: Precision,
+) -> Result<Model> {
     let err = |source| ModelError::RustBert {
         model: "sentence encoder",
         source,
@@ -305,7 +315,7 @@ fn load_packed(files: &ModelFiles, sbert: &Path, tokenizer_config: &Path) -> Res
         BertModel::<BertEmbeddings>::new(root, config);
     })
     .map_err(err)?;
-    let bert = Bert::new(&vars, "", &BertShape::read(&files.config)?)?;
+    let bert = Bert::new(&vars, "", &BertShape::read(&files.config)?)?.in_kind(precision.kind());
     let sbert = read_json(sbert)?;
     let tok = read_json(tokenizer_config)?;
     let lower_case = tok
@@ -342,9 +352,10 @@ impl Encoder {
         // the model thread.
         let dir = cfg.dir.clone();
         ModelFiles::find(&dir)?;
+        let precision = cfg.precision;
         let worker = Worker::spawn("sentence encoder", cfg.queue, move || {
-            tracing::info!(dir = %dir.display(), "loading sentence encoder");
-            load_model(&dir, true)
+            tracing::info!(dir = %dir.display(), %precision, "loading sentence encoder");
+            load_model(&dir, true, precision)
         })?
         .with_max_wait(cfg.max_wait);
         Ok(Encoder {
@@ -402,9 +413,9 @@ mod tests {
     #[test]
     fn the_packed_pass_matches_rust_berts_pipeline() {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/all-minilm-l6-v2"));
-        let packed = load_model(dir, true).unwrap();
+        let packed = load_model(dir, true, Precision::Float32).unwrap();
         assert!(matches!(packed, Model::Packed(_)));
-        let pipeline = load_model(dir, false).unwrap();
+        let pipeline = load_model(dir, false, Precision::Float32).unwrap();
         // Uneven lengths, so that the pipeline pads and the packed pass does not.
         let texts = [
             "Which agency is exempted from the order?",
@@ -430,6 +441,40 @@ mod tests {
     }
 
     #[test]
+    fn bfloat16_layers_embed_texts_where_float32_ones_do() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/all-minilm-l6-v2"));
+        let float = load_model(dir, true, Precision::Float32).unwrap();
+        let bfloat = load_model(dir, true, Precision::BFloat16).unwrap();
+        let texts = [
+            "Which agency is exempted from the order?",
+            "The order seems to primarily impact cyber operations at the Cyber National \
+             Mission Force, with the NSA specifically exempted from its parameters.",
+            "The minister opened a new bridge over the river on Tuesday.",
+            "Shares in the chip maker rose 4% after its quarterly results.",
+            "Defense Secretary Pete Hegseth ordered a pause on planning against Russia.",
+        ]
+        .map(String::from);
+        let (x, y) = (
+            float.embed(&texts, 32).unwrap(),
+            bfloat.embed(&texts, 32).unwrap(),
+        );
+        for (a, b) in x.iter().zip(&y) {
+            assert_ne!(a, b, "the layers computed in bfloat16");
+            assert!(cosine(a, b) > 0.999, "{}", cosine(a, b));
+            let norm: f32 = b.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4);
+        }
+        // The sentences rank the same for the question.
+        let rank = |v: &[Vec<f32>]| {
+            let mut order: Vec<usize> = (1..v.len()).collect();
+            order.sort_by(|&i, &j| cosine(&v[0], &v[j]).total_cmp(&cosine(&v[0], &v[i])));
+            order
+        };
+        assert_eq!(rank(&x), rank(&y));
+        assert_eq!(rank(&y)[0], 1);
+    }
+
+    #[test]
     fn batches_hold_at_most_batch_texts_and_their_share_of_tokens() {
         // Sorted by length: 40 texts of 10 tokens, 6 of 200, one of 2,000.
         let ids: Vec<Vec<i64>> = [(40, 10), (6, 200), (1, 2000)]
@@ -446,7 +491,7 @@ mod tests {
     #[test]
     fn a_bulk_embedding_shared_among_threads_keeps_every_text_in_its_place() {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/all-minilm-l6-v2"));
-        let model = load_model(dir, true).unwrap();
+        let model = load_model(dir, true, Precision::Float32).unwrap();
         // 40 texts of 1 to 13 words, not in length order: 10 batches of 4, on two streams.
         let texts: Vec<String> = (0..40)
             .map(|i| {

@@ -10,6 +10,7 @@
 mod bert;
 mod error;
 mod load;
+mod precision;
 mod worker;
 
 pub mod encoder;
@@ -17,6 +18,7 @@ pub mod reader;
 
 pub use encoder::{cosine, Encoder, EncoderConfig};
 pub use error::{ModelError, Result};
+pub use precision::{bound_onednn_caches, Precision};
 pub use reader::{Reader, ReaderConfig, Span, VERIFIER_FILE};
 
 /// Sets the number of threads libtorch uses for one operation, on the thread that runs every
