@@ -42,6 +42,7 @@ struct Question {
 }
 
 fn main() -> Result<()> {
+    newsqa_models::bound_onednn_caches();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

@@ -26,6 +26,7 @@ use common::{peak_mb, percentile, rss_mb};
 const GUILD: u64 = 4242;
 
 fn main() -> Result<()> {
+    newsqa_models::bound_onednn_caches();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

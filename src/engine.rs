@@ -310,6 +310,7 @@ impl Models {
         })?;
         let mut encoder_cfg = EncoderConfig::new(&config.encoder.model);
         encoder_cfg.batch_size = config.encoder.batch_size;
+        encoder_cfg.precision = config.encoder.precision;
         encoder_cfg.queue = config.reader.queue;
         encoder_cfg.max_wait = max_wait;
         let encoder = Encoder::load(&encoder_cfg).with_context(|| {

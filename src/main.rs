@@ -205,6 +205,7 @@ enum Command {
 
 fn main() -> ExitCode {
     two_malloc_arenas();
+    newsqa_models::bound_onednn_caches();
     let cli = Cli::parse();
     // A service logs what it does; a command-line tool only its warnings.
     let serving = matches!(cli.command, Command::Serve { .. });
