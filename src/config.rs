@@ -184,6 +184,8 @@ pub struct ReaderConfig {
     pub max_answer_tokens: usize,
     /// Pass BERT token type ids (question 0, context 1) to the reader.
     pub token_type_ids: bool,
+    /// What the reader's layers compute in, as `[encoder] precision`.
+    pub precision: newsqa_models::Precision,
 }
 
 impl Default for ReaderConfig {
@@ -195,6 +197,7 @@ impl Default for ReaderConfig {
             max_wait_secs: 20.0,
             max_answer_tokens: 30,
             token_type_ids: true,
+            precision: newsqa_models::Precision::Auto,
         }
     }
 }
@@ -345,7 +348,7 @@ impl Config {
     }
 
     /// Applies `NEWSQA_INDEX`, `NEWSQA_GUILDS`, `NEWSQA_READER_MODEL`, `NEWSQA_ENCODER_MODEL`,
-    /// `NEWSQA_ENCODER_PRECISION`, `NEWSQA_THREADS`, `NEWSQA_FETCH_ALLOW` (comma-separated), `NEWSQA_DISCORD_TOKEN` (or `DISCORD_TOKEN`) and
+    /// `NEWSQA_READER_PRECISION`, `NEWSQA_ENCODER_PRECISION`, `NEWSQA_THREADS`, `NEWSQA_FETCH_ALLOW` (comma-separated), `NEWSQA_DISCORD_TOKEN` (or `DISCORD_TOKEN`) and
     /// `NEWSQA_DISCORD_API_BASE`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
         if let Some(v) = var("NEWSQA_INDEX") {
@@ -377,10 +380,15 @@ impl Config {
         if let Some(v) = var("NEWSQA_ENCODER_MODEL") {
             self.encoder.model = v.into();
         }
+        let precision = |name: &str, v: String| {
+            v.parse::<newsqa_models::Precision>()
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        };
+        if let Some(v) = var("NEWSQA_READER_PRECISION") {
+            self.reader.precision = precision("NEWSQA_READER_PRECISION", v)?;
+        }
         if let Some(v) = var("NEWSQA_ENCODER_PRECISION") {
-            self.encoder.precision = v
-                .parse()
-                .map_err(|e| anyhow::anyhow!("NEWSQA_ENCODER_PRECISION: {e}"))?;
+            self.encoder.precision = precision("NEWSQA_ENCODER_PRECISION", v)?;
         }
         if let Some(v) = var("NEWSQA_THREADS") {
             self.reader.threads = v
@@ -422,17 +430,26 @@ mod tests {
     }
 
     #[test]
-    fn the_encoders_precision_is_read_from_the_file_or_the_environment() {
+    fn the_models_precision_is_read_from_the_file_or_the_environment() {
         use newsqa_models::Precision;
-        assert_eq!(Config::default().encoder.precision, Precision::Auto);
-        let mut c: Config = toml::from_str("[encoder]\nprecision = \"bfloat16\"\n").unwrap();
+        let default = Config::default();
+        assert_eq!(default.reader.precision, Precision::Auto);
+        assert_eq!(default.encoder.precision, Precision::Auto);
+        let file = "[reader]\nprecision = \"float32\"\n[encoder]\nprecision = \"bf16\"\n";
+        let mut c: Config = toml::from_str(file).unwrap();
+        assert_eq!(c.reader.precision, Precision::Float32);
         assert_eq!(c.encoder.precision, Precision::BFloat16);
-        let env = |v: &'static str| {
-            move |k: &str| (k == "NEWSQA_ENCODER_PRECISION").then(|| v.to_string())
-        };
-        c.apply_env(env("float32")).unwrap();
+        c.apply_env(|k| match k {
+            "NEWSQA_READER_PRECISION" => Some("bfloat16".into()),
+            "NEWSQA_ENCODER_PRECISION" => Some("float32".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.reader.precision, Precision::BFloat16);
         assert_eq!(c.encoder.precision, Precision::Float32);
-        let err = c.apply_env(env("half")).unwrap_err();
+        let err = c
+            .apply_env(|k| (k == "NEWSQA_ENCODER_PRECISION").then(|| "half".into()))
+            .unwrap_err();
         assert!(
             err.to_string().contains("auto, float32 or bfloat16"),
             "{err}"

@@ -302,6 +302,7 @@ impl Models {
         reader_cfg.max_wait = max_wait;
         reader_cfg.max_answer_tokens = config.reader.max_answer_tokens;
         reader_cfg.token_types = config.reader.token_type_ids;
+        reader_cfg.precision = config.reader.precision;
         let reader = Reader::load(&reader_cfg).with_context(|| {
             format!(
                 "loading the QA reader from {}",

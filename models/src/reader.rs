@@ -22,6 +22,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::bert::{load_weights, Bert, BertShape, Verifier};
 use crate::load::{local, ModelFiles};
+use crate::precision::Precision;
 use crate::worker::Worker;
 use crate::{ModelError, Result};
 
@@ -48,6 +49,9 @@ pub struct ReaderConfig {
     /// Give BERT token type ids (question 0, context 1), as the shipped reader was trained.
     /// rust-bert's own QA pipeline does not.
     pub token_types: bool,
+    /// What the packed pass's layers compute in ([`Precision`]); rust-bert's pipeline, for
+    /// models the packed pass does not run, computes in float32.
+    pub precision: Precision,
 }
 
 impl ReaderConfig {
@@ -61,6 +65,7 @@ impl ReaderConfig {
             max_seq_len: 384,
             max_question_tokens: 64,
             token_types: true,
+            precision: Precision::Auto,
         }
     }
 }
@@ -151,7 +156,8 @@ impl Reader {
                         .map(Tensor::shallow_clone)
                         .ok_or_else(|| ModelError::Unsupported(format!("no weight named {name}")))
                 };
-                let encoder = Bert::new(&vars, "bert.", &BertShape::read(&files.config)?)?;
+                let encoder = Bert::new(&vars, "bert.", &BertShape::read(&files.config)?)?
+                    .in_kind(cfg.precision.kind());
                 let verifier = files.dir.join(VERIFIER_FILE);
                 let verifier = if verifier.exists() {
                     tracing::info!(path = %verifier.display(), "loading the answer verifier");

@@ -220,3 +220,37 @@ fn a_verifier_in_the_readers_directory_scores_each_context_and_leaves_the_spans_
     assert_eq!(verified[0][0].verifier, verified[0][1].verifier);
     assert_ne!(verified[0][0].verifier, verified[1][0].verifier);
 }
+
+#[test]
+fn a_reader_in_bfloat16_finds_the_spans_it_finds_in_float32() {
+    use newsqa_models::Precision;
+    let questions = [
+        "Which agency is exempted from the order?",
+        "What has not changed?",
+    ];
+    let read = |precision| {
+        let reader = Reader::load(&ReaderConfig {
+            precision,
+            ..ReaderConfig::new(READER)
+        })
+        .unwrap();
+        questions.map(|q| {
+            reader
+                .read(q, vec![NSA.into(), CISA.into()], 3, true)
+                .unwrap()
+        })
+    };
+    let (float, bfloat) = (read(Precision::Float32), read(Precision::BFloat16));
+    assert_eq!(float[0][0][0].text, "the NSA");
+    for (f, b) in float.iter().flatten().zip(bfloat.iter().flatten()) {
+        let texts = |spans: &[newsqa_models::Span]| {
+            spans.iter().map(|s| s.text.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(texts(f), texts(b));
+        for (f, b) in f.iter().zip(b) {
+            assert_ne!(f.score, b.score, "the layers computed in bfloat16");
+            assert!((f.score - b.score).abs() < 0.5, "{f:?} {b:?}");
+            assert!((f.no_answer - b.no_answer).abs() < 0.5, "{f:?} {b:?}");
+        }
+    }
+}
