@@ -53,7 +53,9 @@ fn main() -> Result<()> {
         let index = std::fs::canonicalize(index).with_context(|| format!("no index at {index}"))?;
         std::os::unix::fs::symlink(&index, guilds.path().join(GUILD.to_string()))?;
     }
+    // The models' settings from the environment (NEWSQA_READER_PRECISION and the like).
     let mut config = Config::default();
+    config.apply_env(|k| std::env::var(k).ok())?;
     config.index.guilds = guilds.path().to_owned();
     config.feeds.state = guilds.path().join("feeds.json");
     let before_models = rss_mb();
