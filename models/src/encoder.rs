@@ -410,19 +410,23 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 mod tests {
     use super::*;
 
+    /// The shipped encoder.
+    fn shipped() -> &'static Path {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/all-minilm-l6-v2"))
+    }
+
+    const QUESTION: &str = "Which agency is exempted from the order?";
+    const NSA: &str = "The order seems to primarily impact cyber operations at the Cyber \
+                       National Mission Force, with the NSA specifically exempted from its \
+                       parameters.";
+
     #[test]
     fn the_packed_pass_matches_rust_berts_pipeline() {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/all-minilm-l6-v2"));
-        let packed = load_model(dir, true, Precision::Float32).unwrap();
+        let packed = load_model(shipped(), true, Precision::Float32).unwrap();
         assert!(matches!(packed, Model::Packed(_)));
-        let pipeline = load_model(dir, false, Precision::Float32).unwrap();
+        let pipeline = load_model(shipped(), false, Precision::Float32).unwrap();
         // Uneven lengths, so that the pipeline pads and the packed pass does not.
-        let texts = [
-            "Which agency is exempted from the order?",
-            "The order seems to primarily impact cyber operations at the Cyber National \
-             Mission Force, with the NSA specifically exempted from its parameters.",
-            "Résumé: U.S. officials said so on Feb. 28.",
-        ];
+        let texts = [QUESTION, NSA, "Résumé: U.S. officials said so on Feb. 28."];
         let texts = texts.map(String::from);
         let a = packed.embed(&texts, 32).unwrap();
         let b = pipeline.embed(&texts, 32).unwrap();
@@ -442,13 +446,11 @@ mod tests {
 
     #[test]
     fn bfloat16_layers_embed_texts_where_float32_ones_do() {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/all-minilm-l6-v2"));
-        let float = load_model(dir, true, Precision::Float32).unwrap();
-        let bfloat = load_model(dir, true, Precision::BFloat16).unwrap();
+        let float = load_model(shipped(), true, Precision::Float32).unwrap();
+        let bfloat = load_model(shipped(), true, Precision::BFloat16).unwrap();
         let texts = [
-            "Which agency is exempted from the order?",
-            "The order seems to primarily impact cyber operations at the Cyber National \
-             Mission Force, with the NSA specifically exempted from its parameters.",
+            QUESTION,
+            NSA,
             "The minister opened a new bridge over the river on Tuesday.",
             "Shares in the chip maker rose 4% after its quarterly results.",
             "Defense Secretary Pete Hegseth ordered a pause on planning against Russia.",
@@ -490,8 +492,7 @@ mod tests {
 
     #[test]
     fn a_bulk_embedding_shared_among_threads_keeps_every_text_in_its_place() {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/all-minilm-l6-v2"));
-        let model = load_model(dir, true, Precision::Float32).unwrap();
+        let model = load_model(shipped(), true, Precision::Float32).unwrap();
         // 40 texts of 1 to 13 words, not in length order: 10 batches of 4, on two streams.
         let texts: Vec<String> = (0..40)
             .map(|i| {
