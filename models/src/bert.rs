@@ -7,7 +7,9 @@
 //!   lengths, and the layer norms) runs on the real tokens only; only attention sees the
 //!   padded layout, through one scatter and one gather per layer;
 //! - the query, key and value projections fused into one matrix multiply;
-//! - libtorch's fused attention (`scaled_dot_product_attention`) and GELU.
+//! - libtorch's fused attention (`scaled_dot_product_attention`) and GELU;
+//! - the layers in bfloat16 where the CPU is faster at it ([`crate::Precision`]), the
+//!   embeddings and the states returned in float32.
 //!
 //! The weights are those rust-bert would load (a `.safetensors` file is read here directly,
 //! tensor by tensor; tests check both the tensors and that the result matches rust-bert's

@@ -39,14 +39,17 @@ impl Precision {
             Precision::BFloat16 => Kind::BFloat16,
             Precision::Auto => *AUTO.get_or_init(|| {
                 let (float, bfloat) = (time_product(Kind::Float), time_product(Kind::BFloat16));
-                let kind = if bfloat.as_secs_f64() <= FASTER * float.as_secs_f64() {
-                    Kind::BFloat16
-                } else {
-                    Kind::Float
+                let kind = match (float, bfloat) {
+                    (Some(f), Some(b)) if b.as_secs_f64() <= FASTER * f.as_secs_f64() => {
+                        Kind::BFloat16
+                    }
+                    _ => Kind::Float,
                 };
+                let show =
+                    |d: Option<Duration>| d.map_or("unavailable".into(), |d| format!("{d:?}"));
                 tracing::info!(
-                    ?float,
-                    ?bfloat,
+                    float = %show(float),
+                    bfloat = %show(bfloat),
                     chosen = ?kind,
                     "timed a matrix product in float32 and bfloat16"
                 );
@@ -59,20 +62,20 @@ impl Precision {
 static AUTO: OnceLock<Kind> = OnceLock::new();
 
 /// The best of a few runs of the encoder's largest product (256 tokens, 384 by 1,536) in
-/// `kind`, on the calling thread's libtorch threads: a few milliseconds in all.
-fn time_product(kind: Kind) -> Duration {
+/// `kind`, on the calling thread's libtorch threads: a few milliseconds in all. `None` if
+/// libtorch cannot compute in `kind` here.
+fn time_product(kind: Kind) -> Option<Duration> {
     tch::no_grad(|| {
-        let x = Tensor::randn([256, 384], (kind, Device::Cpu));
-        let w = Tensor::randn([1536, 384], (kind, Device::Cpu));
-        let _ = x.linear::<Tensor>(&w, None);
-        (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                let _ = x.linear::<Tensor>(&w, None);
-                t.elapsed()
-            })
-            .min()
-            .unwrap_or_default()
+        let x = Tensor::f_randn([256, 384], (kind, Device::Cpu)).ok()?;
+        let w = Tensor::f_randn([1536, 384], (kind, Device::Cpu)).ok()?;
+        let _ = x.f_linear::<Tensor>(&w, None).ok()?;
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let _ = x.f_linear::<Tensor>(&w, None).ok()?;
+            best = best.min(t.elapsed());
+        }
+        Some(best)
     })
 }
 
