@@ -71,22 +71,16 @@ impl Linear {
         })
     }
 
-    fn shallow_clone(&self) -> Linear {
+    /// The same weights, each passed through `f` (shared, or converted).
+    fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> Linear {
         Linear {
-            weight: self.weight.shallow_clone(),
-            bias: self.bias.shallow_clone(),
+            weight: f(&self.weight),
+            bias: f(&self.bias),
         }
     }
 
     fn apply(&self, x: &Tensor) -> Tensor {
         x.linear(&self.weight, Some(&self.bias))
-    }
-
-    fn to_kind(&self, kind: Kind) -> Linear {
-        Linear {
-            weight: self.weight.to_kind(kind),
-            bias: self.bias.to_kind(kind),
-        }
     }
 }
 
@@ -102,17 +96,11 @@ impl Norm {
         Ok(Norm { weight, bias })
     }
 
-    fn shallow_clone(&self) -> Norm {
+    /// As [`Linear::map`].
+    fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> Norm {
         Norm {
-            weight: self.weight.shallow_clone(),
-            bias: self.bias.shallow_clone(),
-        }
-    }
-
-    fn to_kind(&self, kind: Kind) -> Norm {
-        Norm {
-            weight: self.weight.to_kind(kind),
-            bias: self.bias.to_kind(kind),
+            weight: f(&self.weight),
+            bias: f(&self.bias),
         }
     }
 }
@@ -150,25 +138,16 @@ impl Layer {
         })
     }
 
-    fn shallow_clone(&self) -> Layer {
+    /// Every weight of the layer passed through `f`: [`Tensor::shallow_clone`] to share them
+    /// with another thread, a conversion to compute in another kind.
+    fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> Layer {
         Layer {
-            qkv: self.qkv.shallow_clone(),
-            attention_out: self.attention_out.shallow_clone(),
-            attention_norm: self.attention_norm.shallow_clone(),
-            intermediate: self.intermediate.shallow_clone(),
-            output: self.output.shallow_clone(),
-            output_norm: self.output_norm.shallow_clone(),
-        }
-    }
-
-    fn to_kind(&self, kind: Kind) -> Layer {
-        Layer {
-            qkv: self.qkv.to_kind(kind),
-            attention_out: self.attention_out.to_kind(kind),
-            attention_norm: self.attention_norm.to_kind(kind),
-            intermediate: self.intermediate.to_kind(kind),
-            output: self.output.to_kind(kind),
-            output_norm: self.output_norm.to_kind(kind),
+            qkv: self.qkv.map(&f),
+            attention_out: self.attention_out.map(&f),
+            attention_norm: self.attention_norm.map(&f),
+            intermediate: self.intermediate.map(&f),
+            output: self.output.map(&f),
+            output_norm: self.output_norm.map(&f),
         }
     }
 }
@@ -291,8 +270,12 @@ impl Bert {
             word: self.word.shallow_clone(),
             position: self.position.shallow_clone(),
             token_type: self.token_type.shallow_clone(),
-            embedding_norm: self.embedding_norm.shallow_clone(),
-            layers: self.layers.iter().map(Layer::shallow_clone).collect(),
+            embedding_norm: self.embedding_norm.map(Tensor::shallow_clone),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| l.map(Tensor::shallow_clone))
+                .collect(),
             kind: self.kind,
             hidden: self.hidden,
             heads: self.heads,
@@ -337,7 +320,11 @@ impl Bert {
             return self;
         }
         Bert {
-            layers: self.layers.iter().map(|l| l.to_kind(kind)).collect(),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| l.map(|t| t.to_kind(kind)))
+                .collect(),
             kind,
             ..self
         }
