@@ -321,6 +321,41 @@ def base_model(base_dir):
     return model
 
 
+def load_init(path):
+    """An earlier stage's weights: a run's final.pt, or an exported reader directory (its
+    float16 model.safetensors, as shipped in models/minilm-squad), in float32 either way."""
+    p = Path(path)
+    if p.is_dir():
+        sd = load_file(p / "model.safetensors")
+        return {k: v.float() for k, v in sd.items()
+                if not k.startswith("bert.pooler.") and not k.endswith("position_ids")}
+    return torch.load(p, weights_only=True)
+
+
+def resolve_autocast(choice):
+    """"bf16" or "fp32" for the training steps. "auto" times the model's largest product both
+    ways and takes bfloat16 autocast only where it is clearly faster (CPUs with AVX-512 BF16 or
+    AMX: about twice; on older AVX-512 CPUs it was slower)."""
+    if choice != "auto":
+        return choice
+    a, b = torch.randn(32 * 128, 384), torch.randn(384, 1536)
+
+    def best(dtype):
+        x, y = a.to(dtype), b.to(dtype)
+        ts = []
+        for _ in range(6):
+            t = time.perf_counter()
+            x @ y
+            ts.append(time.perf_counter() - t)
+        return min(ts[1:])
+
+    try:
+        fast = best(torch.bfloat16) <= 0.8 * best(torch.float32)
+    except RuntimeError:
+        fast = False
+    return "bf16" if fast else "fp32"
+
+
 def trainable(model, freeze_embeddings):
     if freeze_embeddings:
         model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -398,7 +433,7 @@ def cmd_train(a):
               init=a.init, epoch_offset=a.epoch_offset, max_steps=a.max_steps,
               adv_rate=a.adv_rate, distill=a.distill, distill_weight=a.distill_weight,
               distill_temp=a.distill_temp, twin_context=a.twin_context,
-              shared_norm=a.shared_norm)
+              shared_norm=a.shared_norm, autocast=a.autocast)
     state = None
     if a.resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
@@ -409,6 +444,9 @@ def cmd_train(a):
             hp["max_steps"] = a.max_steps
     elif ckpt.exists():
         sys.exit(f"{ckpt} exists: pass --resume to continue it, or remove {run}")
+    # Settled once per run and kept in hparams.json, so a resumed run computes as it began.
+    hp["autocast"] = resolve_autocast(hp.get("autocast", "fp32"))
+    bf16 = hp["autocast"] == "bf16"
     (run / "hparams.json").write_text(json.dumps(hp, indent=1))
 
     tok = BertTokenizerFast.from_pretrained(hp["base"])
@@ -449,7 +487,7 @@ def cmd_train(a):
     model = base_model(hp["base"])
     if hp.get("init") and not state:
         # A second stage: the weights of an earlier run (its final.pt), fresh optimiser.
-        init = torch.load(hp["init"], weights_only=True)
+        init = load_init(hp["init"])
         missing, unexpected = model.load_state_dict(init, strict=False)
         assert not unexpected and set(missing) <= {"bert.embeddings.word_embeddings.weight"}, missing
     teacher = None
@@ -457,7 +495,7 @@ def cmd_train(a):
         # The teacher (an earlier run's final.pt) keeps the student's spans where they were
         # on every window but the adversarial twins, which alone teach something new.
         teacher = base_model(hp["base"])
-        init = torch.load(hp["distill"], weights_only=True)
+        init = load_init(hp["distill"])
         teacher.load_state_dict(init, strict=False)
         teacher.eval()
         for p in teacher.parameters():
@@ -497,16 +535,17 @@ def cmd_train(a):
     while epoch < hp["epochs"]:
         for b in range(start_batch, len(order)):
             ids, tt, mask, st, en, twin, group = collate(feats, order[b])
-            out = model(input_ids=ids, token_type_ids=tt, attention_mask=mask,
-                        start_positions=st, end_positions=en)
-            loss = out.loss
-            if teacher is not None and not bool(twin.all()):
-                loss = (1 - hp["distill_weight"]) * loss + hp["distill_weight"] * distill_loss(
-                    teacher, out, ids, tt, mask, ~twin, hp["distill_temp"])
-            if hp.get("shared_norm"):
-                shared = shared_norm_loss(out, tt, mask, st, en, group)
-                if shared is not None:
-                    loss = loss + hp["shared_norm"] * shared
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = model(input_ids=ids, token_type_ids=tt, attention_mask=mask,
+                            start_positions=st, end_positions=en)
+                loss = out.loss
+                if teacher is not None and not bool(twin.all()):
+                    loss = (1 - hp["distill_weight"]) * loss + hp["distill_weight"] * distill_loss(
+                        teacher, out, ids, tt, mask, ~twin, hp["distill_temp"])
+                if hp.get("shared_norm"):
+                    shared = shared_norm_loss(out, tt, mask, st, en, group)
+                    if shared is not None:
+                        loss = loss + hp["shared_norm"] * shared
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -717,16 +756,29 @@ def model_card(run, hp, scores, a):
         f"windows (max {hp['max_len']} tokens, stride {hp['stride']}), AdamW lr {hp['lr']} "
         f"with {hp['warmup']:.0%} warm-up then linear decay, weight decay {hp['weight_decay']}, "
         f"word embeddings {'frozen (bit for bit the encoder' + chr(39) + 's)' if hp['freeze_embeddings'] else 'trained'}, "
-        f"seed {hp['seed']}; CPU, {done['wall_s'] / 3600:.1f} h wall |",
+        f"seed {hp['seed']}; CPU{', bfloat16 autocast' if hp.get('autocast') == 'bf16' else ''}, "
+        f"{done['wall_s'] / 3600:.1f} h wall |",
         f"| final training loss | {steps[-1]['loss'] if steps else 'n/a'} (mean of the last 50 steps) |",
     ]
     if hp.get("init"):
         # The chain of runs, first stage first: each continued the one before (its final.pt).
         chain = [run]
         while (ihp := json.loads((chain[0] / "hparams.json").read_text())).get("init"):
+            if Path(ihp["init"]).is_dir():
+                break  # an exported reader: its own card lists the stages before it
             chain.insert(0, Path(ihp["init"]).parent)
         parts, wall = [], 0.0
-        for n, r in enumerate(chain, 1):
+        if ihp.get("init") and Path(ihp["init"]).is_dir():
+            # The stages before an exported reader, as its own card lists them.
+            card = Path(ihp["init"]) / "MODEL_CARD.md"
+            rows = [l for l in card.read_text().splitlines() if l.startswith("| stages | ")] \
+                if card.exists() else []
+            before = rows[0][len("| stages | "):].split(". Each stage after")[0] if rows else ""
+            if before:
+                m = re.search(r"\(`([^`]+)`\)", card.read_text())
+                parts.append(before.replace("this run", f"`{m.group(1)}`" if m else "its run"))
+                wall += 3600 * sum(float(h) for h in re.findall(r"([\d.]+) h wall", before))
+        for n, r in enumerate(chain, len(parts) and len(re.findall(r"(?:^|; )\d+\. ", parts[0])) + 1):
             rhp = json.loads((r / "hparams.json").read_text())
             rrecs = [json.loads(l) for l in (r / "log.jsonl").read_text().splitlines()]
             rdone = [x for x in rrecs if x["event"] == "done"][-1]
@@ -800,12 +852,16 @@ def main():
     t.add_argument("--limit", type=int, default=0, help="questions to train on (0 = all)")
     t.add_argument("--train-embeddings", action="store_true",
                    help="also train the word embeddings (default: frozen, shared with the encoder)")
-    t.add_argument("--init", help="start from an earlier run's final.pt (a second stage)")
+    t.add_argument("--init", help="start from an earlier run's final.pt or an exported reader "
+                   "directory such as models/minilm-squad (a later stage)")
     t.add_argument("--epoch-offset", type=int, default=0,
                    help="data epoch to start at, so a second stage sees other contexts")
     t.add_argument("--max-steps", type=int, default=0,
                    help="stop after this many steps, the schedule decaying to them (0 = all; "
                         "may be given with --resume to shorten a run)")
+    t.add_argument("--autocast", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="bfloat16 autocast for the steps (weights and optimiser stay float32); "
+                   "auto: where this CPU multiplies bfloat16 clearly faster")
     t.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     t.add_argument("--checkpoint-minutes", type=float, default=5)
     t.set_defaults(fn=cmd_train)
