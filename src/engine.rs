@@ -862,6 +862,7 @@ impl Window {
             return None;
         };
         let cite = hit.sentences[sentence].range.clone();
+        let start_b = with_article(&hit.text, start_b, cite.start);
         let similarity = cosine(qvec, &hit.sentences[sentence].vector);
         let overlap = hit.sentences[sentence].overlap;
         let neighbours = sentence.saturating_sub(1)..(sentence + 2).min(hit.sentences.len());
@@ -1055,6 +1056,25 @@ fn dedup(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
 }
 
 /// SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces.
+/// Where an answer span starting at byte `start` begins once the article right before it
+/// ("the", "a", "an", not before `floor`, the cited sentence's start) is taken in: the reader
+/// may leave it out ("NSA" in "with the NSA specifically exempted"), and "the NSA" is what a
+/// reader of the answer expects. SQuAD's scoring drops articles, so scores are unchanged.
+fn with_article(text: &str, start: usize, floor: usize) -> usize {
+    let before = &text[floor..start];
+    let Some(head) = before.strip_suffix(' ') else {
+        return start;
+    };
+    let word_at = head.rfind(|c: char| !c.is_alphabetic()).map_or(0, |i| {
+        i + head[i..].chars().next().map_or(1, char::len_utf8)
+    });
+    if matches!(head[word_at..].to_lowercase().as_str(), "the" | "a" | "an") {
+        floor + word_at
+    } else {
+        start
+    }
+}
+
 pub fn normalize_answer(s: &str) -> String {
     let lower: String = s
         .to_lowercase()
@@ -1245,6 +1265,26 @@ mod tests {
             date: None,
             passage: String::new(),
         }
+    }
+
+    #[test]
+    fn an_answer_takes_in_the_article_right_before_it_within_its_sentence() {
+        let text = "Old news. With the NSA exempted, an order (a pause) holds. They soothe nerves";
+        let at = |w: &str| text.find(w).unwrap();
+        assert_eq!(
+            &text[with_article(text, at("NSA"), 0)..at("NSA") + 3],
+            "the NSA"
+        );
+        assert_eq!(
+            &text[with_article(text, at("order"), 0)..at("order") + 5],
+            "an order"
+        );
+        // The article only, not the bracket; not a word merely ending in "the"; not before
+        // the sentence's start.
+        assert_eq!(with_article(text, at("pause"), 0), at("pause") - 2);
+        assert_eq!(with_article(text, at("nerves"), 0), at("nerves"));
+        assert_eq!(with_article(text, at("NSA"), at("NSA") - 1), at("NSA"));
+        assert_eq!(with_article(text, at("Old"), 0), at("Old"));
     }
 
     #[test]
