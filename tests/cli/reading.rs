@@ -18,6 +18,7 @@ fn ask(config: &Config, questions: &[&str]) -> Vec<Reply> {
 }
 
 const NSA: &str = "Which agency is exempted from the order?";
+const KIND: &str = "What kind of cyber operations does the order halt?";
 // Its answer sentence is a close call of the ranking: only the margin reading finds it.
 const HEGSETH: &str = "Who issued the order to pause the cyber operations?";
 
@@ -25,12 +26,14 @@ const HEGSETH: &str = "Who issued the order to pause the cyber operations?";
 fn a_confident_first_reading_stops_and_a_doubtful_one_reads_the_close_calls() {
     let config = Config::default();
     let first = config.answer.read_sentences;
-    let replies = ask(&config, &[NSA, HEGSETH]);
+    let replies = ask(&config, &[KIND, HEGSETH]);
 
     // The first reading holds a confident answer: nothing more is read.
-    let nsa = &replies[0];
-    assert_eq!(nsa.best.as_ref().expect("an answer").answer, "the NSA");
-    assert_eq!(nsa.trace.len(), first, "{:?}", nsa.trace);
+    let kind = &replies[0];
+    let best = kind.best.as_ref().expect("an answer");
+    assert_eq!(best.answer, "offensive");
+    assert!(best.score >= config.answer.confident_stop, "{}", best.score);
+    assert_eq!(kind.trace.len(), first, "{:?}", kind.trace);
 
     // The first reading's best ("The inside sources") is not confident: the close calls are
     // read too, and one of them holds the answer.
