@@ -1055,7 +1055,6 @@ fn dedup(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
     candidates
 }
 
-/// SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces.
 /// Where an answer span starting at byte `start` begins once the article right before it
 /// ("the", "a", "an", not before `floor`, the cited sentence's start) is taken in: the reader
 /// may leave it out ("NSA" in "with the NSA specifically exempted"), and "the NSA" is what a
@@ -1068,13 +1067,19 @@ fn with_article(text: &str, start: usize, floor: usize) -> usize {
     let word_at = head.rfind(|c: char| !c.is_alphabetic()).map_or(0, |i| {
         i + head[i..].chars().next().map_or(1, char::len_utf8)
     });
-    if matches!(head[word_at..].to_lowercase().as_str(), "the" | "a" | "an") {
+    if is_article(&head[word_at..].to_lowercase()) {
         floor + word_at
     } else {
         start
     }
 }
 
+/// English articles, as SQuAD's normalisation drops them (lower case).
+fn is_article(word: &str) -> bool {
+    matches!(word, "a" | "an" | "the")
+}
+
+/// SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces.
 pub fn normalize_answer(s: &str) -> String {
     let lower: String = s
         .to_lowercase()
@@ -1083,7 +1088,7 @@ pub fn normalize_answer(s: &str) -> String {
         .collect();
     lower
         .split_whitespace()
-        .filter(|w| !matches!(*w, "a" | "an" | "the"))
+        .filter(|w| !is_article(w))
         .collect::<Vec<_>>()
         .join(" ")
 }
