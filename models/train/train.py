@@ -767,18 +767,19 @@ def model_card(run, hp, scores, a):
             if Path(ihp["init"]).is_dir():
                 break  # an exported reader: its own card lists the stages before it
             chain.insert(0, Path(ihp["init"]).parent)
-        parts, wall = [], 0.0
-        if ihp.get("init") and Path(ihp["init"]).is_dir():
+        parts, wall, first = [], 0.0, 1
+        card = Path(ihp.get("init") or "") / "MODEL_CARD.md"
+        if ihp.get("init") and card.exists():
             # The stages before an exported reader, as its own card lists them.
-            card = Path(ihp["init"]) / "MODEL_CARD.md"
-            rows = [l for l in card.read_text().splitlines() if l.startswith("| stages | ")] \
-                if card.exists() else []
+            text = card.read_text()
+            rows = [l for l in text.splitlines() if l.startswith("| stages | ")]
             before = rows[0][len("| stages | "):].split(". Each stage after")[0] if rows else ""
             if before:
-                m = re.search(r"\(`([^`]+)`\)", card.read_text())
+                m = re.search(r"\(`([^`]+)`\)", text)
                 parts.append(before.replace("this run", f"`{m.group(1)}`" if m else "its run"))
                 wall += 3600 * sum(float(h) for h in re.findall(r"([\d.]+) h wall", before))
-        for n, r in enumerate(chain, len(parts) and len(re.findall(r"(?:^|; )\d+\. ", parts[0])) + 1):
+                first += len(re.findall(r"(?:^|; )\d+\. ", before))
+        for n, r in enumerate(chain, first):
             rhp = json.loads((r / "hparams.json").read_text())
             rrecs = [json.loads(l) for l in (r / "log.jsonl").read_text().splitlines()]
             rdone = [x for x in rrecs if x["event"] == "done"][-1]
