@@ -75,14 +75,10 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     rows = [json.loads(line) for line in open(sys.argv[1])]
-    xs, answerable = [], []
-    for d in rows:
-        x = signals(d)
-        # No answer at all: the lowest value of every signal, so it is abstained on first.
-        xs.append(x if x is not None else None)
-        answerable.append(bool(d["gold"]))
-    k = len(NAMES)
-    lows = [min(x[j] for x in xs if x is not None) for j in range(k)]
+    xs = [signals(d) for d in rows]
+    answerable = [bool(d["gold"]) for d in rows]
+    # A question with no answer at all takes the lowest value seen of every signal.
+    lows = [min(x[j] for x in xs if x is not None) for j in range(len(NAMES))]
     xs = [x if x is not None else list(lows) for x in xs]
     n_un = sum(1 for a in answerable if not a)
     print(f"{len(rows)} questions, {len(rows) - n_un} answerable, {n_un} unanswerable")
