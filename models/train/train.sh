@@ -43,30 +43,21 @@ export TOKENIZERS_PARALLELISM=false
 if [ "$quick" = 1 ] || ! [ -f "$run/final.pt" ] || [ ${#resume[@]} -gt 0 ]; then
     "$py" "$here/train.py" train --run-dir "$run" "${resume[@]}" "${args[@]}"
 fi
+# stage N OPTIONS...: train run "$stage1-stageN" from the stage before's final.pt.
+stage() {
+    local before="$run"
+    run="$stage1-stage$1"
+    shift
+    "$py" "$here/train.py" train --run-dir "$run" "${resume[@]}" --init "$before/final.pt" \
+        "$@" "${args[@]}"
+}
 if [ "$quick" = 0 ]; then
     stage1="$run"
-    run="$run-stage2"
-    "$py" "$here/train.py" train --run-dir "$run" "${resume[@]}" --init "$stage1/final.pt" \
-        --epoch-offset 1 --lr 5e-5 --warmup 0.01 --max-steps 2000 "${args[@]}"
-    stage2="$run"
-    run="$stage1-stage3"
-    "$py" "$here/train.py" train --run-dir "$run" "${resume[@]}" --init "$stage2/final.pt" \
-        --epoch-offset 2 --lr 3e-5 --warmup 0.01 --max-steps 1500 "${args[@]}"
-    stage3="$run"
-    run="$stage1-stage4"
-    "$py" "$here/train.py" train --run-dir "$run" "${resume[@]}" --init "$stage3/final.pt" \
-        --epoch-offset 3 --lr 3e-5 --warmup 0.02 --mix 0.5 0.25 --epochs 2 --max-steps 5000 \
-        "${args[@]}"
-    stage4="$run"
-    run="$stage1-stage5"
-    "$py" "$here/train.py" train --run-dir "$run" "${resume[@]}" --init "$stage4/final.pt" \
-        --epoch-offset 5 --lr 3e-5 --warmup 0.02 --mix 0.45 0.3 --epochs 2 --max-steps 5000 \
-        "${args[@]}"
-    stage5="$run"
-    run="$stage1-stage6"
-    "$py" "$here/train.py" train --run-dir "$run" "${resume[@]}" --init "$stage5/final.pt" \
-        --epoch-offset 7 --lr 2e-5 --warmup 0.02 --mix 0.5 0.25 --epochs 2 --max-steps 4000 \
-        "${args[@]}"
+    stage 2 --epoch-offset 1 --lr 5e-5 --warmup 0.01 --max-steps 2000
+    stage 3 --epoch-offset 2 --lr 3e-5 --warmup 0.01 --max-steps 1500
+    stage 4 --epoch-offset 3 --lr 3e-5 --warmup 0.02 --mix 0.5 0.25 --epochs 2 --max-steps 5000
+    stage 5 --epoch-offset 5 --lr 3e-5 --warmup 0.02 --mix 0.45 0.3 --epochs 2 --max-steps 5000
+    stage 6 --epoch-offset 7 --lr 2e-5 --warmup 0.02 --mix 0.5 0.25 --epochs 2 --max-steps 4000
 fi
 "$py" "$here/train.py" export --run-dir "$run" --out "$out"
 "$py" "$here/train.py" evaluate "$out" "$root/models/minilm-squad" --out "$run/scores.json" "${eval_args[@]}"
