@@ -3,15 +3,17 @@
 //!
 //! A question over a 2004-05 archive such as "Who won the 2014 FIFA World Cup?" shares words
 //! with many articles (a World Cup, a year, a team), and the reader, asked to point at a span,
-//! points at one. The check reads the question's *constraints* (years, other numbers, and
-//! names: capitalised words and runs of them) and refuses a candidate whose cited sentence and
+//! points at one. The check takes the question's *constraints* (years, other numbers, and
+//! names, as `question::names` reads them) and refuses a candidate whose cited sentence and
 //! article mention one of them nowhere. A year after the article's publication gets its own
 //! reason: an article cannot report what happened after it was written.
 
 use serde::Serialize;
 
-/// Something a question names that its answer's article must mention.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something a question names that its answer's article must mention (read by
+/// `question::names`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Constraint {
     /// A year, e.g. 2014.
     Year(i32),
@@ -35,6 +37,10 @@ impl Constraint {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Abstention {
+    /// The message asks nothing ("thanks!", "lol").
+    NotAQuestion,
+    /// There are no articles to answer from yet.
+    NoArticles,
     /// No article came close to the question.
     NothingRelevant,
     /// Candidates were found, but none was likely enough to be right.
@@ -60,6 +66,8 @@ impl Abstention {
     /// The reason's name, as `ask --json` gives it in `kind`.
     pub fn kind(&self) -> &'static str {
         match self {
+            Abstention::NotAQuestion => "not_a_question",
+            Abstention::NoArticles => "no_articles",
             Abstention::NothingRelevant => "nothing_relevant",
             Abstention::LowConfidence { .. } => "low_confidence",
             Abstention::NotMentioned { .. } => "not_mentioned",
@@ -79,6 +87,12 @@ impl Abstention {
     /// One short sentence for users.
     pub fn message(&self) -> String {
         match self {
+            Abstention::NotAQuestion => {
+                "Ask me a question about the articles, and I'll answer with the sentence the \
+                 answer comes from."
+                    .to_owned()
+            }
+            Abstention::NoArticles => "There are no articles to answer from yet.".to_owned(),
             Abstention::NothingRelevant | Abstention::LowConfidence { .. } => {
                 crate::engine::ABSTAIN_MESSAGE.to_owned()
             }
@@ -90,256 +104,6 @@ impl Abstention {
             ),
         }
     }
-}
-
-/// First words of a question that are capitalised only because they start it.
-const OPENERS: &[&str] = &[
-    "who",
-    "whom",
-    "whose",
-    "what",
-    "when",
-    "where",
-    "which",
-    "why",
-    "how",
-    "did",
-    "does",
-    "do",
-    "is",
-    "are",
-    "was",
-    "were",
-    "has",
-    "have",
-    "had",
-    "can",
-    "could",
-    "will",
-    "would",
-    "should",
-    "may",
-    "might",
-    "name",
-    "according",
-    "in",
-    "on",
-    "at",
-    "for",
-    "the",
-    "a",
-    "an",
-    "after",
-    "before",
-    "during",
-    "by",
-    "from",
-    "to",
-    "of",
-    "as",
-    "if",
-    "tell",
-    "give",
-    "list",
-    "since",
-    "until",
-    "with",
-    "about",
-    "so",
-    "and",
-    "but",
-    "or",
-    // Words that open a question as often as "Which" does, and name nothing.
-    "prior",
-    "rather",
-    "because",
-    "normally",
-    "usually",
-    "typically",
-    "generally",
-    "originally",
-    "currently",
-    "besides",
-    "apart",
-    "aside",
-    "along",
-    "although",
-    "though",
-    "while",
-    "instead",
-    "despite",
-    "following",
-    "unlike",
-    "like",
-    "including",
-    "except",
-    "other",
-    "than",
-    "once",
-    "then",
-    "now",
-    "this",
-    "that",
-    "these",
-    "those",
-    "there",
-    "here",
-    "some",
-    "many",
-    "most",
-    "each",
-    "every",
-    "all",
-    "both",
-    "either",
-    "neither",
-    "another",
-    "its",
-    "his",
-    "her",
-    "their",
-    "it",
-    "he",
-    "she",
-    "they",
-    "not",
-    "only",
-    "also",
-    "one",
-    "two",
-    "three",
-    "between",
-    "among",
-    "under",
-    "over",
-    "into",
-    "through",
-    "against",
-    "without",
-    "within",
-    "upon",
-];
-
-/// Capitalised words that name nothing by themselves.
-/// Months and days are covered by the year, and articles say "last month" or "on Tuesday".
-const NOT_NAMES: &[&str] = &[
-    "i",
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "sir",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
-/// The constraints a question names, in order, without repeats.
-pub fn constraints(question: &str) -> Vec<Constraint> {
-    let mut out: Vec<Constraint> = Vec::new();
-    fn push(c: Constraint, out: &mut Vec<Constraint>) {
-        if !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    let mut run: Vec<String> = Vec::new();
-    let flush = |run: &mut Vec<String>, out: &mut Vec<Constraint>| {
-        if !run.is_empty() {
-            push(Constraint::Name(run.join(" ")), out);
-            run.clear();
-        }
-    };
-    // "Miami/South Florida": either side of a slash is a word of its own.
-    let words = question
-        .split(|c: char| c.is_whitespace() || c == '/')
-        .filter(|w| !w.is_empty());
-    for (i, raw) in words.enumerate() {
-        // A run of names ends at punctuation after a word ("Blair, Brown").
-        let mut ends_run = raw.ends_with([',', ';', ':', '?', '!', ')', '"', '\u{201d}']);
-        let word = raw.trim_matches(|c: char| !c.is_alphanumeric());
-        let mut word = word
-            .strip_suffix("'s")
-            .or_else(|| word.strip_suffix("\u{2019}s"))
-            .unwrap_or(word);
-        // "Super Bowl-related", "Irish-based": the name is the part before the lowercase one.
-        if let Some(cut) = word
-            .char_indices()
-            .find(|&(k, c)| k > 0 && c.is_lowercase() && word[..k].ends_with('-'))
-            .map(|(k, _)| k - 1)
-        {
-            word = &word[..cut];
-            ends_run = true;
-        }
-        if word.is_empty() {
-            flush(&mut run, &mut out);
-            continue;
-        }
-        if word.chars().any(|c| c.is_ascii_digit()) {
-            flush(&mut run, &mut out);
-            // Ordinals ("50th", "10th week") are written many ways ("Super Bowl 50",
-            // "tenth"): they constrain nothing reliably.
-            let ordinal = ["st", "nd", "rd", "th"].iter().any(|suffix| {
-                word.strip_suffix(suffix)
-                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-            });
-            if ordinal {
-                continue;
-            }
-            let digits: String = word.chars().filter(|c| c.is_ascii_digit()).collect();
-            let year = digits
-                .parse::<i32>()
-                .ok()
-                .filter(|y| digits.len() == 4 && (1800..=2100).contains(y) && digits == word);
-            match year {
-                Some(y) => push(Constraint::Year(y), &mut out),
-                // "2004-05", "1990s": the leading year counts; other numbers as written.
-                None => match (word.get(..4), word.get(4..5)) {
-                    (Some(head), Some(next))
-                        if head.chars().all(|c| c.is_ascii_digit())
-                            && !next.chars().all(|c| c.is_ascii_digit() || c == ',') =>
-                    {
-                        match head.parse::<i32>() {
-                            Ok(y) if (1800..=2100).contains(&y) => {
-                                push(Constraint::Year(y), &mut out)
-                            }
-                            _ => push(Constraint::Number(word.to_owned()), &mut out),
-                        }
-                    }
-                    _ => push(Constraint::Number(word.to_owned()), &mut out),
-                },
-            }
-            continue;
-        }
-        let capitalised = word.chars().next().is_some_and(char::is_uppercase);
-        let lower = word.to_lowercase();
-        let opener = i == 0 && OPENERS.contains(&lower.as_str());
-        if capitalised && !opener && !NOT_NAMES.contains(&lower.as_str()) {
-            run.push(word.to_owned());
-        } else {
-            flush(&mut run, &mut out);
-        }
-        if ends_run {
-            flush(&mut run, &mut out);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
 }
 
 /// The first year named in a date as written ("2005-03-14", "14 March 2005", "Mon, 14 Mar 2005").
@@ -536,58 +300,10 @@ fn other_names(name: &str) -> Option<&'static [&'static str]> {
 mod tests {
     use super::*;
 
-    fn names(q: &str) -> Vec<String> {
-        constraints(q).iter().map(Constraint::text).collect()
-    }
-
-    #[test]
-    fn a_question_names_its_years_numbers_and_names() {
-        assert_eq!(
-            constraints("Who won the 2014 FIFA World Cup?"),
-            vec![
-                Constraint::Year(2014),
-                Constraint::Name("FIFA World Cup".into())
-            ]
-        );
-        assert_eq!(
-            names("How much did Microsoft pay for LinkedIn in 2016?"),
-            vec!["Microsoft", "LinkedIn", "2016"]
-        );
-        assert_eq!(
-            names("How many jobs will Tony Blair's plan create, 3,000?"),
-            vec!["Tony Blair", "3,000"]
-        );
-    }
-
-    #[test]
-    fn the_opening_word_and_titles_are_not_names() {
-        assert_eq!(
-            names("Which agency is exempted from the order?"),
-            Vec::<String>::new()
-        );
-        assert_eq!(names("Did Mr Blair resign?"), vec!["Blair"]);
-        assert_eq!(names("Yukos owed how much in taxes?"), vec!["Yukos"]);
-    }
-
-    #[test]
-    fn opening_words_ordinals_and_lowercase_halves_are_not_constraints() {
-        assert_eq!(
-            names("Prior to Super Bowl 50, who won in California?"),
-            vec!["Super Bowl", "50", "California"]
-        );
-        assert_eq!(names("Rather than Roman numerals, what?"), vec!["Roman"]);
-        assert_eq!(
-            names("Which network broadcast the 50th Super Bowl in its 10th year?"),
-            vec!["Super Bowl"]
-        );
-        assert_eq!(
-            names("How much did Super Bowl-related events cost Irish-based firms?"),
-            vec!["Super Bowl", "Irish"]
-        );
-        assert_eq!(
-            names("When was it last held in the Miami/Dade area?"),
-            vec!["Miami Dade"]
-        );
+    /// What a question names, read without articles (only its capitals tell).
+    fn constraints(q: &str) -> Vec<Constraint> {
+        use crate::question::names::{self, Names, NoArticles};
+        names::constraints(q, &Names::new(&NoArticles), false)
     }
 
     #[test]
@@ -605,26 +321,6 @@ mod tests {
         assert!(!spells_out(["of Football League"], "OFL"));
     }
 
-    #[test]
-    fn a_country_is_met_by_its_other_names() {
-        let c = constraints("Which US regulators must approve it?");
-        let t = undated(None);
-        assert_eq!(check(&c, t, |p| p == "United States", |_| false), None);
-        assert!(check(&c, t, |p| p == "Europe", |_| false).is_some());
-    }
-
-    #[test]
-    fn seasons_and_decades_count_as_their_year() {
-        assert_eq!(
-            constraints("Who won the 2004-05 league?"),
-            vec![Constraint::Year(2004)]
-        );
-        assert_eq!(
-            constraints("What sold best in the 1990s?"),
-            vec![Constraint::Year(1990)]
-        );
-    }
-
     fn dated(year: i32) -> ArticleTime {
         ArticleTime {
             published: Some(year),
@@ -639,6 +335,14 @@ mod tests {
             latest_mentioned: latest,
             slack: 2,
         }
+    }
+
+    #[test]
+    fn a_country_is_met_by_its_other_names() {
+        let c = constraints("Which US regulators must approve it?");
+        let t = undated(None);
+        assert_eq!(check(&c, t, |p| p == "United States", |_| false), None);
+        assert!(check(&c, t, |p| p == "Europe", |_| false).is_some());
     }
 
     #[test]
@@ -699,11 +403,6 @@ mod tests {
     }
 
     #[test]
-    fn months_and_days_are_not_names() {
-        assert_eq!(names("What happened on Tuesday 9 November?"), vec!["9"]);
-    }
-
-    #[test]
     fn dates_give_their_year() {
         assert_eq!(year_of("2005-03-14T10:00:00Z"), Some(2005));
         assert_eq!(year_of("Mon, 14 Mar 2005 10:00:00 GMT"), Some(2005));
@@ -713,6 +412,8 @@ mod tests {
     #[test]
     fn the_kind_of_a_reason_is_its_json_tag() {
         let reasons = [
+            Abstention::NotAQuestion,
+            Abstention::NoArticles,
             Abstention::NothingRelevant,
             Abstention::LowConfidence { score: 0.05 },
             Abstention::NotMentioned { term: "x".into() },

@@ -18,8 +18,9 @@ use newsqa_index::{
 use newsqa_models::{cosine, Encoder, EncoderConfig, Reader, ReaderConfig};
 use serde::Serialize;
 
-use crate::answerable::{self, Abstention};
+use crate::answerable::{self, Abstention, Constraint};
 use crate::config::{AnswerConfig, Config};
+use crate::question::{self, Form, Reading};
 
 /// What users are told when the articles do not hold the answer.
 pub const ABSTAIN_MESSAGE: &str = "I could not find the answer in the ingested articles.";
@@ -116,8 +117,10 @@ impl Candidate {
 /// The engine's reply to a question.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reply {
-    /// The question as asked.
+    /// The question it was read as (see `reading` for the message as typed).
     pub question: String,
+    /// The message read as a question: as typed, cleaned, its form and constraints.
+    pub reading: Reading,
     /// The best candidate, when it clears the threshold.
     pub best: Option<Candidate>,
     /// The next candidates with other answers (at most 2), also when abstaining.
@@ -161,7 +164,15 @@ pub struct Stages {
 /// engine abstains, with the message and reason), and the alternates.
 #[derive(Debug, Serialize)]
 pub struct ReplyJson<'a> {
+    /// The question as the engine read it: what only surrounded it ("hey, ", " thanks!")
+    /// taken off.
     pub question: &'a str,
+    /// The message as typed (made plain).
+    pub asked: &'a str,
+    /// "open", "yes_no" or "chatter".
+    pub form: Form,
+    /// What the question names that an answer's article must mention.
+    pub constraints: &'a [Constraint],
     pub answered: bool,
     pub answer: Option<&'a str>,
     pub score: Option<f32>,
@@ -222,11 +233,32 @@ impl<'a> From<&'a Candidate> for AlternateJson<'a> {
 }
 
 impl Reply {
+    /// A reply that searched nothing, for `reason`.
+    fn nothing(reading: Reading, reason: Abstention, started: Instant) -> Reply {
+        Reply {
+            question: reading.question.clone(),
+            reading,
+            best: None,
+            alternates: Vec::new(),
+            abstention: Some(reason),
+            older: None,
+            candidates: Vec::new(),
+            retrieved: Vec::new(),
+            trace: Vec::new(),
+            latency_ms: started.elapsed().as_secs_f64() * 1e3,
+            check_ms: 0.0,
+            stages: Stages::default(),
+        }
+    }
+
     /// The reply as `newsqa ask --json` prints it.
     pub fn json(&self) -> ReplyJson<'_> {
         let best = self.best.as_ref();
         ReplyJson {
             question: &self.question,
+            asked: &self.reading.asked,
+            form: self.reading.form,
+            constraints: &self.reading.constraints,
             answered: best.is_some(),
             answer: best.map(|b| b.answer.as_str()),
             // Abstaining, the score is the best candidate's, which fell short.
@@ -466,10 +498,21 @@ impl Engine {
     }
 
     /// Like [`Engine::ask`]; with `wait` false a full model queue is an error at once ("busy").
-    pub fn ask_with(&self, question: &str, wait: bool) -> Result<Reply> {
+    pub fn ask_with(&self, message: &str, wait: bool) -> Result<Reply> {
         let started = Instant::now();
-        let question = crate::question::normalize(question);
-        let question = question.as_str();
+        let reading = question::read(message, &self.index);
+        // Nothing to search for, or nothing to search in: say so at once.
+        let nothing = if reading.form == Form::Chatter {
+            Some(Abstention::NotAQuestion)
+        } else if self.retriever.is_none() && self.index.is_empty() {
+            Some(Abstention::NoArticles)
+        } else {
+            None
+        };
+        if let Some(reason) = nothing {
+            return Ok(Reply::nothing(reading, reason, started));
+        }
+        let question = reading.question.as_str();
         let cfg = &self.config.answer;
         let retriever: &dyn Retriever = match &self.retriever {
             Some(r) => r.as_ref(),
@@ -560,7 +603,7 @@ impl Engine {
             mut best,
             older,
             abstention,
-        } = self.choose(question, &mut candidates)?;
+        } = self.choose(&reading.constraints, &mut candidates)?;
         let check_ms = checking.elapsed().as_secs_f64() * 1e3;
         let mut alternates: Vec<Candidate> = Vec::new();
         for c in &candidates {
@@ -580,6 +623,7 @@ impl Engine {
         }
         let reply = Reply {
             question: question.to_owned(),
+            reading: reading.clone(),
             best,
             alternates,
             abstention,
@@ -615,7 +659,7 @@ impl Engine {
     /// Then news changes: of the candidates with other answers from other dated articles
     /// within `newer_within` of its confidence, the newest that passes the same check is
     /// given instead, and the close older one is named beside it.
-    fn choose(&self, question: &str, candidates: &mut [Candidate]) -> Result<Choice> {
+    fn choose(&self, constraints: &[Constraint], candidates: &mut [Candidate]) -> Result<Choice> {
         let cfg = &self.config.answer;
         let Some(top) = candidates.first() else {
             return Ok(Choice {
@@ -627,9 +671,9 @@ impl Engine {
         let top_score = top.score;
         let top_similarity = top.similarity;
         let constraints = if cfg.check_constraints {
-            answerable::constraints(question)
+            constraints
         } else {
-            Vec::new()
+            &[]
         };
         let unmet = std::cell::RefCell::new(None);
         // The check depends on the article only: its verdict holds for every candidate of it.
@@ -638,7 +682,7 @@ impl Engine {
             if let Some(&ok) = verdicts.get(&c.article_id) {
                 return Ok(ok);
             }
-            let reason = self.unmet(&constraints, c)?;
+            let reason = self.unmet(constraints, c)?;
             let ok = reason.is_none();
             verdicts.insert(c.article_id.clone(), ok);
             if let Some(r) = reason {
@@ -737,11 +781,7 @@ impl Engine {
 
     /// The first constraint of the question that the candidate's article does not meet
     /// (answerable.rs), or `None` when it meets them all.
-    fn unmet(
-        &self,
-        constraints: &[answerable::Constraint],
-        c: &Candidate,
-    ) -> Result<Option<Abstention>> {
+    fn unmet(&self, constraints: &[Constraint], c: &Candidate) -> Result<Option<Abstention>> {
         if constraints.is_empty() {
             return Ok(None);
         }

@@ -16,4 +16,6 @@ pub use article::{canonical_url, passage_windows, text_id, Article, Metadata, Pa
 pub use date::Date;
 pub use error::{IndexError, Result};
 pub use extract::ARTICLE_EXTENSIONS;
-pub use store::{ArticleIndex, ArticleInfo, Health, PassageCount, PassageHit, SentenceHit, Upsert};
+pub use store::{
+    ArticleIndex, ArticleInfo, Casing, Health, PassageCount, PassageHit, SentenceHit, Upsert,
+};

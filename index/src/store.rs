@@ -520,7 +520,12 @@ impl ArticleIndex {
         Ok(health)
     }
 
-    /// Number of passages in the index.
+    /// Whether the index holds no article at all.
+    pub fn is_empty(&self) -> bool {
+        self.reader.searcher().num_docs() == 0
+    }
+
+    /// How many passage documents the index holds.
     pub fn passage_count(&self) -> Result<usize> {
         let searcher = self.reader.searcher();
         Ok(searcher.search(
@@ -602,6 +607,51 @@ impl ArticleIndex {
         let q = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
         Ok(searcher.search(&q, &tantivy::collector::Count)? > 0)
+    }
+
+    /// How the articles write `phrase` in the middle of a sentence: capitalised ("the NSA
+    /// said", "a Quick Fit deal") or in lower case ("a quick deal"), counted in the bodies of
+    /// at most `sample` passages that hold it. Only uses right after a lower-case word, a
+    /// digit or a comma count: there, a capital says the writer took it for a name, where at
+    /// the start of a sentence, a quote or a heading it says nothing.
+    pub fn casing(&self, phrase: &str, sample: usize) -> Result<Casing> {
+        let f = self.fields;
+        let mut analyzer = self.index.tokenizer_for_field(f.body)?;
+        let mut terms = Vec::new();
+        let mut stream = analyzer.token_stream(phrase);
+        while let Some(token) = stream.next() {
+            terms.push(Term::from_field_text(f.body, &token.text));
+        }
+        let wanted: Vec<String> = words(phrase).map(|(_, w)| w.to_lowercase()).collect();
+        let mut casing = Casing::default();
+        if terms.is_empty() || wanted.is_empty() || sample == 0 {
+            return Ok(casing);
+        }
+        let query: Box<dyn Query> = if terms.len() == 1 {
+            Box::new(TermQuery::new(terms.remove(0), IndexRecordOption::Basic))
+        } else {
+            Box::new(PhraseQuery::new(terms))
+        };
+        let searcher = self.reader.searcher();
+        for (_, addr) in searcher.search(&query, &TopDocs::with_limit(sample))? {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let body = doc.get_first(f.body).and_then(|v| v.as_str()).unwrap_or("");
+            casing.add(body, &wanted);
+        }
+        Ok(casing)
+    }
+
+    /// How many passages hold `word` (analysed like the body); 0 for a word the articles
+    /// never use.
+    pub fn passages_with(&self, word: &str) -> Result<u64> {
+        let f = self.fields;
+        let mut analyzer = self.index.tokenizer_for_field(f.body)?;
+        let mut stream = analyzer.token_stream(word);
+        let Some(token) = stream.next() else {
+            return Ok(0);
+        };
+        let term = Term::from_field_text(f.body, &token.text);
+        Ok(self.reader.searcher().doc_freq(&term)?)
     }
 
     /// Whether any article holds `phrase` (see [`ArticleIndex::mentions`]).
@@ -763,6 +813,64 @@ impl ArticleIndex {
     }
 }
 
+/// How a text writes a word or phrase mid-sentence: see [`ArticleIndex::casing`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Casing {
+    /// Uses with every word capitalised.
+    pub capitalised: u32,
+    /// Uses with the first word in lower case (or mixed).
+    pub lower: u32,
+}
+
+impl Casing {
+    /// All the uses counted.
+    pub fn uses(&self) -> u32 {
+        self.capitalised + self.lower
+    }
+
+    /// Counts the mid-sentence uses of the phrase `wanted` (its words in lower case) in `text`.
+    pub fn add(&mut self, text: &str, wanted: &[String]) {
+        let found: Vec<(usize, &str)> = words(text).collect();
+        if wanted.is_empty() {
+            return;
+        }
+        for (k, window) in found.windows(wanted.len()).enumerate() {
+            let same = window
+                .iter()
+                .zip(wanted)
+                .all(|((_, w), x)| w.chars().flat_map(char::to_lowercase).eq(x.chars()));
+            // Words in a row: only spaces or a hyphen between them ("World Cup", "Coca-Cola").
+            let adjacent = window.windows(2).all(|pair| {
+                let (a, wa) = pair[0];
+                let between = &text[a + wa.len()..pair[1].0];
+                between.chars().all(|c| c == ' ' || c == '-')
+            });
+            if !same || !adjacent {
+                continue;
+            }
+            let before = text[..found[k].0].trim_end_matches(' ').chars().next_back();
+            let mid_sentence =
+                before.is_some_and(|c| c.is_lowercase() || c.is_ascii_digit() || c == ',');
+            if !mid_sentence {
+                continue;
+            }
+            let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+            if window.iter().all(|(_, w)| capital(w)) {
+                self.capitalised += 1;
+            } else {
+                self.lower += 1;
+            }
+        }
+    }
+}
+
+/// The words of a text (runs of letters and digits) with their byte offsets.
+fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(move |w| (w.as_ptr() as usize - text.as_ptr() as usize, w))
+}
+
 fn term_query(field: Field, text: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
         Term::from_field_text(field, text),
@@ -831,6 +939,56 @@ mod tests {
         let r = index.upsert(a, &vectors(a)).unwrap();
         index.commit().unwrap();
         r
+    }
+
+    #[test]
+    fn casing_counts_how_the_articles_write_a_word_mid_sentence() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article(
+            "Quick sale\n\nQuick thinking saved the deal. The firm made a quick sale to the NSA, \
+             and the NSA said so. Anyone could see it, said the head of the World Cup bid. \
+             He thanked the world for its support, and the World Cup body agreed.",
+            None,
+        );
+        add(&index, &a);
+        let casing = |p: &str| index.casing(p, 20).unwrap();
+        // "Quick" opening a sentence says nothing; "a quick sale" says it is no name.
+        assert_eq!(
+            casing("Quick"),
+            Casing {
+                capitalised: 0,
+                lower: 1
+            }
+        );
+        assert_eq!(
+            casing("NSA"),
+            Casing {
+                capitalised: 2,
+                lower: 0
+            }
+        );
+        assert_eq!(
+            casing("anyone").uses(),
+            0,
+            "only at the start of a sentence"
+        );
+        assert_eq!(
+            casing("World Cup"),
+            Casing {
+                capitalised: 2,
+                lower: 0
+            }
+        );
+        assert_eq!(
+            casing("world"),
+            Casing {
+                capitalised: 2,
+                lower: 1
+            }
+        );
+        assert_eq!(casing("Hegseth").uses(), 0);
+        assert!(index.passages_with("quick").unwrap() > 0);
+        assert_eq!(index.passages_with("hegseth").unwrap(), 0);
     }
 
     #[test]

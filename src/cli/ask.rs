@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
-use newsqa::{Config, Engine, Reply, ABSTAIN_MESSAGE};
+use newsqa::{Abstention, Config, Engine, Reply, ABSTAIN_MESSAGE};
 
 use super::articles::require_index;
 
@@ -44,14 +44,19 @@ pub(crate) fn print_reply(reply: &Reply, out: &mut impl Write) -> Result<()> {
                 )?;
             }
         }
-        None => writeln!(
-            out,
-            "{}",
-            reply
-                .abstention
-                .as_ref()
-                .map_or_else(|| ABSTAIN_MESSAGE.to_owned(), |a| a.message())
-        )?,
+        None => match &reply.abstention {
+            Some(Abstention::NoArticles) => writeln!(
+                out,
+                "No articles in this index yet: add some with `newsqa ingest`."
+            )?,
+            reason => writeln!(
+                out,
+                "{}",
+                reason
+                    .as_ref()
+                    .map_or_else(|| ABSTAIN_MESSAGE.to_owned(), |a| a.message())
+            )?,
+        },
     }
     Ok(())
 }

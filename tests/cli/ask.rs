@@ -111,8 +111,10 @@ fn an_empty_index_abstains_politely() {
     let out = app.ok(&["ask", "Who issued the order?"]).stdout;
     assert_eq!(
         out.trim(),
-        "I could not find the answer in the ingested articles."
+        "No articles in this index yet: add some with `newsqa ingest`."
     );
+    let reply = app.ok(&["ask", "--json", "Who issued the order?"]).json();
+    assert_eq!(reply["reason"]["kind"], "no_articles", "{reply:#}");
     let r = app.run(&["ask", "   "]);
     assert!(!r.ok);
     assert!(r.stderr.contains("the question is empty"), "{}", r.stderr);

@@ -6,6 +6,7 @@ mod helpers;
 mod answerable;
 mod ask;
 mod bot;
+mod chat;
 mod crash;
 mod eval;
 mod feeds;
