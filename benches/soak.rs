@@ -83,9 +83,11 @@ fn main() -> Result<()> {
     for i in 0..total {
         let q = &questions[i % questions.len()];
         let t = Instant::now();
-        match library.ask(GUILD, q) {
+        match library.ask(GUILD, q, None) {
             Ok(Outcome::Answer(_)) => answered += 1,
-            Ok(Outcome::NotFound { .. }) => abstained += 1,
+            Ok(Outcome::NotFound { .. } | Outcome::NotAQuestion | Outcome::NoArticles) => {
+                abstained += 1
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("question {i} failed: {e}");

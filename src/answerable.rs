@@ -43,6 +43,11 @@ pub enum Abstention {
     NoArticles,
     /// No article came close to the question.
     NothingRelevant,
+    /// A yes/no question that no sentence of the articles decides.
+    Undecided {
+        /// The best sentence's support.
+        score: f32,
+    },
     /// Candidates were found, but none was likely enough to be right.
     LowConfidence {
         /// The best candidate's confidence.
@@ -69,6 +74,7 @@ impl Abstention {
             Abstention::NotAQuestion => "not_a_question",
             Abstention::NoArticles => "no_articles",
             Abstention::NothingRelevant => "nothing_relevant",
+            Abstention::Undecided { .. } => "undecided",
             Abstention::LowConfidence { .. } => "low_confidence",
             Abstention::NotMentioned { .. } => "not_mentioned",
             Abstention::AfterPublication { .. } => "after_publication",
@@ -93,6 +99,9 @@ impl Abstention {
                     .to_owned()
             }
             Abstention::NoArticles => "There are no articles to answer from yet.".to_owned(),
+            Abstention::Undecided { .. } => {
+                "I found nothing in the articles that says whether that is so.".to_owned()
+            }
             Abstention::NothingRelevant | Abstention::LowConfidence { .. } => {
                 crate::engine::ABSTAIN_MESSAGE.to_owned()
             }
@@ -290,9 +299,10 @@ fn other_names(name: &str) -> Option<&'static [&'static str]> {
         ("Kenyan", &["Kenya"]),
         ("Nigerian", &["Nigeria"]),
     ];
+    // Typed in lower case in a chat ("thai", "us"), a name still has its other names.
     OTHER_NAMES
         .iter()
-        .find(|(written, _)| *written == name)
+        .find(|(written, _)| *written == name || written.to_lowercase() == name)
         .map(|(_, others)| *others)
 }
 
@@ -414,6 +424,7 @@ mod tests {
         let reasons = [
             Abstention::NotAQuestion,
             Abstention::NoArticles,
+            Abstention::Undecided { score: 0.2 },
             Abstention::NothingRelevant,
             Abstention::LowConfidence { score: 0.05 },
             Abstention::NotMentioned { term: "x".into() },

@@ -242,6 +242,12 @@ pub struct AnswerConfig {
     /// confidence, the further sentences within `read_margin` are not read. 0 = read them all
     /// in one pass (what a `--details` run for `scripts/tune_fusion.py` needs).
     pub confident_stop: f32,
+    /// A yes/no question is answered by the sentence that decides it: the sentence read
+    /// with the highest support, its cosine similarity to the question minus this weight
+    /// times the reader's no-answer score...
+    pub yes_no_no_answer_weight: f32,
+    /// ...when that support reaches this; else the articles do not decide it.
+    pub yes_no_threshold: f32,
     /// Neighbouring sentences on each side of a best sentence in its reader window.
     pub window_sentences: usize,
     /// Spans the reader returns per window.
@@ -302,6 +308,8 @@ impl Default for AnswerConfig {
             read_margin: 0.4,
             max_read_sentences: 9,
             confident_stop: 0.35,
+            yes_no_no_answer_weight: 0.05,
+            yes_no_threshold: 0.30,
             window_sentences: 0,
             spans_per_window: 3,
             diversity: 0.3,

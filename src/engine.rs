@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::answerable::{self, Abstention, Constraint};
 use crate::config::{AnswerConfig, Config};
+use crate::question::followup::{self, Turn};
 use crate::question::{self, Form, Reading};
 
 /// What users are told when the articles do not hold the answer.
@@ -45,13 +46,38 @@ pub trait Retriever: Send + Sync {
     /// The best `limit` passages for the question, best first, each with its sentences (byte
     /// ranges, stored vectors and the question terms they hold) and its BM25 score.
     fn search(&self, question: &str, limit: usize) -> newsqa_index::Result<Vec<PassageHit>>;
+
+    /// The best `limit` passages of one article for the question, scored as
+    /// [`Retriever::search`] scores them: a follow-up reads the article the earlier answer
+    /// came from. None by default: follow-ups then search everywhere, as any question.
+    fn search_in(
+        &self,
+        article: &str,
+        question: &str,
+        limit: usize,
+    ) -> newsqa_index::Result<Vec<PassageHit>> {
+        let _ = (article, question, limit);
+        Ok(Vec::new())
+    }
 }
 
 impl Retriever for ArticleIndex {
     fn search(&self, question: &str, limit: usize) -> newsqa_index::Result<Vec<PassageHit>> {
         ArticleIndex::search(self, question, limit)
     }
+
+    fn search_in(
+        &self,
+        article: &str,
+        question: &str,
+        limit: usize,
+    ) -> newsqa_index::Result<Vec<PassageHit>> {
+        ArticleIndex::search_in(self, Some(article), question, limit)
+    }
 }
+
+/// Passages of the earlier answer's article that a follow-up reads besides its own search.
+const FOLLOW_UP_PASSAGES: usize = 3;
 
 /// One answer candidate with its citation.
 #[derive(Debug, Clone, Serialize)]
@@ -121,6 +147,8 @@ pub struct Reply {
     pub question: String,
     /// The message read as a question: as typed, cleaned, its form and constraints.
     pub reading: Reading,
+    /// The earlier question and answer this one follows up, when it does.
+    pub continues: Option<Turn>,
     /// The best candidate, when it clears the threshold.
     pub best: Option<Candidate>,
     /// The next candidates with other answers (at most 2), also when abstaining.
@@ -173,6 +201,9 @@ pub struct ReplyJson<'a> {
     pub form: Form,
     /// What the question names that an answer's article must mention.
     pub constraints: &'a [Constraint],
+    /// The earlier question and answer this one follows up, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continues: Option<&'a Turn>,
     pub answered: bool,
     pub answer: Option<&'a str>,
     pub score: Option<f32>,
@@ -233,11 +264,26 @@ impl<'a> From<&'a Candidate> for AlternateJson<'a> {
 }
 
 impl Reply {
+    /// This question and its answer, as a later follow-up reads them.
+    pub fn turn(&self) -> Turn {
+        let best = self.best.as_ref();
+        Turn {
+            question: self.question.clone(),
+            answer: best
+                .filter(|_| self.reading.form != Form::YesNo)
+                .map(|b| b.answer.clone()),
+            citation: best.map(|b| b.citation.clone()),
+            article_id: best.map(|b| b.article_id.clone()),
+            title: best.map(|b| b.title.clone()),
+        }
+    }
+
     /// A reply that searched nothing, for `reason`.
     fn nothing(reading: Reading, reason: Abstention, started: Instant) -> Reply {
         Reply {
             question: reading.question.clone(),
             reading,
+            continues: None,
             best: None,
             alternates: Vec::new(),
             abstention: Some(reason),
@@ -259,8 +305,12 @@ impl Reply {
             asked: &self.reading.asked,
             form: self.reading.form,
             constraints: &self.reading.constraints,
+            continues: self.continues.as_ref(),
             answered: best.is_some(),
-            answer: best.map(|b| b.answer.as_str()),
+            // A yes/no question is answered by the sentence that decides it, not a span.
+            answer: best
+                .filter(|_| self.reading.form != Form::YesNo)
+                .map(|b| b.answer.as_str()),
             // Abstaining, the score is the best candidate's, which fell short.
             score: best.or(self.candidates.first()).map(|c| c.score),
             citation: best.map(|b| b.citation.as_str()),
@@ -287,6 +337,10 @@ impl Reply {
 /// One reader window: the features of its central sentence and the spans found in it.
 #[derive(Debug, Clone, Serialize)]
 pub struct WindowTrace {
+    /// The sentence the window was picked for.
+    pub sentence: String,
+    /// Its article.
+    pub article_id: String,
     /// Cosine similarity of the question and the sentence.
     pub similarity: f32,
     /// IDF-weighted share of the question's terms in the sentence.
@@ -499,8 +553,16 @@ impl Engine {
 
     /// Like [`Engine::ask`]; with `wait` false a full model queue is an error at once ("busy").
     pub fn ask_with(&self, message: &str, wait: bool) -> Result<Reply> {
+        self.ask_after(message, None, wait)
+    }
+
+    /// Like [`Engine::ask_with`], in a conversation: a message that follows up the earlier
+    /// turn `after` ("when did he issue it?") is read with it (`question/followup.rs`): what
+    /// it points back at is filled in, the earlier question and answer join the search, and
+    /// the earlier answer's article is searched too. A new question is asked as it is.
+    pub fn ask_after(&self, message: &str, after: Option<&Turn>, wait: bool) -> Result<Reply> {
         let started = Instant::now();
-        let reading = question::read(message, &self.index);
+        let mut reading = question::read(message, &self.index);
         // Nothing to search for, or nothing to search in: say so at once.
         let nothing = if reading.form == Form::Chatter {
             Some(Abstention::NotAQuestion)
@@ -512,17 +574,45 @@ impl Engine {
         if let Some(reason) = nothing {
             return Ok(Reply::nothing(reading, reason, started));
         }
+        let follow = after.and_then(|turn| followup::follow_up(&reading, turn));
+        if let Some(f) = &follow {
+            // The question written out is read again: its form and names are its own
+            // ("and the CIA?" asks what the earlier question asked).
+            let resolved = question::read(&f.question, &self.index);
+            reading.form = resolved.form;
+            reading.constraints = resolved.constraints;
+            reading.question = resolved.question;
+        }
         let question = reading.question.as_str();
         let cfg = &self.config.answer;
         let retriever: &dyn Retriever = match &self.retriever {
             Some(r) => r.as_ref(),
             None => &self.index,
         };
-        let hits = retriever.search(question, cfg.passages)?;
+        let hits = match &follow {
+            None => retriever.search(question, cfg.passages)?,
+            Some(f) => {
+                let search = format!("{question} {}", f.context);
+                let mut hits = retriever.search(&search, cfg.passages)?;
+                if let Some(id) = &f.continues.article_id {
+                    for h in retriever.search_in(id, &search, FOLLOW_UP_PASSAGES)? {
+                        let seen = hits.iter().any(|x| {
+                            x.article_id == h.article_id && x.first_sentence == h.first_sentence
+                        });
+                        if !seen {
+                            hits.push(h);
+                        }
+                    }
+                }
+                hits
+            }
+        };
         let searched = started.elapsed();
         let retrieved = hits.iter().map(|h| h.article_id.clone()).collect();
         let mut candidates = Vec::new();
         let mut trace = Vec::new();
+        // For a yes/no question: the sentences read, best support first.
+        let mut deciding: Vec<Candidate> = Vec::new();
         let mut stages = Stages {
             search_ms: searched.as_secs_f64() * 1e3,
             ..Stages::default()
@@ -540,6 +630,8 @@ impl Engine {
                 .map(|w| {
                     let s = &hits[w.hit].sentences[w.center];
                     WindowTrace {
+                        sentence: hits[w.hit].text[s.range.clone()].to_owned(),
+                        article_id: hits[w.hit].article_id.clone(),
                         similarity: cosine(&qvec, &s.vector),
                         overlap: s.overlap,
                         bm25: w.bm25,
@@ -585,6 +677,20 @@ impl Engine {
             }
             // The trace holds the windows read.
             trace.truncate(read);
+            if reading.form == Form::YesNo {
+                // A yes/no question is answered by the sentence that decides it: of those
+                // read, the one most like the question where the reader saw something to
+                // answer (a low no-answer score).
+                deciding = windows[..read]
+                    .iter()
+                    .zip(&trace)
+                    .filter_map(|(w, t)| {
+                        let support = t.similarity - cfg.yes_no_no_answer_weight * t.no_answer;
+                        w.sentence_candidate(&hits, &qvec, support)
+                    })
+                    .collect();
+                deciding.sort_by(|a, b| b.rank.total_cmp(&a.rank));
+            }
             stages.embed_ms = (embedded - searched).as_secs_f64() * 1e3;
             stages.read_ms = (started.elapsed() - embedded).as_secs_f64() * 1e3;
             tracing::debug!(
@@ -603,7 +709,10 @@ impl Engine {
             mut best,
             older,
             abstention,
-        } = self.choose(&reading.constraints, &mut candidates)?;
+        } = match reading.form {
+            Form::YesNo => self.decide(&reading.constraints, &deciding)?,
+            _ => self.choose(&reading.constraints, &mut candidates)?,
+        };
         let check_ms = checking.elapsed().as_secs_f64() * 1e3;
         let mut alternates: Vec<Candidate> = Vec::new();
         for c in &candidates {
@@ -624,6 +733,7 @@ impl Engine {
         let reply = Reply {
             question: question.to_owned(),
             reading: reading.clone(),
+            continues: follow.map(|f| f.continues),
             best,
             alternates,
             abstention,
@@ -779,6 +889,48 @@ impl Engine {
         })
     }
 
+    /// The sentence that decides a yes/no question, among `sentences` (best support first):
+    /// the first whose article names what the question names, when its support reaches
+    /// `[answer] yes_no_threshold`; else why none. A number the question names need not be
+    /// in the article: a sentence with another number decides "no" ("£104.99", asked about
+    /// "£149.99").
+    fn decide(&self, constraints: &[Constraint], sentences: &[Candidate]) -> Result<Choice> {
+        let cfg = &self.config.answer;
+        let wanted: Vec<Constraint> = constraints
+            .iter()
+            .filter(|c| cfg.check_constraints && !matches!(c, Constraint::Number(_)))
+            .cloned()
+            .collect();
+        let mut unmet = None;
+        for s in sentences.iter().take(cfg.check_candidates.max(1)) {
+            if s.rank < cfg.yes_no_threshold {
+                break;
+            }
+            match self.unmet(&wanted, s)? {
+                None => {
+                    return Ok(Choice {
+                        best: Some(s.clone()),
+                        older: None,
+                        abstention: None,
+                    })
+                }
+                Some(reason) => {
+                    unmet.get_or_insert(reason);
+                }
+            }
+        }
+        let reason = match (unmet, sentences.first()) {
+            (Some(reason), _) => reason,
+            (None, None) => Abstention::NothingRelevant,
+            (None, Some(best)) => Abstention::Undecided { score: best.score },
+        };
+        Ok(Choice {
+            best: None,
+            older: None,
+            abstention: Some(reason),
+        })
+    }
+
     /// The first constraint of the question that the candidate's article does not meet
     /// (answerable.rs), or `None` when it meets them all.
     fn unmet(&self, constraints: &[Constraint], c: &Candidate) -> Result<Option<Abstention>> {
@@ -867,6 +1019,34 @@ impl Window {
 
     fn text<'a>(&self, hits: &'a [PassageHit]) -> &'a str {
         &hits[self.hit].text[self.byte_range(hits)]
+    }
+
+    /// The window's own sentence as a candidate (a yes/no question's answer), ranked and
+    /// scored by its `support`.
+    fn sentence_candidate(
+        &self,
+        hits: &[PassageHit],
+        qvec: &[f32],
+        support: f32,
+    ) -> Option<Candidate> {
+        let hit = &hits[self.hit];
+        let window = self.byte_range(hits);
+        let sentence = &hit.sentences[self.center].range;
+        let chars = |b: usize| hit.text[window.start..b].chars().count();
+        let span = newsqa_models::Span {
+            context: 0,
+            start: chars(sentence.start),
+            end: chars(sentence.end),
+            text: hit.text[sentence.clone()].to_owned(),
+            score: 0.0,
+            no_answer: 0.0,
+            verifier: 0.0,
+        };
+        let mut c = self.candidate(hits, qvec, &span, &AnswerConfig::default())?;
+        c.answer = c.citation.clone();
+        c.rank = support;
+        c.score = support.clamp(0.0, 1.0);
+        Some(c)
     }
 
     /// Turns a reader span (char offsets in the window) into a cited, scored candidate.

@@ -9,7 +9,8 @@ use newsqa_index::extract::Extracted;
 use newsqa_index::{text_id, Article, Metadata};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{normalize_answer, Engine};
+use crate::engine::{normalize_answer, Engine, Reply};
+use crate::question::followup::Turn;
 
 #[derive(Deserialize)]
 struct SquadFile {
@@ -52,9 +53,38 @@ pub struct Question {
     pub context_id: String,
     /// The kind of question, where the file says (news set: answerable, later-event, ...).
     pub kind: Option<String>,
+    /// For a yes/no question: what the articles say.
+    pub yes_no: Option<YesNo>,
+    /// The sentence a good answer cites, where the file gives it.
+    pub citation: Option<String>,
 }
 
-/// One line of a news question set (`tests/data/news-questions.jsonl`).
+/// What a yes/no question of a news set expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum YesNo {
+    /// The cited sentence says it is so.
+    Yes,
+    /// The cited sentence says it is not.
+    No,
+}
+
+/// A conversation of a news set: its turns are asked in order, each after the one before.
+pub struct Conversation {
+    pub id: String,
+    pub turns: Vec<Question>,
+}
+
+/// One line of a news question set (`tests/data/news-questions.jsonl` and the sets written
+/// the same way): a question, a yes/no question (`kind` "yesno", `answer` "yes", "no" or
+/// null) or a conversation (`turns`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NewsLine {
+    Conversation(NewsConversation),
+    Question(NewsQuestion),
+}
+
 #[derive(Deserialize)]
 struct NewsQuestion {
     question: String,
@@ -64,6 +94,35 @@ struct NewsQuestion {
     split: String,
     /// The article file, relative to the corpus directory.
     article: Option<String>,
+    /// A yes/no question's answer; null when no article decides it.
+    #[serde(default)]
+    answer: Option<YesNo>,
+    #[serde(default)]
+    citation: Option<NewsCitation>,
+}
+
+#[derive(Deserialize)]
+struct NewsConversation {
+    id: String,
+    split: String,
+    article: String,
+    turns: Vec<NewsTurn>,
+}
+
+#[derive(Deserialize)]
+struct NewsTurn {
+    question: String,
+    answers: Vec<String>,
+    #[serde(default)]
+    citation: Option<NewsCitation>,
+}
+
+/// A cited sentence: its byte offsets in the article file, or its text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NewsCitation {
+    Offsets { start: usize, end: usize },
+    Text(String),
 }
 
 /// A SQuAD file as articles to ingest and questions to ask.
@@ -72,6 +131,8 @@ pub struct Dataset {
     pub articles: Vec<Article>,
     /// Every question, in file order.
     pub questions: Vec<Question>,
+    /// Conversations (news sets only).
+    pub conversations: Vec<Conversation>,
 }
 
 impl Dataset {
@@ -117,6 +178,8 @@ impl Dataset {
                         answers,
                         context_id: context_id.clone(),
                         kind: None,
+                        yes_no: None,
+                        citation: None,
                     });
                 }
             }
@@ -124,6 +187,7 @@ impl Dataset {
         Ok(Dataset {
             articles,
             questions,
+            conversations: Vec::new(),
         })
     }
 }
@@ -151,33 +215,86 @@ impl Dataset {
                 .parse(&bytes, meta)
                 .with_context(|| format!("parsing {}", file.display()))
         };
+        let cited =
+            |article: Option<&str>, citation: Option<NewsCitation>| -> Result<Option<String>> {
+                Ok(match (citation, article) {
+                    (Some(NewsCitation::Text(t)), _) => Some(t),
+                    (Some(NewsCitation::Offsets { start, end }), Some(a)) => {
+                        let file = corpus.join(a);
+                        let bytes = std::fs::read(&file)
+                            .with_context(|| format!("reading {}", file.display()))?;
+                        let text = bytes.get(start..end).with_context(|| {
+                            format!(
+                                "{}: the citation {start}..{end} is outside it",
+                                file.display()
+                            )
+                        })?;
+                        Some(String::from_utf8_lossy(text).into_owned())
+                    }
+                    _ => None,
+                })
+            };
         let mut questions = Vec::new();
+        let mut conversations = Vec::new();
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let q: NewsQuestion = serde_json::from_str(line).with_context(|| {
-                format!("{} line {}: not a news question", path.display(), n + 1)
+            let item: NewsLine = serde_json::from_str(line).with_context(|| {
+                format!(
+                    "{} line {}: not a news question or conversation",
+                    path.display(),
+                    n + 1
+                )
             })?;
-            if split.is_some_and(|s| s != q.split) {
-                continue;
+            match item {
+                NewsLine::Question(q) => {
+                    if split.is_some_and(|s| s != q.split) {
+                        continue;
+                    }
+                    let context_id = match &q.article {
+                        Some(a) => parse(&corpus.join(a))?.id,
+                        None => String::new(),
+                    };
+                    let yes_no = (q.kind == "yesno").then_some(q.answer).flatten();
+                    questions.push(Question {
+                        citation: cited(q.article.as_deref(), q.citation)?,
+                        question: q.question,
+                        answers: q.answers,
+                        context_id,
+                        kind: Some(q.kind),
+                        yes_no,
+                    });
+                }
+                NewsLine::Conversation(c) => {
+                    if split.is_some_and(|s| s != c.split) {
+                        continue;
+                    }
+                    let context_id = parse(&corpus.join(&c.article))?.id;
+                    let turns = c
+                        .turns
+                        .into_iter()
+                        .map(|t| {
+                            Ok(Question {
+                                citation: cited(Some(&c.article), t.citation)?,
+                                question: t.question,
+                                answers: t.answers,
+                                context_id: context_id.clone(),
+                                kind: Some("conversation".into()),
+                                yes_no: None,
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                    conversations.push(Conversation { id: c.id, turns });
+                }
             }
-            let context_id = match &q.article {
-                Some(a) => parse(&corpus.join(a))?.id,
-                None => String::new(),
-            };
-            questions.push(Question {
-                question: q.question,
-                answers: q.answers,
-                context_id,
-                kind: Some(q.kind),
-            });
         }
         let files = crate::files::article_files(corpus)?;
         let articles = files.iter().map(|f| parse(f)).collect::<Result<_>>()?;
         Ok(Dataset {
             articles,
             questions,
+            conversations,
         })
     }
 }
@@ -237,12 +354,116 @@ pub struct Report {
     /// By kind of question, where the file gives kinds (the news set).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub by_kind: std::collections::BTreeMap<String, KindReport>,
+    /// Yes/no questions, where the file has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub yes_no: Option<YesNoReport>,
+    /// Conversations, where the file has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<ConversationReport>,
+}
+
+/// How yes/no questions fared.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct YesNoReport {
+    /// Yes/no questions asked.
+    pub questions: usize,
+    /// Of those, the ones an article decides ("yes" or "no").
+    pub decided: usize,
+    /// Of those, the ones given a sentence.
+    pub given_a_sentence: usize,
+    /// Of those, the ones whose cited sentence is the expected one.
+    pub cited_right: usize,
+    /// Share of the decided questions whose cited sentence is the expected one, in percent.
+    pub cited_right_pct: f64,
+    /// Yes/No verdicts given, and of those the right ones.
+    pub verdicts: usize,
+    pub verdicts_right: usize,
+    /// Share of the decided questions given a verdict, and of the verdicts the right ones,
+    /// in percent.
+    pub verdict_pct: f64,
+    pub verdicts_right_pct: f64,
+    /// Questions no article decides, and of those the ones abstained on.
+    pub undecided: usize,
+    pub undecided_abstained: usize,
+}
+
+/// How conversations fared: first turns and later turns, each with and without the
+/// conversation.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConversationReport {
+    pub conversations: usize,
+    /// First turns, asked alone.
+    pub first: TurnFigures,
+    /// First turns, asked right after the previous conversation's last turn (a new question
+    /// must not be bent by the one before).
+    pub first_after_another: TurnFigures,
+    /// Later turns, asked after the turns before them (the engine's own earlier answers).
+    pub later: TurnFigures,
+    /// Later turns, asked alone.
+    pub later_alone: TurnFigures,
+}
+
+/// EM, F1 and answers for a group of turns.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TurnFigures {
+    pub questions: usize,
+    pub answered: usize,
+    pub em: f64,
+    pub f1: f64,
+}
+
+impl TurnFigures {
+    fn add(&mut self, reply: &Reply, q: &Question) {
+        let (em, f1) = score(answer_of(reply).unwrap_or(""), &q.answers);
+        self.questions += 1;
+        self.answered += usize::from(reply.best.is_some());
+        self.em += em;
+        self.f1 += f1;
+    }
+
+    fn finish(mut self) -> Self {
+        let n = self.questions.max(1) as f64;
+        self.em = round2(100.0 * self.em / n);
+        self.f1 = round2(100.0 * self.f1 / n);
+        self
+    }
+}
+
+/// The answer a reply gives, if any.
+fn answer_of(reply: &Reply) -> Option<&str> {
+    reply.best.as_ref().map(|b| b.answer.as_str())
+}
+
+/// Whether a cited sentence is the expected one (whitespace aside; one holding the other
+/// counts, for sentences split a little differently).
+fn same_sentence(cited: &str, expected: &str) -> bool {
+    let plain = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (c, e) = (plain(cited), plain(expected));
+    !c.is_empty() && !e.is_empty() && (c == e || c.contains(&e) || e.contains(&c))
 }
 
 /// One line of `--details`.
 #[derive(Serialize)]
 struct Detail<'a> {
     question: &'a str,
+    /// The question as the engine read it, its form and constraints.
+    read_as: &'a str,
+    form: crate::question::Form,
+    constraints: &'a [crate::answerable::Constraint],
+    /// The conversation and turn, for a turn of one; whether it was asked after the turns
+    /// before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    turn: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    with_conversation: Option<bool>,
+    /// For a yes/no question: the expected answer and whether the cited sentence is the
+    /// expected one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<YesNo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cited_right: Option<bool>,
     gold: &'a [String],
     prediction: Option<&'a str>,
     citation: Option<&'a str>,
@@ -261,6 +482,7 @@ struct Detail<'a> {
 /// A window the reader read, with its sentence's features and its spans' EM/F1.
 #[derive(Serialize)]
 struct DetailWindow<'a> {
+    sentence: &'a str,
     similarity: f32,
     overlap: f32,
     bm25: f32,
@@ -290,10 +512,100 @@ struct DetailCandidate<'a> {
     f1: f64,
 }
 
-/// Asks every question and scores the answers. Calls `progress` after each question.
+/// Where a detail line comes from, besides its question and reply.
+#[derive(Default)]
+struct Origin<'a> {
+    conversation: Option<&'a str>,
+    turn: Option<usize>,
+    with_conversation: Option<bool>,
+    expected: Option<YesNo>,
+    cited_right: Option<bool>,
+}
+
+/// Writes one line of `--details`.
+fn write_detail(w: &mut dyn Write, q: &Question, reply: &Reply, at: Origin) -> Result<()> {
+    let prediction = answer_of(reply);
+    let (em, f1) = score(prediction.unwrap_or(""), &q.answers);
+    let detail = Detail {
+        question: &q.question,
+        read_as: &reply.question,
+        form: reply.reading.form,
+        constraints: &reply.reading.constraints,
+        conversation: at.conversation,
+        turn: at.turn,
+        with_conversation: at.with_conversation,
+        expected: at.expected,
+        cited_right: at.cited_right,
+        gold: &q.answers,
+        prediction,
+        citation: reply.best.as_ref().map(|b| b.citation.as_str()),
+        score: reply.best.as_ref().map(|b| b.score),
+        latency_ms: reply.latency_ms,
+        em,
+        f1,
+        recall: reply.retrieved.contains(&q.context_id),
+        abstention: reply.abstention.as_ref(),
+        candidates: reply
+            .candidates
+            .iter()
+            .map(|c| {
+                let (em, f1) = score(&c.answer, &q.answers);
+                DetailCandidate {
+                    answer: &c.answer,
+                    score: c.score,
+                    citation: &c.citation,
+                    overlap: c.overlap,
+                    context_overlap: c.context_overlap,
+                    agreement: c.agreement,
+                    no_answer: c.no_answer,
+                    verifier: c.verifier,
+                    reader: c.reader_score,
+                    similarity: c.similarity,
+                    bm25: c.bm25,
+                    em,
+                    f1,
+                }
+            })
+            .collect(),
+        windows: reply
+            .trace
+            .iter()
+            .map(|w| DetailWindow {
+                sentence: &w.sentence,
+                similarity: w.similarity,
+                overlap: w.overlap,
+                bm25: w.bm25,
+                no_answer: w.no_answer,
+                verifier: w.verifier,
+                spans: w
+                    .spans
+                    .iter()
+                    .map(|(text, reader, single)| {
+                        let (em, f1) = score(text, &q.answers);
+                        (text.as_str(), *reader, *single, em, f1)
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    serde_json::to_writer(&mut *w, &detail)?;
+    writeln!(w)?;
+    Ok(())
+}
+
+/// Asks a question, after an earlier turn when given.
+fn ask(engine: &Engine, q: &Question, after: Option<&Turn>) -> Result<Reply> {
+    engine
+        .ask_after(&q.question, after, true)
+        .with_context(|| format!("asking {:?}", q.question))
+}
+
+/// Asks every question (yes/no questions and conversations scored apart) and scores the
+/// answers. Calls `progress` after each question or conversation.
 pub fn run(
     engine: &Engine,
     questions: &[Question],
+    conversations: &[Conversation],
     mut details: Option<&mut dyn Write>,
     mut progress: impl FnMut(),
 ) -> Result<Report> {
@@ -310,16 +622,47 @@ pub fn run(
     let mut checks = Vec::with_capacity(questions.len());
     let (mut searches, mut embeds, mut reads) = (Vec::new(), Vec::new(), Vec::new());
     let mut by_kind: std::collections::BTreeMap<String, KindReport> = Default::default();
+    let mut yes_no = YesNoReport::default();
+    let mut singles = 0;
     for q in questions {
-        let reply = engine
-            .ask(&q.question)
-            .with_context(|| format!("asking {:?}", q.question))?;
+        let reply = ask(engine, q, None)?;
+        if q.kind.as_deref() == Some("yesno") {
+            yes_no.questions += 1;
+            let cited = reply.best.as_ref().map(|b| b.citation.as_str());
+            let cited_right = match (q.yes_no, cited, &q.citation) {
+                (Some(_), Some(c), Some(expected)) => Some(same_sentence(c, expected)),
+                (Some(_), None, _) => Some(false),
+                _ => None,
+            };
+            match q.yes_no {
+                Some(_) => {
+                    yes_no.decided += 1;
+                    yes_no.given_a_sentence += usize::from(cited.is_some());
+                    yes_no.cited_right += usize::from(cited_right == Some(true));
+                }
+                None => {
+                    yes_no.undecided += 1;
+                    yes_no.undecided_abstained += usize::from(cited.is_none());
+                }
+            }
+            if let Some(w) = details.as_deref_mut() {
+                let at = Origin {
+                    expected: q.yes_no,
+                    cited_right,
+                    ..Origin::default()
+                };
+                write_detail(w, q, &reply, at)?;
+            }
+            progress();
+            continue;
+        }
+        singles += 1;
         latencies.push(reply.latency_ms);
         checks.push(reply.check_ms);
         searches.push(reply.stages.search_ms);
         embeds.push(reply.stages.embed_ms);
         reads.push(reply.stages.read_ms);
-        let prediction = reply.best.as_ref().map(|b| b.answer.as_str());
+        let prediction = answer_of(&reply);
         if let Some(kind) = &q.kind {
             let k = by_kind.entry(kind.clone()).or_default();
             k.questions += 1;
@@ -329,13 +672,11 @@ pub fn run(
                 *k.reasons.entry(a.kind().to_owned()).or_default() += 1;
             }
         }
-        let recall = reply.retrieved.contains(&q.context_id);
-        recalled += usize::from(recall);
+        recalled += usize::from(reply.retrieved.contains(&q.context_id));
         answered += usize::from(prediction.is_some());
-        let (q_em, q_f1) = if q.answers.is_empty() {
+        if q.answers.is_empty() {
             unanswerable += 1;
             unanswerable_abstained += usize::from(prediction.is_none());
-            (0.0, 0.0)
         } else {
             answerable += 1;
             let s = score(prediction.unwrap_or(""), &q.answers);
@@ -345,65 +686,46 @@ pub fn run(
             let all = score(first, &q.answers);
             em_all += all.0;
             f1_all += all.1;
-            s
-        };
-        if let Some(w) = details.as_deref_mut() {
-            let detail = Detail {
-                question: &q.question,
-                gold: &q.answers,
-                prediction,
-                citation: reply.best.as_ref().map(|b| b.citation.as_str()),
-                score: reply.best.as_ref().map(|b| b.score),
-                latency_ms: reply.latency_ms,
-                em: q_em,
-                f1: q_f1,
-                recall,
-                abstention: reply.abstention.as_ref(),
-                candidates: reply
-                    .candidates
-                    .iter()
-                    .map(|c| {
-                        let (em, f1) = score(&c.answer, &q.answers);
-                        DetailCandidate {
-                            answer: &c.answer,
-                            score: c.score,
-                            citation: &c.citation,
-                            overlap: c.overlap,
-                            context_overlap: c.context_overlap,
-                            agreement: c.agreement,
-                            no_answer: c.no_answer,
-                            verifier: c.verifier,
-                            reader: c.reader_score,
-                            similarity: c.similarity,
-                            bm25: c.bm25,
-                            em,
-                            f1,
-                        }
-                    })
-                    .collect(),
-                windows: reply
-                    .trace
-                    .iter()
-                    .map(|w| DetailWindow {
-                        similarity: w.similarity,
-                        overlap: w.overlap,
-                        bm25: w.bm25,
-                        no_answer: w.no_answer,
-                        verifier: w.verifier,
-                        spans: w
-                            .spans
-                            .iter()
-                            .map(|(text, reader, single)| {
-                                let (em, f1) = score(text, &q.answers);
-                                (text.as_str(), *reader, *single, em, f1)
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            };
-            serde_json::to_writer(&mut *w, &detail)?;
-            writeln!(w)?;
         }
+        if let Some(w) = details.as_deref_mut() {
+            write_detail(w, q, &reply, Origin::default())?;
+        }
+        progress();
+    }
+    let mut talk = ConversationReport::default();
+    // The last turn of the conversation before, for asking a first turn after it.
+    let mut before: Option<Turn> = None;
+    for c in conversations {
+        talk.conversations += 1;
+        let mut earlier: Option<Turn> = None;
+        for (k, q) in c.turns.iter().enumerate() {
+            let alone = ask(engine, q, None)?;
+            let with = if k == 0 {
+                let after_another = ask(engine, q, before.as_ref())?;
+                talk.first.add(&alone, q);
+                talk.first_after_another.add(&after_another, q);
+                after_another
+            } else {
+                let with = ask(engine, q, earlier.as_ref())?;
+                talk.later.add(&with, q);
+                talk.later_alone.add(&alone, q);
+                with
+            };
+            if let Some(w) = details.as_deref_mut() {
+                for (reply, with_conversation) in [(&alone, false), (&with, true)] {
+                    let at = Origin {
+                        conversation: Some(&c.id),
+                        turn: Some(k + 1),
+                        with_conversation: Some(with_conversation),
+                        ..Origin::default()
+                    };
+                    write_detail(w, q, reply, at)?;
+                }
+            }
+            // The conversation goes on from the engine's own answer, as a member's would.
+            earlier = Some(if k == 0 { alone.turn() } else { with.turn() });
+        }
+        before = earlier;
         progress();
     }
     for v in [
@@ -423,15 +745,19 @@ pub fn run(
         }
     };
     let pct = |p: f64| pct_of(&latencies, p);
-    let n = questions.len().max(1) as f64;
+    let n = singles.max(1) as f64;
     let a = answerable.max(1) as f64;
+    let share = |part: usize, whole: usize| round2(100.0 * part as f64 / whole.max(1) as f64);
+    yes_no.cited_right_pct = share(yes_no.cited_right, yes_no.decided);
+    yes_no.verdict_pct = share(yes_no.verdicts, yes_no.decided);
+    yes_no.verdicts_right_pct = share(yes_no.verdicts_right, yes_no.verdicts);
     Ok(Report {
         em: round2(100.0 * em / a),
         f1: round2(100.0 * f1 / a),
         em_no_abstain: round2(100.0 * em_all / a),
         f1_no_abstain: round2(100.0 * f1_all / a),
         answered,
-        abstained: questions.len() - answered,
+        abstained: singles - answered,
         unanswerable,
         unanswerable_abstained,
         recall_at_k: round2(100.0 * recalled as f64 / n),
@@ -443,7 +769,7 @@ pub fn run(
         search_p50_ms: round2(pct_of(&searches, 0.5)),
         embed_p50_ms: round2(pct_of(&embeds, 0.5)),
         read_p50_ms: round2(pct_of(&reads, 0.5)),
-        questions: questions.len(),
+        questions: singles,
         by_kind: by_kind
             .into_iter()
             .map(|(kind, mut k)| {
@@ -451,6 +777,14 @@ pub fn run(
                 (kind, k)
             })
             .collect(),
+        yes_no: (yes_no.questions > 0).then_some(yes_no),
+        conversations: (talk.conversations > 0).then(|| ConversationReport {
+            conversations: talk.conversations,
+            first: talk.first.finish(),
+            first_after_another: talk.first_after_another.finish(),
+            later: talk.later.finish(),
+            later_alone: talk.later_alone.finish(),
+        }),
     })
 }
 

@@ -7,14 +7,17 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use newsqa_bot::{
-    Announcement, Answer, ArticleSummary, ArticleText, Backend, BackendError, FeedInfo, Feedback,
-    GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source, Watched,
+    Announcement, Answer, AnswerKind, ArticleSummary, ArticleText, Backend, BackendError, Earlier,
+    FeedInfo, Feedback, GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source, Watched,
 };
 use newsqa_index::{ArticleInfo, IndexError, Metadata, Upsert};
 use newsqa_models::ModelError;
 
-use crate::engine::{Candidate, Engine, Models};
+use crate::answerable::Abstention;
+use crate::engine::{Candidate, Engine, Models, Reply};
 use crate::feeds::{FeedStore, PollReport, Subscription};
+use crate::question::followup::Turn;
+use crate::question::Form;
 use crate::watch::{Channel as WatchedChannel, Post as WatchedPost, WatchStore};
 use crate::Config;
 
@@ -255,7 +258,8 @@ fn summary(a: ArticleInfo) -> ArticleSummary {
 
 /// The engine's answer as the bot shows it, with the answer located in its passage, and the
 /// older article's answer it was preferred to.
-fn to_answer(c: Candidate, older: Option<Candidate>) -> Answer {
+fn to_answer(reply: Reply, c: Candidate) -> Answer {
+    let older = reply.older;
     let answer_in_passage = c
         .passage
         .find(&c.citation)
@@ -265,7 +269,20 @@ fn to_answer(c: Candidate, older: Option<Candidate>) -> Answer {
                 .map(|i| at + i..at + i + c.answer.len())
         })
         .or_else(|| c.passage.find(&c.answer).map(|i| i..i + c.answer.len()));
+    let kind = match reply.reading.form {
+        Form::YesNo => AnswerKind::Sentence,
+        _ => AnswerKind::Span,
+    };
     Answer {
+        question: reply.question,
+        kind,
+        continues: reply.continues.map(|t| Earlier {
+            question: t.question,
+            answer: t.answer,
+            citation: t.citation,
+            article_id: t.article_id,
+            title: t.title,
+        }),
         text: c.answer,
         citation: c.citation,
         article_id: c.article_id,
@@ -287,15 +304,31 @@ fn to_answer(c: Candidate, older: Option<Candidate>) -> Answer {
 }
 
 impl Backend for Library {
-    fn ask(&self, guild: GuildId, question: &str) -> Result<Outcome, BackendError> {
+    fn ask(
+        &self,
+        guild: GuildId,
+        question: &str,
+        after: Option<&Earlier>,
+    ) -> Result<Outcome, BackendError> {
         let Some(engine) = self.existing_corpus(guild)? else {
-            return Ok(Outcome::NotFound { reason: None });
+            return Ok(Outcome::NoArticles);
         };
-        let reply = engine.ask_with(question, false).map_err(internal)?;
-        Ok(match reply.best {
-            Some(best) => Outcome::Answer(Box::new(to_answer(best, reply.older))),
-            None => Outcome::NotFound {
-                reason: reply.abstention.and_then(|a| a.specific_message()),
+        let after = after.map(|e| Turn {
+            question: e.question.clone(),
+            answer: e.answer.clone(),
+            citation: e.citation.clone(),
+            article_id: e.article_id.clone(),
+            title: e.title.clone(),
+        });
+        let mut reply = engine
+            .ask_after(question, after.as_ref(), false)
+            .map_err(internal)?;
+        Ok(match (reply.best.take(), &reply.abstention) {
+            (Some(best), _) => Outcome::Answer(Box::new(to_answer(reply, best))),
+            (None, Some(Abstention::NotAQuestion)) => Outcome::NotAQuestion,
+            (None, Some(Abstention::NoArticles)) => Outcome::NoArticles,
+            (None, reason) => Outcome::NotFound {
+                reason: reason.as_ref().and_then(|a| a.specific_message()),
             },
         })
     }
@@ -710,7 +743,7 @@ mod tests {
         assert_eq!(library.open_servers(), 2);
         // A closed server answers from its own articles when asked again.
         match library
-            .ask(3, "How much did the repairs in Carlow cost?")
+            .ask(3, "How much did the repairs in Carlow cost?", None)
             .unwrap()
         {
             Outcome::Answer(a) => assert_eq!(a.text, "3 million pounds"),

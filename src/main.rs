@@ -135,11 +135,16 @@ enum Command {
     },
     /// Answer a question from the indexed articles, citing the sentence the answer comes from.
     Ask {
-        /// The question.
+        /// The question, as a member would type it ("hey, who issued the order?").
         question: String,
         /// Print machine-readable JSON.
         #[arg(long)]
         json: bool,
+        /// Ask a follow-up: FILE holds the previous question's `ask --json` output (- for
+        /// standard input). A question that continues it ("when did he issue it?") is read
+        /// with it; a new question is asked as it is.
+        #[arg(long, value_name = "FILE")]
+        after: Option<PathBuf>,
     },
     /// List the indexed articles.
     Articles {
@@ -309,7 +314,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             url,
             json,
         } => cli::ingest::ingest(config, &paths, title, url, json),
-        Command::Ask { question, json } => cli::ask::ask(config, &question, json),
+        Command::Ask {
+            question,
+            json,
+            after,
+        } => cli::ask::ask(config, &question, json, after.as_deref()),
         Command::Articles { json } => cli::articles::articles(config, json),
         Command::Check { json } => cli::articles::check(config, json),
         Command::Forget { article } => cli::articles::forget(config, &article),

@@ -12,8 +12,15 @@ pub type GuildId = u64;
 /// bot makes them from `spawn_blocking`.
 pub trait Backend: Send + Sync + 'static {
     /// Answers a question from the guild's articles, or says they do not hold the answer.
+    /// `after` is the member's earlier question in this conversation, if any: a question
+    /// that follows it up ("when did he issue it?") is read with it, a new one as it is.
     /// Must not wait for a full model queue: that is [`BackendError::Busy`].
-    fn ask(&self, guild: GuildId, question: &str) -> Result<Outcome, BackendError>;
+    fn ask(
+        &self,
+        guild: GuildId,
+        question: &str,
+        after: Option<&Earlier>,
+    ) -> Result<Outcome, BackendError>;
     /// Adds or updates an article in the guild's corpus; searchable when this returns.
     fn ingest(&self, guild: GuildId, source: Source) -> Result<Ingested, BackendError>;
     /// The guild's articles, in a stable order.
@@ -144,6 +151,10 @@ pub struct Announcement {
 pub enum Outcome {
     /// The answer, cited.
     Answer(Box<Answer>),
+    /// The message asks nothing ("thanks!", "lol").
+    NotAQuestion,
+    /// The server has no articles yet.
+    NoArticles,
     /// The articles do not hold the answer.
     NotFound {
         /// A short sentence saying why, when the reason is more than "nothing likely enough"
@@ -152,9 +163,40 @@ pub enum Outcome {
     },
 }
 
+/// An earlier question and its answer, which a follow-up may continue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Earlier {
+    /// The question as it was read.
+    pub question: String,
+    /// The short answer given, if any (none for a yes/no question).
+    pub answer: Option<String>,
+    /// The sentence it was cited from.
+    pub citation: Option<String>,
+    /// The cited article.
+    pub article_id: Option<String>,
+    /// Its title.
+    pub title: Option<String>,
+}
+
+/// What kind of answer it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerKind {
+    /// A short answer quoted from its sentence ("the NSA").
+    Span,
+    /// The sentence that decides a yes/no question ("The article says: ...").
+    Sentence,
+}
+
 /// An answer with the sentence it came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Answer {
+    /// The question as the bot read it.
+    pub question: String,
+    /// A short answer, or the sentence that decides a yes/no question.
+    pub kind: AnswerKind,
+    /// The earlier question and answer this one follows up, when it does.
+    pub continues: Option<Earlier>,
     /// The short answer.
     pub text: String,
     /// The whole sentence of the article that holds the answer, verbatim.
@@ -176,6 +218,19 @@ pub struct Answer {
     pub passage: String,
     /// Where the answer sits in `passage`, in bytes, when it is there verbatim.
     pub answer_in_passage: Option<Range<usize>>,
+}
+
+impl Answer {
+    /// This question and answer, for a follow-up to continue.
+    pub fn earlier(&self) -> Earlier {
+        Earlier {
+            question: self.question.clone(),
+            answer: (self.kind == AnswerKind::Span).then(|| self.text.clone()),
+            citation: Some(self.citation.clone()),
+            article_id: Some(self.article_id.clone()),
+            title: Some(self.title.clone()),
+        }
+    }
 }
 
 /// What an older article said, named beside an answer from a newer one.

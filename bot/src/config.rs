@@ -20,6 +20,10 @@ pub struct DiscordConfig {
     pub moderator_roles: Vec<String>,
     /// Seconds a member waits between two questions.
     pub ask_cooldown_secs: f64,
+    /// Minutes an answer can be followed up: a `/ask` by the same member in the same channel,
+    /// a reply to the answer, or a message in a thread opened on it, within this time, is read
+    /// with the answer before it ("when did he issue it?"). 0 turns follow-ups off.
+    pub followup_minutes: f64,
     /// Articles per page of `/articles`.
     pub articles_per_page: usize,
     /// Hosts that `/ingest file:` downloads attachments from (https only), besides the API
@@ -86,6 +90,7 @@ impl Default for DiscordConfig {
             mentions: false,
             moderator_roles: Vec::new(),
             ask_cooldown_secs: 10.0,
+            followup_minutes: 15.0,
             articles_per_page: 10,
             attachment_hosts: crate::attachments::DISCORD_CDN_HOSTS
                 .iter()
@@ -109,6 +114,7 @@ impl std::fmt::Debug for DiscordConfig {
             .field("mentions", &self.mentions)
             .field("moderator_roles", &self.moderator_roles)
             .field("ask_cooldown_secs", &self.ask_cooldown_secs)
+            .field("followup_minutes", &self.followup_minutes)
             .field("articles_per_page", &self.articles_per_page)
             .field("attachment_hosts", &self.attachment_hosts)
             .field("watch", &self.watch)

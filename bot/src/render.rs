@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::backend::{
-    Announcement, Answer, ArticleSummary, ArticleText, FeedInfo, IngestStatus, Ingested,
+    Announcement, Answer, AnswerKind, ArticleSummary, ArticleText, FeedInfo, IngestStatus, Ingested,
 };
 
 /// Longest message content Discord accepts, in characters.
@@ -146,6 +146,23 @@ pub mod ids {
 /// pressed.
 pub fn answer(answer: &Answer, key: u64) -> View {
     let quote = quote_block(&answer.citation, DESCRIPTION_LIMIT);
+    // A yes/no question is answered by the sentence that decides it.
+    let title = match answer.kind {
+        AnswerKind::Span => truncate(&answer.text, TITLE_LIMIT),
+        AnswerKind::Sentence => "The article says:".to_owned(),
+    };
+    // A follow-up says which answer it continues.
+    let content = answer.continues.as_ref().map(|e| {
+        let said = e
+            .answer
+            .as_deref()
+            .map(|a| format!(" → **{}**", escape(a)))
+            .unwrap_or_default();
+        truncate(
+            &format!("↪ Following up *{}*{said}", escape(&e.question)),
+            MESSAGE_LIMIT,
+        )
+    });
     let dated = |date: Option<&str>| date.map(|d| format!(" · {d}")).unwrap_or_default();
     let mut fields = vec![(
         "Source".to_owned(),
@@ -163,9 +180,9 @@ pub fn answer(answer: &Answer, key: u64) -> View {
         ));
     }
     View {
-        content: None,
+        content,
         embed: Some(EmbedView {
-            title: Some(truncate(&answer.text, TITLE_LIMIT)),
+            title: Some(title),
             url: None,
             description: quote,
             fields,
@@ -209,6 +226,23 @@ pub fn abstain(reason: Option<&str>) -> View {
             false,
         ),
     }
+}
+
+/// The reply to a question in a server that has no articles yet.
+pub fn no_articles() -> View {
+    View::text(
+        "No articles here yet: moderators can add some with /ingest, /watch or /feed add.",
+        false,
+    )
+}
+
+/// The reply to a message addressed to the bot that asks nothing ("thanks!", "lol").
+pub fn chatter() -> View {
+    View::text(
+        "🙂 Any time! Ask me a question about the articles shared here, and I'll answer with \
+         the sentence the answer comes from.",
+        false,
+    )
 }
 
 /// The reply when the models' queue is full.
@@ -681,6 +715,9 @@ mod tests {
         let passage = "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters. Officials declined to comment.".to_string();
         let start = passage.find("the NSA").unwrap();
         Answer {
+            question: "Which agency is exempted?".into(),
+            kind: AnswerKind::Span,
+            continues: None,
             text: "the NSA".into(),
             citation: "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters.".into(),
             article_id: "sha256:0123456789abcdef".into(),
@@ -738,6 +775,30 @@ mod tests {
     }
 
     #[test]
+    fn a_yes_no_answer_quotes_the_deciding_sentence_and_a_follow_up_names_what_it_continues() {
+        let mut a = nsa();
+        a.kind = AnswerKind::Sentence;
+        a.question = "Is the NSA exempted?".into();
+        let view = answer(&a, 7);
+        let e = view.embed.as_ref().unwrap();
+        assert_eq!(e.title.as_deref(), Some("The article says:"));
+        assert!(e.description.contains("the NSA specifically exempted"));
+        assert_eq!(view.content, None);
+        let mut b = nsa();
+        b.continues = Some(crate::backend::Earlier {
+            question: "Who *issued* the order?".into(),
+            answer: Some("Pete Hegseth".into()),
+            citation: None,
+            article_id: None,
+            title: None,
+        });
+        assert_eq!(
+            answer(&b, 7).content.as_deref(),
+            Some("↪ Following up *Who \\*issued\\* the order?* → **Pete Hegseth**")
+        );
+    }
+
+    #[test]
     fn passage_view_bolds_the_answer() {
         insta::assert_yaml_snapshot!(passage(&nsa()));
     }
@@ -749,7 +810,9 @@ mod tests {
             abstain(Some("I found nothing about 2016 in the articles.")),
             busy(),
             cooldown(4.2),
-            not_moderator()
+            not_moderator(),
+            no_articles(),
+            chatter()
         ]);
     }
 

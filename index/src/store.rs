@@ -733,6 +733,17 @@ impl ArticleIndex {
 
     /// BM25 search over passages, with title matches boosted. Returns at most `limit` passages.
     pub fn search(&self, question: &str, limit: usize) -> Result<Vec<PassageHit>> {
+        self.search_in(None, question, limit)
+    }
+
+    /// [`ArticleIndex::search`] within one article when `article` names one (a follow-up
+    /// question reads the article the earlier answer came from), scored the same way.
+    pub fn search_in(
+        &self,
+        article: Option<&str>,
+        question: &str,
+        limit: usize,
+    ) -> Result<Vec<PassageHit>> {
         let terms = self.query_terms(question)?;
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
@@ -746,7 +757,17 @@ impl ArticleIndex {
                 Box::new(BoostQuery::new(term_query(f.title, t), self.title_boost)),
             ));
         }
-        let query = BooleanQuery::new(clauses);
+        let mut query = BooleanQuery::new(clauses);
+        if let Some(id) = article {
+            // The article's own id adds nothing to the score.
+            query = BooleanQuery::new(vec![
+                (Occur::Must, Box::new(query) as Box<dyn Query>),
+                (
+                    Occur::Must,
+                    Box::new(BoostQuery::new(term_query(f.id, id), 0.0)),
+                ),
+            ]);
+        }
         let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(limit))?;
         // IDF of each term over passages, to weigh which sentence matches the question best.
@@ -816,36 +837,51 @@ impl ArticleIndex {
 /// How a text writes a word or phrase mid-sentence: see [`ArticleIndex::casing`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Casing {
-    /// Uses with every word capitalised.
-    pub capitalised: u32,
-    /// Uses with the first word in lower case (or mixed).
+    /// Uses with every word capitalised and in lower case after its capital ("Yukos",
+    /// "World Cup").
+    pub title: u32,
+    /// Uses with every word in capitals ("NSA", "OK").
+    pub upper: u32,
+    /// Uses with the first word in lower case, or mixed.
     pub lower: u32,
 }
 
 impl Casing {
-    /// All the uses counted.
-    pub fn uses(&self) -> u32 {
-        self.capitalised + self.lower
+    /// The uses written as `typed` is: in capitals for a word typed in capitals ("NSA" is
+    /// not "Nsa"), capitalised for one typed capitalised, either for one typed in lower case.
+    pub fn named(&self, typed: &str) -> u32 {
+        let letters = || typed.chars().filter(|c| c.is_alphabetic());
+        if letters().count() >= 2 && letters().all(char::is_uppercase) {
+            self.upper
+        } else if typed.chars().next().is_some_and(char::is_uppercase) {
+            self.title
+        } else {
+            self.title + self.upper
+        }
     }
 
-    /// Counts the mid-sentence uses of the phrase `wanted` (its words in lower case) in `text`.
+    /// Counts the mid-sentence uses of the phrase `wanted` (its words in lower case) in
+    /// `text`. A capitalised use followed by another capitalised word is part of a longer
+    /// name ("Hey Jude", "New York Times") and says nothing of the phrase alone: it is not
+    /// counted.
     pub fn add(&mut self, text: &str, wanted: &[String]) {
         let found: Vec<(usize, &str)> = words(text).collect();
         if wanted.is_empty() {
             return;
         }
+        let in_a_row = |a: (usize, &str), b: (usize, &str)| {
+            text[a.0 + a.1.len()..b.0]
+                .chars()
+                .all(|c| c == ' ' || c == '-')
+        };
+        let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
         for (k, window) in found.windows(wanted.len()).enumerate() {
             let same = window
                 .iter()
                 .zip(wanted)
                 .all(|((_, w), x)| w.chars().flat_map(char::to_lowercase).eq(x.chars()));
             // Words in a row: only spaces or a hyphen between them ("World Cup", "Coca-Cola").
-            let adjacent = window.windows(2).all(|pair| {
-                let (a, wa) = pair[0];
-                let between = &text[a + wa.len()..pair[1].0];
-                between.chars().all(|c| c == ' ' || c == '-')
-            });
-            if !same || !adjacent {
+            if !same || !window.windows(2).all(|pair| in_a_row(pair[0], pair[1])) {
                 continue;
             }
             let before = text[..found[k].0].trim_end_matches(' ').chars().next_back();
@@ -854,11 +890,25 @@ impl Casing {
             if !mid_sentence {
                 continue;
             }
-            let capital = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
-            if window.iter().all(|(_, w)| capital(w)) {
-                self.capitalised += 1;
-            } else {
+            if !window.iter().all(|(_, w)| capital(w)) {
                 self.lower += 1;
+                continue;
+            }
+            let last = window[window.len() - 1];
+            let longer = found
+                .get(k + wanted.len())
+                .is_some_and(|&next| capital(next.1) && in_a_row(last, next));
+            if longer {
+                continue;
+            }
+            if window.iter().all(|(_, w)| {
+                w.chars()
+                    .filter(|c| c.is_alphabetic())
+                    .all(char::is_uppercase)
+            }) {
+                self.upper += 1;
+            } else {
+                self.title += 1;
             }
         }
     }
@@ -942,6 +992,31 @@ mod tests {
     }
 
     #[test]
+    fn a_search_within_one_article_finds_only_its_passages_scored_alike() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let a = article(
+            "Oil\n\nYukos sold its oil unit to Rosneft.",
+            Some("https://a.example/1"),
+        );
+        let b = article(
+            "More oil\n\nOil prices rose as Yukos oil output fell.",
+            Some("https://b.example/2"),
+        );
+        add(&index, &a);
+        add(&index, &b);
+        let everywhere = index.search("Yukos oil", 10).unwrap();
+        assert_eq!(everywhere.len(), 2);
+        let within = index.search_in(Some(&a.id), "Yukos oil", 10).unwrap();
+        assert_eq!(within.len(), 1);
+        assert_eq!(within[0].article_id, a.id);
+        let same = everywhere.iter().find(|h| h.article_id == a.id).unwrap();
+        assert!(
+            (within[0].score - same.score).abs() < 1e-4,
+            "the id adds no score"
+        );
+    }
+
+    #[test]
     fn casing_counts_how_the_articles_write_a_word_mid_sentence() {
         let index = ArticleIndex::in_ram().unwrap();
         let a = article(
@@ -952,41 +1027,26 @@ mod tests {
         );
         add(&index, &a);
         let casing = |p: &str| index.casing(p, 20).unwrap();
+        let c = |title, upper, lower| Casing {
+            title,
+            upper,
+            lower,
+        };
         // "Quick" opening a sentence says nothing; "a quick sale" says it is no name.
+        assert_eq!(casing("Quick"), c(0, 0, 1));
+        assert_eq!(casing("NSA"), c(0, 2, 0));
+        assert_eq!(casing("NSA").named("NSA"), 2);
+        assert_eq!(casing("NSA").named("Nsa"), 0, "another spelling");
+        assert_eq!(casing("NSA").named("nsa"), 2);
         assert_eq!(
-            casing("Quick"),
-            Casing {
-                capitalised: 0,
-                lower: 1
-            }
-        );
-        assert_eq!(
-            casing("NSA"),
-            Casing {
-                capitalised: 2,
-                lower: 0
-            }
-        );
-        assert_eq!(
-            casing("anyone").uses(),
-            0,
+            casing("anyone"),
+            c(0, 0, 0),
             "only at the start of a sentence"
         );
-        assert_eq!(
-            casing("World Cup"),
-            Casing {
-                capitalised: 2,
-                lower: 0
-            }
-        );
-        assert_eq!(
-            casing("world"),
-            Casing {
-                capitalised: 2,
-                lower: 1
-            }
-        );
-        assert_eq!(casing("Hegseth").uses(), 0);
+        assert_eq!(casing("World Cup"), c(2, 0, 0));
+        // "the World Cup bid": "World" is part of a longer name there.
+        assert_eq!(casing("world"), c(0, 0, 1));
+        assert_eq!(casing("Hegseth"), c(0, 0, 0));
         assert!(index.passages_with("quick").unwrap() > 0);
         assert_eq!(index.passages_with("hegseth").unwrap(), 0);
     }

@@ -60,10 +60,11 @@ pub(crate) fn run_eval(
         )),
         None => None,
     };
-    let bar = progress_bar(data.questions.len(), "asking");
+    let bar = progress_bar(data.questions.len() + data.conversations.len(), "asking");
     let report = eval::run(
         &engine,
         &data.questions,
+        &data.conversations,
         details_file.as_mut().map(|w| w as &mut dyn Write),
         || bar.inc(1),
     )?;
@@ -101,6 +102,38 @@ pub(crate) fn run_eval(
         );
         if !no_ingest {
             println!("ingest         {ingest_s:.1} s");
+        }
+        if let Some(y) = &r.yes_no {
+            println!(
+                "yes/no         {} questions; of the {} an article decides, {} given a sentence, \
+                 the expected one {} ({:.1}%); verdicts {} ({:.1}%), right {} ({:.1}%); \
+                 undecided {}, abstained {}",
+                y.questions,
+                y.decided,
+                y.given_a_sentence,
+                y.cited_right,
+                y.cited_right_pct,
+                y.verdicts,
+                y.verdict_pct,
+                y.verdicts_right,
+                y.verdicts_right_pct,
+                y.undecided,
+                y.undecided_abstained
+            );
+        }
+        if let Some(c) = &r.conversations {
+            println!("conversations  {}", c.conversations);
+            for (name, t) in [
+                ("first turns", &c.first),
+                ("  after another", &c.first_after_another),
+                ("later turns", &c.later),
+                ("  asked alone", &c.later_alone),
+            ] {
+                println!(
+                    "{name:<15}{} questions, answered {}, EM / F1 {:.2} / {:.2}",
+                    t.questions, t.answered, t.em, t.f1
+                );
+            }
         }
         for (kind, k) in &r.by_kind {
             let reasons: Vec<String> = k.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();

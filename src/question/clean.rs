@@ -89,19 +89,32 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
         }
         out
     };
-    let content = |range: std::ops::Range<usize>| {
+    // Whether words carry content. Before the question only names typed with a capital
+    // count: a chat word the articles happen to capitalise ("ok" for "OK", "hey" for "Hey
+    // Jude") typed in lower case in front of a question is a preamble, not a topic.
+    let content = |range: std::ops::Range<usize>, lower_case_names: bool| {
         tokens[range]
             .iter()
-            .any(|t| names.is_content(word(t), t.opens, all_lower))
+            .any(|t| names.is_content(word(t), t.opens, all_lower && lower_case_names))
     };
     let heads: Vec<Option<Head>> = segments
         .iter()
         .map(|r| {
-            head(&lower[r.clone()], names, &|k: std::ops::Range<usize>| {
-                content(r.start + k.start..r.start + k.end)
+            head(&lower[r.clone()], names, &|k: std::ops::Range<usize>, l| {
+                content(r.start + k.start..r.start + k.end, l)
             })
         })
         .collect();
+    // "Hey!", "OK,", "Guys,": a word or two on their own in front, with an exclamation mark or
+    // a comma, address someone or exclaim; a name there is whom the member talks to.
+    let vocative = |r: &std::ops::Range<usize>| {
+        let last = &tokens[r.end - 1];
+        r.len() <= 2
+            && message[last.end..last.raw_end].contains(['!', ','])
+            && !tokens[r.clone()]
+                .iter()
+                .any(|t| word(t).chars().any(|c| c.is_ascii_digit()))
+    };
     // The segment that asks most; among equals the first ending in "?", else the first.
     let best = heads.iter().map(strength).max().unwrap_or(0);
     let asking = (0..segments.len())
@@ -113,7 +126,8 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
                 std::cmp::Reverse(i),
             )
         });
-    let Some(q) = asking.or_else(|| (0..segments.len()).find(|&i| content(segments[i].clone())))
+    let Some(q) =
+        asking.or_else(|| (0..segments.len()).find(|&i| content(segments[i].clone(), true)))
     else {
         let form = if asks && tokens.len() >= 3 && !wh_anywhere {
             Form::YesNo
@@ -136,46 +150,49 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
         } else {
             Form::Open
         },
-        replace: None,
+        typo: None,
         embedded: false,
     });
     // Content before the question stays ("Quick question about Hegseth: who signed it?");
     // the rest of the question's segment is the question; after it, what has a question
     // word or content stays ("..., and when?", "..., Hegseth or Trump?").
-    let mut pieces: Vec<(usize, Option<&str>, usize)> = Vec::new();
+    // Each kept piece: its first token, a mistyped question word in it, its last token.
+    let mut pieces: Vec<(usize, Option<Typo>, usize)> = Vec::new();
     for (i, r) in segments.iter().enumerate() {
         let keep = match i.cmp(&q) {
-            std::cmp::Ordering::Less => content(r.clone()),
+            std::cmp::Ordering::Less => content(r.clone(), false) && !vocative(r),
             std::cmp::Ordering::Equal => true,
-            std::cmp::Ordering::Greater => heads[i].is_some() || content(r.clone()),
+            std::cmp::Ordering::Greater => heads[i].is_some() || content(r.clone(), true),
         };
         if keep {
-            let (from, replace) = if i == q {
-                (r.start + head.at, head.replace)
-            } else {
-                (r.start, None)
-            };
-            pieces.push((from, replace, r.end - 1));
+            let from = if i == q { r.start + head.at } else { r.start };
+            let typo = head
+                .typo
+                .filter(|_| i == q)
+                .map(|(k, w)| (r.start + k, w))
+                .filter(|&(k, _)| k >= from);
+            pieces.push((from, typo, r.end - 1));
         }
     }
     let mut text = String::new();
-    for &(from, replace, to) in &pieces {
+    for &(from, typo, to) in &pieces {
         if !text.is_empty() {
             text.push(' ');
         }
-        let first = &tokens[from];
-        let last = &tokens[to];
-        match replace {
+        let (first, last) = (&tokens[from], &tokens[to]);
+        match typo {
             // A mistyped question word is written as the word ("wich" -> "which").
-            Some(w) => {
-                if word(first).chars().next().is_some_and(char::is_uppercase) {
+            Some((k, w)) => {
+                let typed = &tokens[k];
+                text.push_str(&message[first.start..typed.start]);
+                if word(typed).chars().next().is_some_and(char::is_uppercase) {
                     let mut c = w.chars();
                     text.extend(c.next().map(|c| c.to_ascii_uppercase()));
                     text.push_str(c.as_str());
                 } else {
                     text.push_str(w);
                 }
-                text.push_str(&message[first.end..last.raw_end]);
+                text.push_str(&message[typed.end..last.raw_end]);
             }
             None => text.push_str(&message[first.start..last.raw_end]),
         }
@@ -191,14 +208,17 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
     }
 }
 
+/// A mistyped question word: its token and the word it stands for.
+type Typo = (usize, &'static str);
+
 /// Where the question of a segment starts, and what it is.
 #[derive(Debug, Clone, Copy)]
 struct Head {
     /// Token index within the segment.
     at: usize,
     form: Form,
-    /// The question word a mistyped one stands for.
-    replace: Option<&'static str>,
+    /// A mistyped question word (its token index within the segment).
+    typo: Option<Typo>,
     /// A yes/no clause after "if" or "whether".
     embedded: bool,
 }
@@ -209,7 +229,7 @@ struct Head {
 fn head(
     lower: &[String],
     names: &Names,
-    content: &dyn Fn(std::ops::Range<usize>) -> bool,
+    content: &dyn Fn(std::ops::Range<usize>, bool) -> bool,
 ) -> Option<Head> {
     let n = lower.len();
     // A preamble before position k can go: no content, short, not starting with a
@@ -219,7 +239,7 @@ fn head(
     let preamble = |k: usize| {
         k <= MAX_PREAMBLE
             && n >= k + 3
-            && !content(0..k)
+            && !content(0..k, false)
             && !grammar::is(DETERMINERS, &lower[0])
             && !grammar::is(PREPOSITIONS, &lower[k - 1])
     };
@@ -227,7 +247,7 @@ fn head(
         Some(Head {
             at,
             form,
-            replace: None,
+            typo: None,
             embedded: false,
         })
     };
@@ -236,16 +256,22 @@ fn head(
         .position(|w| grammar::question_word(w, |w| names.knows(w)).is_some())
     {
         let typed = &lower[k];
-        let replace = grammar::question_word(typed, |w| names.knows(w)).filter(|w| w != typed);
+        let typo = grammar::question_word(typed, |w| names.knows(w))
+            .filter(|w| w != typed)
+            .map(|w| (k, w));
         // A question word the preamble cannot be cut from ("Yukos owed how much?", "by
-        // whom") still makes the whole segment an open question.
+        // whom") still makes the whole segment an open question; after an auxiliary that
+        // opens it, it only starts a clause of a yes/no question ("Did the film take £7m
+        // when it opened?").
         let at = if k > 0 && preamble(k) { k } else { 0 };
-        return Some(Head {
-            at,
-            form: Form::Open,
-            replace: replace.filter(|_| at == k),
-            embedded: false,
-        });
+        if k == 0 || at == k || !grammar::is(AUXILIARIES, &lower[0]) {
+            return Some(Head {
+                at,
+                form: Form::Open,
+                typo,
+                embedded: false,
+            });
+        }
     }
     // "Was it Hegseth or Trump?" asks which, not yes or no.
     let yes_no = if lower.iter().any(|w| w == "or") {
@@ -260,7 +286,7 @@ fn head(
         // "hey is the nsa exempted": an auxiliary after a preamble, a subject after it.
         if grammar::is(AUXILIARIES, &lower[k])
             && preamble(k)
-            && (grammar::is(SUBJECT_STARTERS, &lower[k + 1]) || content(k + 1..k + 2))
+            && (grammar::is(SUBJECT_STARTERS, &lower[k + 1]) || content(k + 1..k + 2, true))
         {
             return found(k, yes_no);
         }
@@ -269,7 +295,7 @@ fn head(
             return Some(Head {
                 at: k + 1,
                 form: Form::YesNo,
-                replace: None,
+                typo: None,
                 embedded: true,
             });
         }
@@ -284,6 +310,11 @@ fn plain_chat(message: &str) -> String {
     const BREAK: char = '\u{1f}';
     let spaced: String = message
         .chars()
+        // Question marks of other scripts ask too (Arabic "؟", fullwidth "？").
+        .map(|c| match c {
+            '\u{061f}' | '\u{ff1f}' | '\u{037e}' | '\u{2e2e}' => '?',
+            c => c,
+        })
         .flat_map(|c| {
             if is_pictograph(c) {
                 [' ', BREAK, ' ']
@@ -529,6 +560,10 @@ mod tests {
             "which agency is exempted"
         );
         assert_eq!(text("Waht did he ask for?"), "What did he ask for?");
+        assert_eq!(
+            text("in wich year was it issued"),
+            "in which year was it issued"
+        );
     }
 
     #[test]
@@ -548,6 +583,10 @@ mod tests {
             ("the NSA is exempted?".into(), Form::YesNo)
         );
         assert_eq!(read("the order was issued by Hegseth?").1, Form::YesNo);
+        assert_eq!(
+            read("Did Hegseth issue the order when the deal was signed?").1,
+            Form::YesNo
+        );
         // Not yes/no: a choice, and a question word after "do you know".
         assert_eq!(
             read("Was it Hegseth or the NSA who issued it?").1,
@@ -595,6 +634,10 @@ mod tests {
         }
         assert_eq!(plain_chat("what?? 🤔🤔 ok!!"), "what? ok!");
         assert_eq!(plain_chat("who 🤔 won"), "who, won");
+        assert_eq!(
+            plain_chat("ما هي الوكالة المستثناة؟"),
+            "ما هي الوكالة المستثناة?"
+        );
     }
 
     proptest::proptest! {

@@ -90,7 +90,7 @@ pub fn follow_up(reading: &Reading, turn: &Turn) -> Option<FollowUp> {
         })
         .count();
     // "why?", "how much?", "who else?": a question word and nothing to ask it about.
-    let bare_question = wh.is_some() && content_words == 0;
+    let bare_question = wh.is_some() && content_words == 0 && pronoun.is_none();
     if pronoun.is_none() && !joined && !bare_question {
         return None;
     }
@@ -305,6 +305,11 @@ mod tests {
         assert_eq!(
             resolved("What was his job?", &t).as_deref(),
             Some("What was Pete Hegseth's job?")
+        );
+        let t = turn("Which agency is exempted?", "the NSA");
+        assert_eq!(
+            resolved("what does it do", &t).as_deref(),
+            Some("what does the NSA do")
         );
     }
 

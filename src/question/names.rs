@@ -104,8 +104,9 @@ impl<'a> Names<'a> {
     /// capitalised because it opens the question or a sentence of it.
     fn capitalised_run_is_name(&self, run: &str, opens: bool) -> bool {
         let c = self.casing(run);
-        if c.uses() > 0 {
-            return c.capitalised >= c.lower;
+        let named = c.named(run);
+        if named + c.lower > 0 {
+            return named >= c.lower;
         }
         !opens
     }
@@ -121,9 +122,14 @@ impl<'a> Names<'a> {
         {
             return false;
         }
+        // A single letter ("q" for question) says nothing.
+        if word.chars().count() < 2 {
+            return false;
+        }
         let c = self.casing(word);
-        c.uses() >= LOWER_CASE_NAME_USES
-            && c.capitalised as f32 >= LOWER_CASE_NAME_SHARE * c.uses() as f32
+        let named = c.named(word);
+        named >= LOWER_CASE_NAME_USES
+            && named as f32 >= LOWER_CASE_NAME_SHARE * (named + c.lower) as f32
     }
 
     /// Whether a word carries something the articles must hold: a number, or a name.
@@ -230,27 +236,31 @@ pub fn constraints(question: &str, names: &Names, all_lower: bool) -> Vec<Constr
 /// whole, in lower case ("who won Best Film" is checked as "Best Film").
 fn name_of(run: &[(String, bool, bool)], names: &Names) -> Option<String> {
     let mut start = 0;
-    while let Some((word, opens, capitalised)) = run.get(start) {
-        // Lower-case words joined the run because the articles write them as names.
-        if !*capitalised || names.capitalised_run_is_name(word, *opens) {
+    while let Some((word, true, true)) = run.get(start) {
+        if names.capitalised_run_is_name(word, true) {
             break;
         }
         start += 1;
     }
     let rest = &run[start..];
-    let (_, opens, _) = rest.first()?;
+    let (first, opens, capitalised) = rest.first()?;
     let phrase = rest
         .iter()
         .map(|(w, _, _)| w.as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    if rest.len() == 1 || *opens {
-        // A single word was judged above; a run opening the question was judged by its
-        // first word.
+    if *opens || !capitalised {
+        // Judged above by its first word, or a word the articles write as a name.
         return Some(phrase);
     }
+    if rest.len() == 1 {
+        return names
+            .capitalised_run_is_name(first, false)
+            .then_some(phrase);
+    }
     let c = names.casing(&phrase);
-    (c.uses() == 0 || c.capitalised >= c.lower).then_some(phrase)
+    let named = c.named(&phrase);
+    (named + c.lower == 0 || named >= c.lower).then_some(phrase)
 }
 
 /// A year, or another number as written; `None` for an ordinal ("50th", "10th week"):
@@ -316,7 +326,7 @@ pub(crate) mod tests {
         NSA specifically exempted. He made a quick decision, and anyone could see which way it \
         went. The Cyber National Mission Force paused, said the NSA. Fans of the FIFA World Cup \
         and the world at large watched Tony Blair and Microsoft. The firm LinkedIn grew, and \
-        Yukos owed taxes, FIFA said, and the NSA and Mr Hegseth would not comment. The Super Bowl and the Roman numerals were in the news, as was the \
+        Yukos owed taxes, FIFA said, and FIFA added that the NSA and Mr Hegseth would not comment. The Super Bowl and the Roman numerals were in the news, as was the \
         company's Best Film award, and the best film of the year.";
 
     fn names_in(q: &str) -> Vec<String> {

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use crate::discord::{
-    attachment, button_press, interaction_token, message_create, slash_command, FakeDiscord,
-    FakeUser, Fault, APP_ID, BOT_USER_ID,
+    attachment, button_press, interaction_token, message_create, reply_to, slash_command,
+    FakeDiscord, FakeUser, Fault, APP_ID, BOT_USER_ID,
 };
 use crate::helpers::SEED_ARTICLE;
 
@@ -534,7 +534,7 @@ async fn ask_is_deferred_then_answered_with_the_cited_sentence() {
     let carol = FakeUser::member(13, "carol");
     let elsewhere = bot.answer(NSA_QUESTION, GUILD_B, &carol).await;
     assert!(
-        text_of(&elsewhere).contains("couldn't find the answer"),
+        text_of(&elsewhere).contains("No articles here yet"),
         "{elsewhere}"
     );
     // A server that never ingested anything reads as empty, with nothing created on disk.
@@ -754,7 +754,7 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
         .answer("How much did the bridge repairs cost?", GUILD_B, &member)
         .await;
     assert!(
-        text_of(&elsewhere).contains("couldn't find the answer"),
+        text_of(&elsewhere).contains("No articles here yet"),
         "{elsewhere}"
     );
 
@@ -931,6 +931,133 @@ async fn mentions_are_answered_and_no_reply_can_ping_or_overflow() {
             assert!(c.chars().count() <= 2000);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_chat_with_the_bot_as_they_would_in_a_channel() {
+    let bot = Bot::start(
+        "[discord]\nmentions = true\nask_cooldown_secs = 0.0\n",
+        true,
+    )
+    .await;
+    let member = FakeUser::member(41, "fan");
+    let other = FakeUser::member(42, "lurker");
+    let title = |m: &Value| embed(m)["title"].as_str().unwrap_or("").to_owned();
+    let follows = |m: &Value| m["content"].as_str().unwrap_or("").contains("Following up");
+
+    // A greeting and a tail around the question change nothing.
+    let token = bot
+        .ask("Hey, who issued the order? thanks!", GUILD_A, &member)
+        .await;
+    let first = bot.reply(&token).await;
+    assert_eq!(title(&first), "Pete Hegseth", "{first}");
+    assert!(!follows(&first), "{first}");
+
+    // The same member's next /ask in the channel follows it up, and says so.
+    let more = bot
+        .answer("what else did he ask for?", GUILD_A, &member)
+        .await;
+    assert!(follows(&more), "{more}");
+    assert!(text_of(&more).contains("who issued the order"), "{more}");
+    assert!(title(&more).contains("risk assessment report"), "{more}");
+
+    // Another member's /ask is not their conversation.
+    let alone = bot
+        .answer("what else did he ask for?", GUILD_A, &other)
+        .await;
+    assert!(!follows(&alone), "{alone}");
+
+    // A Discord reply to the first answer follows it up, whoever replies, ping or not.
+    let answer_message = bot.fake.original(&token);
+    let reply = reply_to(
+        &answer_message,
+        "what else did he ask for",
+        GUILD_A,
+        &other,
+        false,
+    );
+    let reply_id = reply["id"].clone();
+    bot.fake.dispatch("MESSAGE_CREATE", reply).await;
+    let posted = bot
+        .fake
+        .wait_for("the reply to a reply", WAIT, |r| {
+            r.method == "POST"
+                && r.path == format!("/api/v10/channels/{CHANNEL}/messages")
+                && r.body["message_reference"]["message_id"] == reply_id
+        })
+        .await
+        .body;
+    assert!(follows(&posted), "{posted}");
+    assert!(
+        title(&posted).contains("risk assessment report"),
+        "{posted}"
+    );
+
+    // A message in a thread opened on the answer (the thread has the message's id) is read
+    // with it, without a mention.
+    let thread: u64 = answer_message["id"].as_str().unwrap().parse().unwrap();
+    bot.fake.add_thread(GUILD_A, thread, CHANNEL);
+    let in_thread = message_create("what else did he request?", GUILD_A, thread, &other, &[]);
+    bot.fake.dispatch("MESSAGE_CREATE", in_thread).await;
+    let posted = bot
+        .fake
+        .wait_for("the reply in the answer's thread", WAIT, |r| {
+            r.method == "POST" && r.path == format!("/api/v10/channels/{thread}/messages")
+        })
+        .await
+        .body;
+    assert!(follows(&posted), "{posted}");
+
+    // A yes/no question is answered by the sentence that decides it.
+    let yes_no = bot
+        .answer("Is the NSA exempted from the order?", GUILD_A, &other)
+        .await;
+    assert_eq!(title(&yes_no), "The article says:", "{yes_no}");
+    assert!(
+        embed(&yes_no)["description"]
+            .as_str()
+            .unwrap()
+            .contains("with the NSA specifically exempted from its parameters"),
+        "{yes_no}"
+    );
+
+    // A server without articles says how to add some.
+    let empty = bot.answer("Who issued the order?", GUILD_B, &member).await;
+    assert_eq!(
+        empty["content"],
+        "No articles here yet: moderators can add some with /ingest, /watch or /feed add.",
+        "{empty}"
+    );
+
+    // Thanks get a friendly line, never a search.
+    let thanks = message_create(
+        &format!("<@{BOT_USER_ID}> thanks!"),
+        GUILD_A,
+        CHANNEL,
+        &member,
+        &[BOT_USER_ID],
+    );
+    let thanks_id = thanks["id"].clone();
+    bot.fake.dispatch("MESSAGE_CREATE", thanks).await;
+    let thanks = bot
+        .fake
+        .wait_for("the reply to thanks", WAIT, |r| {
+            r.method == "POST" && r.body["message_reference"]["message_id"] == thanks_id
+        })
+        .await
+        .body;
+    assert!(
+        thanks["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("🙂 Any time!"),
+        "{thanks}"
+    );
+    assert!(
+        thanks["embeds"].as_array().is_none_or(Vec::is_empty),
+        "{thanks}"
+    );
+    assert_pings_no_one(&sent_messages(&bot.fake));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

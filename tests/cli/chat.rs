@@ -93,3 +93,66 @@ fn a_message_that_asks_nothing_gets_a_friendly_line_and_no_search() {
     let out = app.ok(&["ask", "thanks!"]).stdout;
     assert!(out.starts_with("Ask me a question"), "{out}");
 }
+
+#[test]
+fn a_follow_up_is_read_with_the_answer_before_it_and_a_new_question_is_not() {
+    let app = spawn_app();
+    app.ingest_seed();
+    let first = app.ok(&["ask", "--json", "Who issued the order?"]).stdout;
+    let earlier = app.write("earlier.json", first.as_bytes());
+    let after = |q: &str| {
+        app.ok(&["ask", "--json", "--after", path_str(&earlier), q])
+            .json()
+    };
+    let follow = after("what else did he ask for?");
+    assert_eq!(
+        follow["question"], "what else did Pete Hegseth ask for?",
+        "{follow:#}"
+    );
+    assert_eq!(follow["continues"]["answer"], "Pete Hegseth");
+    assert_eq!(follow["answer"], "a risk assessment report", "{follow:#}");
+    let new = after("Which agency is exempted from the order?");
+    assert!(new.get("continues").is_none(), "{new:#}");
+    assert_eq!(new["answer"], "the NSA");
+    // The plain output says what it continues; stdin works as the file.
+    let plain = app.run_with_stdin(
+        &["ask", "--after", "-", "what else did he ask for?"],
+        first.as_bytes(),
+    );
+    assert!(plain.ok, "{}", plain.stderr);
+    assert!(
+        plain
+            .stdout
+            .starts_with("(following up \"Who issued the order?\" → Pete Hegseth"),
+        "{}",
+        plain.stdout
+    );
+    let bad = app.write("bad.json", b"not json");
+    let r = app.run(&["ask", "--after", path_str(&bad), "why?"]);
+    assert!(!r.ok);
+    assert!(
+        r.stderr
+            .contains("is not the output of `newsqa ask --json`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_yes_no_question_is_answered_by_the_sentence_that_decides_it() {
+    let app = spawn_app();
+    app.ingest_seed();
+    let reply = ask(&app, "Is the NSA exempted from the order?");
+    assert_eq!(reply["form"], "yes_no", "{reply:#}");
+    assert_eq!(reply["answered"], true);
+    assert!(reply["answer"].is_null());
+    assert_eq!(
+        reply["citation"],
+        "The order seems to primarily impact cyber operations at the Cyber National Mission Force, with the NSA specifically exempted from its parameters."
+    );
+    let out = app.ok(&["ask", "did hegseth issue the order"]).stdout;
+    assert!(out.starts_with("The article says:\n"), "{out}");
+    // What the articles do not decide, they do not.
+    let reply = ask(&app, "Did Brazil win the 2026 World Cup?");
+    assert_eq!(reply["answered"], false, "{reply:#}");
+}

@@ -420,6 +420,21 @@ pub fn message_create(
     m
 }
 
+/// MESSAGE_CREATE data of a member's Discord reply to `to` (a message of the bot's):
+/// `message_reference` and the whole `referenced_message`, as Discord sends them. A reply
+/// pings its author unless the member turns that off: `ping` says whether it mentions the bot.
+pub fn reply_to(to: &Value, content: &str, guild: u64, user: &FakeUser, ping: bool) -> Value {
+    let channel: u64 = to["channel_id"].as_str().unwrap().parse().unwrap();
+    let mentions: &[u64] = if ping { &[BOT_USER_ID] } else { &[] };
+    let mut m = message_create(content, guild, channel, user, mentions);
+    m["type"] = json!(19);
+    m["message_reference"] = json!({
+        "message_id": to["id"], "channel_id": to["channel_id"], "guild_id": guild.to_string()
+    });
+    m["referenced_message"] = to.clone();
+    m
+}
+
 pub fn interaction_id(data: &Value) -> String {
     data["id"]
         .as_str()
@@ -679,6 +694,16 @@ impl FakeDiscord {
                 Some(percent_decode(rest.trim_end_matches("/@me")))
             })
             .collect()
+    }
+
+    /// The original response of the interaction `token`, as the fake holds it (its id is the
+    /// message a member replies to, or opens a thread on).
+    pub fn original(&self, token: &str) -> Value {
+        self.lock()
+            .originals
+            .get(token)
+            .cloned()
+            .unwrap_or_else(|| panic!("no original response for {token}"))
     }
 
     /// The messages the bot posted in a channel (or thread), oldest first.

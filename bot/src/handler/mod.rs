@@ -16,14 +16,16 @@ use serenity::all::{
 use serenity::async_trait;
 
 use crate::attachments::AttachmentPolicy;
-use crate::backend::{Answer, Backend, BackendError, Feedback, Outcome, Source};
+use crate::backend::{Answer, Backend, BackendError, Earlier, Feedback, Outcome, Source};
 use crate::config::DiscordConfig;
 use crate::lifecycle::Lifecycle;
 use crate::render::{self, ids, ButtonStyle, View};
+use conversations::Conversations;
 
 mod articles;
 mod ask;
 mod buttons;
+mod conversations;
 mod feed;
 mod ingest;
 mod send;
@@ -62,6 +64,8 @@ struct State {
     post_locks: HashMap<u64, Arc<tokio::sync::Mutex<()>>>,
     /// The newest edit handled of each recent post: an older edit that arrives late is stale.
     edits: Recent<serenity::all::Timestamp>,
+    /// Recent answers, for follow-ups.
+    conversations: Conversations,
 }
 
 /// An answer given, for "Show passage" and votes.
@@ -161,6 +165,51 @@ impl Handler {
         state.asked.retain(|_, t| now.duration_since(*t) < wait);
         state.asked.insert((guild, user), now);
         None
+    }
+
+    /// How long an answer can be followed up.
+    fn followup_window(&self) -> Duration {
+        Duration::from_secs_f64(self.config.followup_minutes.max(0.0) * 60.0)
+    }
+
+    /// Remembers an answer for follow-ups (see [`Conversations`]).
+    fn remember(&self, guild: u64, channel: u64, user: u64, message: Option<u64>, e: Earlier) {
+        if !self.followup_window().is_zero() {
+            let now = Instant::now();
+            let mut state = self.state();
+            state
+                .conversations
+                .remember(guild, channel, user, message, e, now);
+        }
+    }
+
+    /// The answer a message follows up, if any (see [`Conversations::earlier`]).
+    fn earlier(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        replied_to: Option<u64>,
+        last: bool,
+    ) -> Option<Earlier> {
+        let window = self.followup_window();
+        self.state().conversations.earlier(
+            guild,
+            channel,
+            user,
+            replied_to,
+            last,
+            window,
+            Instant::now(),
+        )
+    }
+
+    /// Whether `channel` is a thread opened on one of this server's recent answers.
+    fn is_answer_thread(&self, guild: u64, channel: u64) -> bool {
+        let window = self.followup_window();
+        self.state()
+            .conversations
+            .is_answer_thread(guild, channel, window, Instant::now())
     }
 
     /// Lifts a cooldown, for a question that could not be answered through no fault of the asker.

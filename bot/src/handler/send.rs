@@ -112,13 +112,18 @@ pub(super) async fn respond(ctx: &Context, cmd: &CommandInteraction, view: View)
     }
 }
 
-pub(super) async fn edit(ctx: &Context, cmd: &CommandInteraction, view: View) {
+/// Edits a deferred reply into `view`; returns the message, once Discord took it.
+pub(super) async fn edit(ctx: &Context, cmd: &CommandInteraction, view: View) -> Option<Message> {
     let sent = with_retries("a reply", || {
         cmd.edit_response(&ctx.http, to_edit(view.clone()))
     })
     .await;
-    if let Err(e) = sent {
-        tracing::warn!(error = %e, "could not send the reply");
+    match sent {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not send the reply");
+            None
+        }
     }
 }
 
