@@ -78,30 +78,10 @@ pub(crate) fn run_eval(
         println!("{v}");
     } else {
         let r = &report;
-        println!("questions      {}", r.questions);
-        println!(
-            "answered       {} (abstained {}; unanswerable {}, of which abstained {})",
-            r.answered, r.abstained, r.unanswerable, r.unanswerable_abstained
-        );
-        println!(
-            "EM / F1        {:.2} / {:.2} (over answerable questions)",
-            r.em, r.f1
-        );
-        println!(
-            "never abstaining {:.2} / {:.2} (the best candidate taken every time)",
-            r.em_no_abstain, r.f1_no_abstain
-        );
-        println!("recall@{:<7} {:.2}%", r.k, r.recall_at_k);
-        println!(
-            "latency        p50 {:.1} ms, p95 {:.1} ms (answerability check: p50 {:.2} ms, p95 {:.2} ms)",
-            r.p50_ms, r.p95_ms, r.check_p50_ms, r.check_p95_ms
-        );
-        println!(
-            "stages, p50    search {:.1} ms, question embedding {:.1} ms, reading {:.1} ms",
-            r.search_p50_ms, r.embed_p50_ms, r.read_p50_ms
-        );
-        if !no_ingest {
-            println!("ingest         {ingest_s:.1} s");
+        // A file of only conversations or yes/no questions has no single questions.
+        let singles = r.questions > 0 || (r.yes_no.is_none() && r.conversations.is_none());
+        if singles {
+            print_singles(r, ingest_s, no_ingest);
         }
         if let Some(y) = &r.yes_no {
             println!(
@@ -130,26 +110,55 @@ pub(crate) fn run_eval(
                 ("  asked alone", &c.later_alone),
             ] {
                 println!(
-                    "{name:<15}{} questions, answered {}, EM / F1 {:.2} / {:.2}",
+                    "{name:<17}{} questions, answered {}, EM / F1 {:.2} / {:.2}",
                     t.questions, t.answered, t.em, t.f1
                 );
             }
         }
-        for (kind, k) in &r.by_kind {
-            let reasons: Vec<String> = k.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
-            println!(
-                "{kind:<15}{} questions, answered {} ({:.1}%), F1 {:.2}; abstained: {}",
-                k.questions,
-                k.answered,
-                100.0 * k.answered as f64 / k.questions.max(1) as f64,
-                k.f1,
-                if reasons.is_empty() {
-                    "-".to_owned()
-                } else {
-                    reasons.join(", ")
-                }
-            );
-        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The figures of the single questions (not conversations or yes/no questions).
+fn print_singles(r: &eval::Report, ingest_s: f64, no_ingest: bool) {
+    println!("questions      {}", r.questions);
+    println!(
+        "answered       {} (abstained {}; unanswerable {}, of which abstained {})",
+        r.answered, r.abstained, r.unanswerable, r.unanswerable_abstained
+    );
+    println!(
+        "EM / F1        {:.2} / {:.2} (over answerable questions)",
+        r.em, r.f1
+    );
+    println!(
+        "never abstaining {:.2} / {:.2} (the best candidate taken every time)",
+        r.em_no_abstain, r.f1_no_abstain
+    );
+    println!("recall@{:<7} {:.2}%", r.k, r.recall_at_k);
+    println!(
+        "latency        p50 {:.1} ms, p95 {:.1} ms (answerability check: p50 {:.2} ms, p95 {:.2} ms)",
+        r.p50_ms, r.p95_ms, r.check_p50_ms, r.check_p95_ms
+    );
+    println!(
+        "stages, p50    search {:.1} ms, question embedding {:.1} ms, reading {:.1} ms",
+        r.search_p50_ms, r.embed_p50_ms, r.read_p50_ms
+    );
+    if !no_ingest {
+        println!("ingest         {ingest_s:.1} s");
+    }
+    for (kind, k) in &r.by_kind {
+        let reasons: Vec<String> = k.reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!(
+            "{kind:<15}{} questions, answered {} ({:.1}%), F1 {:.2}; abstained: {}",
+            k.questions,
+            k.answered,
+            100.0 * k.answered as f64 / k.questions.max(1) as f64,
+            k.f1,
+            if reasons.is_empty() {
+                "-".to_owned()
+            } else {
+                reasons.join(", ")
+            }
+        );
+    }
 }

@@ -256,8 +256,10 @@ fn head(
         .position(|w| grammar::question_word(w, |w| names.knows(w)).is_some())
     {
         let typed = &lower[k];
+        // "what's" is no mistyping of "what".
+        let base = typed.split(['\'', '\u{2019}']).next().unwrap_or(typed);
         let typo = grammar::question_word(typed, |w| names.knows(w))
-            .filter(|w| w != typed)
+            .filter(|w| *w != base)
             .map(|w| (k, w));
         // A question word the preamble cannot be cut from ("Yukos owed how much?", "by
         // whom") still makes the whole segment an open question; after an auxiliary that

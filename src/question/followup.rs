@@ -50,11 +50,8 @@ pub struct FollowUp {
     pub continues: Turn,
 }
 
-/// Pronouns that stand for a person or a group; the others ("it", "this") may stand for
-/// the earlier answer or for what the earlier question was about.
-const PERSONAL: &[&str] = &[
-    "he", "him", "his", "she", "her", "hers", "they", "them", "their",
-];
+/// Pronouns that stand for one person.
+const SINGULAR: &[&str] = &["he", "him", "his", "she", "her", "hers"];
 
 /// The follow-up a reading is, if it continues `turn`; `None` for a new question.
 pub fn follow_up(reading: &Reading, turn: &Turn) -> Option<FollowUp> {
@@ -91,7 +88,10 @@ pub fn follow_up(reading: &Reading, turn: &Turn) -> Option<FollowUp> {
         .count();
     // "why?", "how much?", "who else?": a question word and nothing to ask it about.
     let bare_question = wh.is_some() && content_words == 0 && pronoun.is_none();
-    if pronoun.is_none() && !joined && !bare_question {
+    // A question that names nothing ("how many officials were accused?") asked right after
+    // an answer is read in its light: a new question names what it is about.
+    let names_nothing = reading.constraints.is_empty();
+    if pronoun.is_none() && !joined && !bare_question && !names_nothing {
         return None;
     }
     // A question that names something the earlier turn never mentions is a new one.
@@ -135,13 +135,13 @@ pub fn follow_up(reading: &Reading, turn: &Turn) -> Option<FollowUp> {
             .join(" ")
             .trim_end_matches(['?', '.', '!'])
             .to_owned();
-        replace_last_name(&turn.question, &fragment)
+        in_place_of(&turn.question, &fragment)
     } else {
-        // The answer stands in for the first pronoun that can stand for a name ("he",
-        // "they", "it", "his"); "that" or "there" are left to the search.
+        // The answer stands in for the first pronoun that can stand for one name ("he",
+        // "she", "it", "his"); "they", "that" or "there" are left to the search.
         let stands_in = lower
             .iter()
-            .position(|w| grammar::is(PERSONAL, w) || matches!(w.as_str(), "it" | "its"));
+            .position(|w| grammar::is(SINGULAR, w) || matches!(w.as_str(), "it" | "its"));
         match (stands_in, answer) {
             (Some(k), Some(a)) => {
                 let possessive = matches!(lower[k].as_str(), "his" | "its" | "their" | "hers");
@@ -237,12 +237,75 @@ fn statement(question: &str, answer: Option<&str>) -> String {
     out.join(" ")
 }
 
+/// The earlier question asked of `fragment` ("and the inheritance tax threshold?" after "To
+/// what level did Brown raise the stamp duty threshold?"): the phrase of the question whose
+/// head word the fragment shares ("threshold") gives way to it; else its last name does;
+/// else the fragment follows the question's question word ("By how much ... the headline
+/// index?").
+fn in_place_of(question: &str, fragment: &str) -> String {
+    let words: Vec<&str> = question
+        .trim_end_matches(['?', '.', '!'])
+        .split_whitespace()
+        .collect();
+    let lower: Vec<String> = words.iter().map(|w| bare(w).to_lowercase()).collect();
+    let stem = |w: &str| w.trim_end_matches('s').to_owned();
+    let shared: Vec<String> = fragment
+        .split_whitespace()
+        .map(|w| bare(w).to_lowercase())
+        .filter(|w| !grammar::is(FUNCTION_WORDS, w) && !grammar::is(grammar::PREPOSITIONS, w))
+        .map(|w| stem(&w))
+        .collect();
+    // The question word and the noun it asks about ("what level") are not replaced.
+    let wh = lower
+        .iter()
+        .position(|w| grammar::question_word(w, |_| true).is_some());
+    // A yes/no question: its auxiliary opens it.
+    let after_wh = match wh {
+        Some(wh) if matches!(lower[wh].as_str(), "what" | "which" | "whose" | "how") => wh + 2,
+        Some(wh) => wh + 1,
+        None => 1,
+    };
+    let head = (after_wh..words.len())
+        .rev()
+        .find(|&i| shared.contains(&stem(&lower[i])));
+    if let Some(end) = head {
+        // The phrase ends at the shared word and runs back to its determiner or
+        // possessive, at most four words, never over a verb's auxiliary or a preposition.
+        let mut start = end;
+        while start > after_wh && end - start < 4 {
+            let prev = &lower[start - 1];
+            if grammar::is(AUXILIARIES, prev) || grammar::is(grammar::PREPOSITIONS, prev) {
+                break;
+            }
+            start -= 1;
+            if grammar::is(grammar::DETERMINERS, prev) || words[start].ends_with("'s") {
+                break;
+            }
+        }
+        let mut out: Vec<&str> = words[..start].to_vec();
+        out.push(fragment);
+        out.extend(&words[end + 1..]);
+        return format!("{}?", out.join(" "));
+    }
+    let named = replace_last_name(question, fragment);
+    if named.trim_end_matches('?') != format!("{} {fragment}", words.join(" ")) {
+        return named;
+    }
+    format!(
+        "{} {fragment}?",
+        words[..after_wh.min(words.len())].join(" ")
+    )
+}
+
 /// The earlier question with its last name (a run of capitalised words after its first
 /// word) replaced by `fragment`; the question and the fragment side by side when it names
 /// nothing.
 fn replace_last_name(question: &str, fragment: &str) -> String {
     let words: Vec<&str> = question.split_whitespace().collect();
-    let capital = |w: &&str| bare(w).chars().next().is_some_and(char::is_uppercase);
+    let capital = |w: &&str| {
+        bare(w).chars().next().is_some_and(char::is_uppercase)
+            && !grammar::is(grammar::NOT_NAMES, &bare(w).to_lowercase())
+    };
     let Some(end) = (1..words.len()).rev().find(|&i| capital(&words[i])) else {
         return format!("{} {fragment}?", question.trim_end_matches(['?', '.', '!']));
     };
@@ -345,6 +408,49 @@ mod tests {
         assert_eq!(
             resolved("what about Cyber Command", &t).as_deref(),
             Some("Is Cyber Command exempted from the order?")
+        );
+    }
+
+    #[test]
+    fn an_elliptical_phrase_takes_the_place_of_the_phrase_with_its_head_word() {
+        let t = turn(
+            "To what level did Gordon Brown raise the stamp duty threshold in his budget?",
+            "£120,000",
+        );
+        assert_eq!(
+            resolved("and the inheritance tax threshold?", &t).as_deref(),
+            Some(
+                "To what level did Gordon Brown raise the inheritance tax threshold in his budget?"
+            )
+        );
+        let t = turn(
+            "Who scored Tottenham's crucial second goal in the FA Cup win?",
+            "Noe Pamarot",
+        );
+        assert_eq!(
+            resolved("and the other goals?", &t).as_deref(),
+            Some("Who scored the other goals in the FA Cup win?")
+        );
+        let t = turn("By how much did core prices rise in January?", "0.8%");
+        assert_eq!(
+            resolved("and the headline index?", &t).as_deref(),
+            Some("By how much the headline index?")
+        );
+    }
+
+    #[test]
+    fn a_question_that_names_nothing_is_read_with_the_answer_before_it() {
+        let t = turn(
+            "Who is the new chief executive of UK Coal?",
+            "Gerry Spindler",
+        );
+        let f = follow_up(&read("how many jobs were cut?", &NoArticles), &t).unwrap();
+        assert_eq!(f.question, "how many jobs were cut?");
+        assert!(f.context.contains("UK Coal"));
+        // "they" is left alone: the answer is one person, "they" may be the firm.
+        assert_eq!(
+            resolved("how many mines do they run", &t).as_deref(),
+            Some("how many mines do they run")
         );
     }
 

@@ -188,6 +188,8 @@ pub fn is(class: &[&str], word: &str) -> bool {
 /// words of four letters or more that `known` (the articles' vocabulary) does not hold, so
 /// that real words one letter away ("then", "there", "whole") stay what they are.
 pub fn question_word(word: &str, known: impl FnOnce(&str) -> bool) -> Option<&'static str> {
+    // "what's", "who’s": the question word and a verb.
+    let word = word.split(['\'', '\u{2019}']).next().unwrap_or(word);
     if let Some(w) = QUESTION_WORDS.iter().find(|w| **w == word) {
         return Some(w);
     }
@@ -233,6 +235,8 @@ mod tests {
         assert_eq!(question_word("waht", unknown), Some("what"));
         assert_eq!(question_word("wehn", unknown), Some("when"));
         assert_eq!(question_word("wheree", unknown), Some("where"));
+        assert_eq!(question_word("what's", unknown), Some("what"));
+        assert_eq!(question_word("who\u{2019}s", unknown), Some("who"));
         // Short words, function words and words the articles use stay what they are.
         assert_eq!(question_word("hat", unknown), None);
         assert_eq!(question_word("with", unknown), None);

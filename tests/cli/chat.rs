@@ -111,9 +111,16 @@ fn a_follow_up_is_read_with_the_answer_before_it_and_a_new_question_is_not() {
     );
     assert_eq!(follow["continues"]["answer"], "Pete Hegseth");
     assert_eq!(follow["answer"], "a risk assessment report", "{follow:#}");
-    let new = after("Which agency is exempted from the order?");
+    // A question that names what it asks about, and points back at nothing, is a new one.
+    let new = after("Which agency did the Trump administration exempt from the order?");
     assert!(new.get("continues").is_none(), "{new:#}");
-    assert_eq!(new["answer"], "the NSA");
+    // One that names nothing is read with it, and still answered for itself.
+    let nameless = after("Which agency is exempted from the order?");
+    assert_eq!(
+        nameless["continues"]["answer"], "Pete Hegseth",
+        "{nameless:#}"
+    );
+    assert_eq!(nameless["answer"], "the NSA");
     // The plain output says what it continues; stdin works as the file.
     let plain = app.run_with_stdin(
         &["ask", "--after", "-", "what else did he ask for?"],
