@@ -109,6 +109,24 @@ fn iso(text: &str) -> Option<Date> {
     )
 }
 
+/// The days of the week.
+const DAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Whether a word (in any case) is a month or a day of the week written in full: a date
+/// word, not a name ("March", "Tuesday").
+pub fn is_calendar_word(word: &str) -> bool {
+    let w = word.to_lowercase();
+    MONTHS.contains(&w.as_str()) || DAYS.contains(&w.as_str())
+}
+
 /// The month a word names: "Jan", "Jan.", "January", "Sept".
 fn month(word: &str) -> Option<u8> {
     let w = word.trim_end_matches('.').to_lowercase();

@@ -13,7 +13,7 @@ pub mod sentences;
 mod store;
 
 pub use article::{canonical_url, passage_windows, text_id, Article, Metadata, PassageConfig};
-pub use date::Date;
+pub use date::{is_calendar_word, Date};
 pub use error::{IndexError, Result};
 pub use extract::ARTICLE_EXTENSIONS;
 pub use store::{

@@ -633,10 +633,25 @@ impl ArticleIndex {
             Box::new(PhraseQuery::new(terms))
         };
         let searcher = self.reader.searcher();
+        // Passages overlap: each sentence of an article is read once.
+        let mut seen: HashSet<(String, u64)> = HashSet::new();
         for (_, addr) in searcher.search(&query, &TopDocs::with_limit(sample))? {
             let doc: TantivyDocument = searcher.doc(addr)?;
             let body = doc.get_first(f.body).and_then(|v| v.as_str()).unwrap_or("");
-            casing.add(body, &wanted);
+            let id = doc.get_first(f.id).and_then(|v| v.as_str()).unwrap_or("");
+            let first = doc
+                .get_first(f.first_sentence)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            let blob = doc
+                .get_first(f.sentences)
+                .and_then(|v| v.as_bytes())
+                .unwrap_or(&[]);
+            for (k, sentence) in decode_sentences(blob)?.into_iter().enumerate() {
+                if seen.insert((id.to_owned(), first + k as u64)) {
+                    casing.add(body.get(sentence.range).unwrap_or(""), &wanted);
+                }
+            }
         }
         Ok(casing)
     }
@@ -894,10 +909,17 @@ impl Casing {
                 self.lower += 1;
                 continue;
             }
+            // A longer name goes on with a capitalised word, or with a short lower-case
+            // word and then one ("Guys and Dolls", "Bank of England").
             let last = window[window.len() - 1];
-            let longer = found
-                .get(k + wanted.len())
-                .is_some_and(|&next| capital(next.1) && in_a_row(last, next));
+            let next = found.get(k + wanted.len()).copied();
+            let after = found.get(k + wanted.len() + 1).copied();
+            let longer = next.is_some_and(|next| {
+                in_a_row(last, next)
+                    && (capital(next.1)
+                        || (next.1.len() <= 3
+                            && after.is_some_and(|a| capital(a.1) && in_a_row(next, a))))
+            });
             if longer {
                 continue;
             }
@@ -1022,6 +1044,7 @@ mod tests {
         let a = article(
             "Quick sale\n\nQuick thinking saved the deal. The firm made a quick sale to the NSA, \
              and the NSA said so. Anyone could see it, said the head of the World Cup bid. \
+             The fund at the Bank of England grew. \
              He thanked the world for its support, and the World Cup body agreed.",
             None,
         );
@@ -1047,6 +1070,8 @@ mod tests {
         // "the World Cup bid": "World" is part of a longer name there.
         assert_eq!(casing("world"), c(0, 0, 1));
         assert_eq!(casing("Hegseth"), c(0, 0, 0));
+        // "the Bank of England": "Bank" is part of a longer name.
+        assert_eq!(casing("Bank"), c(0, 0, 0));
         assert!(index.passages_with("quick").unwrap() > 0);
         assert_eq!(index.passages_with("hegseth").unwrap(), 0);
     }

@@ -50,6 +50,8 @@ struct Token {
     raw_end: usize,
     /// A clause or sentence ends after it.
     ends_segment: bool,
+    /// A sentence ends after it (".", "!", "?", ";"), not only a clause.
+    ends_sentence: bool,
     /// It opens the message or a sentence of it: a capital there says nothing.
     opens: bool,
 }
@@ -75,6 +77,8 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
     let asks = message.contains('?');
     let word = |t: &Token| &message[t.start..t.end];
     let lower: Vec<String> = tokens.iter().map(|t| word(t).to_lowercase()).collect();
+    // "The name of the game is?": a statement left open at its verb asks for what is missing.
+    let ends_open = lower.last().is_some_and(|w| grammar::is(AUXILIARIES, w));
     let wh_anywhere = lower
         .iter()
         .any(|w| grammar::question_word(w, |w| names.knows(w)).is_some());
@@ -129,7 +133,7 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
     let Some(q) =
         asking.or_else(|| (0..segments.len()).find(|&i| content(segments[i].clone(), true)))
     else {
-        let form = if asks && tokens.len() >= 3 && !wh_anywhere {
+        let form = if asks && tokens.len() >= 3 && !wh_anywhere && !ends_open {
             Form::YesNo
         } else if asks || tokens.len() > MAX_CHATTER {
             Form::Open
@@ -143,7 +147,7 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
     };
     let head = heads[q].unwrap_or(Head {
         at: 0,
-        form: if asks && !wh_anywhere && segments[q].len() >= 3 {
+        form: if asks && !wh_anywhere && !ends_open && segments[q].len() >= 3 {
             // A sentence that asks without a question word is a yes/no question ("the
             // deal was signed by Hegseth?").
             Form::YesNo
@@ -160,9 +164,15 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
     let mut pieces: Vec<(usize, Option<Typo>, usize)> = Vec::new();
     for (i, r) in segments.iter().enumerate() {
         let keep = match i.cmp(&q) {
-            std::cmp::Ordering::Less => content(r.clone(), false) && !vocative(r),
+            std::cmp::Ordering::Less => content(r.clone(), false) && !(i == 0 && vocative(r)),
             std::cmp::Ordering::Equal => true,
-            std::cmp::Ordering::Greater => heads[i].is_some() || content(r.clone(), true),
+            // After a sentence ends ("...? thanks!"), what asks nothing and names nothing
+            // goes; after a comma or a dash only a single word does (", anyone?"): a longer
+            // clause there goes on with the question (", some apps and media players?").
+            std::cmp::Ordering::Greater => {
+                let after_sentence = tokens[r.start - 1].ends_sentence;
+                heads[i].is_some() || content(r.clone(), true) || !(after_sentence || r.len() == 1)
+            }
         };
         if keep {
             let from = if i == q { r.start + head.at } else { r.start };
@@ -265,8 +275,20 @@ fn head(
         // whom") still makes the whole segment an open question; after an auxiliary that
         // opens it, it only starts a clause of a yes/no question ("Did the film take £7m
         // when it opened?").
-        let at = if k > 0 && preamble(k) { k } else { 0 };
-        if k == 0 || at == k || !grammar::is(AUXILIARIES, &lower[0]) {
+        // A preposition before the question word goes with it ("yo by what score ...").
+        let k_head = if k > 0 && grammar::is(PREPOSITIONS, &lower[k - 1]) {
+            k - 1
+        } else {
+            k
+        };
+        let at = if k_head > 0 && preamble(k_head) {
+            k_head
+        } else {
+            0
+        };
+        // "... is located where?": a question word at the end asks where it stands.
+        let in_place = k + 2 >= n;
+        if k_head == 0 || at == k_head || in_place || !grammar::is(AUXILIARIES, &lower[0]) {
             return Some(Head {
                 at,
                 form: Form::Open,
@@ -432,6 +454,7 @@ fn tokenize(message: &str) -> Vec<Token> {
             // Punctuation standing alone ("-", "—", "...") ends the clause before it.
             if let Some(prev) = out.last_mut() {
                 prev.ends_segment = true;
+                prev.ends_sentence |= raw.contains(['.', '!', '?', ';', '\u{2026}']);
             }
             opens |= raw.contains(['.', '!', '?', ':', ';']);
             continue;
@@ -445,14 +468,17 @@ fn tokenize(message: &str) -> Vec<Token> {
         let core = &raw[core_start..core_end];
         let ends_segment = trail.contains([',', '.', '!', '?', ';', ':', '\u{2026}', '-'])
             && !is_abbreviation(core, trail);
+        let ends_sentence = ends_segment && trail.contains(['.', '!', '?', ';', '\u{2026}']);
         out.push(Token {
             start: start_raw + core_start,
             end: start_raw + core_end,
             raw_end: start_raw + raw.len(),
             ends_segment,
+            ends_sentence,
             opens,
         });
-        opens = ends_segment && trail.contains(['.', '!', '?', ':', ';', '\u{2026}']);
+        // After a colon a title or a list may go on ("X-Men: Apocalypse"): no new sentence.
+        opens = ends_sentence;
     }
     out
 }
@@ -553,6 +579,23 @@ mod tests {
             "who issued the order, Hegseth or the NSA?"
         );
         assert_eq!(text("Hegseth issued what?"), "Hegseth issued what?");
+        assert_eq!(
+            text("yo by what score did it pass"),
+            "by what score did it pass"
+        );
+        assert_eq!(
+            text("What did it show on its website, some apps and media players?"),
+            "What did it show on its website, some apps and media players?"
+        );
+        assert_eq!(
+            text("Who paid for a trailer of X-Men: Apocalypse?"),
+            "Who paid for a trailer of X-Men: Apocalypse?"
+        );
+        // A name set off by commas is only someone addressed at the start of a message.
+        assert_eq!(
+            text("The commentators include, Pete Hegseth, Rocky Boiman and who else?"),
+            "Pete Hegseth, Rocky Boiman and who else?"
+        );
     }
 
     #[test]
@@ -588,6 +631,14 @@ mod tests {
         assert_eq!(
             read("Did Hegseth issue the order when the deal was signed?").1,
             Form::YesNo
+        );
+        assert_eq!(
+            read("One of the sites, the Superdome, is located where?").1,
+            Form::Open
+        );
+        assert_eq!(
+            read("The name of the NFL championship game is?").1,
+            Form::Open
         );
         // Not yes/no: a choice, and a question word after "do you know".
         assert_eq!(

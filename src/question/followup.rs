@@ -183,9 +183,7 @@ fn is_name_like(answer: &str) -> bool {
         && words
             .iter()
             .any(|w| w.chars().next().is_some_and(char::is_uppercase))
-        && !words
-            .iter()
-            .any(|w| grammar::is(grammar::NOT_NAMES, &w.to_lowercase()))
+        && !words.iter().any(|w| grammar::not_a_name(&w.to_lowercase()))
 }
 
 /// What an answered question states: "Who issued the order?" + "Pete Hegseth" → "Pete
@@ -304,7 +302,7 @@ fn replace_last_name(question: &str, fragment: &str) -> String {
     let words: Vec<&str> = question.split_whitespace().collect();
     let capital = |w: &&str| {
         bare(w).chars().next().is_some_and(char::is_uppercase)
-            && !grammar::is(grammar::NOT_NAMES, &bare(w).to_lowercase())
+            && !grammar::not_a_name(&bare(w).to_lowercase())
     };
     let Some(end) = (1..words.len()).rev().find(|&i| capital(&words[i])) else {
         return format!("{} {fragment}?", question.trim_end_matches(['?', '.', '!']));

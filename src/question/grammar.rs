@@ -147,36 +147,15 @@ pub const FUNCTION_WORDS: &[&str] = &[
     "him", "his", "she", "her", "them", "their", "do", "does", "did",
 ];
 
-/// Capitalised words that name nothing by themselves: the pronoun "I", titles before a name,
-/// and the calendar (a month or a day is covered by the year, and articles say "last month"
-/// or "on Tuesday").
-pub const NOT_NAMES: &[&str] = &[
-    "i",
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "sir",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+/// Capitalised words that name nothing by themselves: the pronoun "I" and titles before a
+/// name ("Mr Blair" names Blair).
+const NOT_NAMES: &[&str] = &["i", "mr", "mrs", "ms", "dr", "sir"];
+
+/// Whether a word (lower case) names nothing by itself: one of [`NOT_NAMES`], or a month or a
+/// day (covered by the year; articles say "last month" or "on Tuesday").
+pub fn not_a_name(word: &str) -> bool {
+    is(NOT_NAMES, word) || newsqa_index::is_calendar_word(word)
+}
 
 /// Whether `word` (lower case) is in `class`.
 pub fn is(class: &[&str], word: &str) -> bool {
