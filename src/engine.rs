@@ -143,9 +143,8 @@ impl Candidate {
 /// The engine's reply to a question.
 #[derive(Debug, Clone, Serialize)]
 pub struct Reply {
-    /// The question it was read as (see `reading` for the message as typed).
-    pub question: String,
-    /// The message read as a question: as typed, cleaned, its form and constraints.
+    /// The message read as a question: as typed, the question read from it, its form and
+    /// constraints.
     pub reading: Reading,
     /// The earlier question and answer this one follows up, when it does.
     pub continues: Option<Turn>,
@@ -264,14 +263,21 @@ impl<'a> From<&'a Candidate> for AlternateJson<'a> {
 }
 
 impl Reply {
+    /// The short answer given: none when abstaining, nor for a yes/no question, which is
+    /// answered by the sentence that decides it.
+    pub fn short_answer(&self) -> Option<&str> {
+        self.best
+            .as_ref()
+            .filter(|_| self.reading.form != Form::YesNo)
+            .map(|b| b.answer.as_str())
+    }
+
     /// This question and its answer, as a later follow-up reads them.
     pub fn turn(&self) -> Turn {
         let best = self.best.as_ref();
         Turn {
-            question: self.question.clone(),
-            answer: best
-                .filter(|_| self.reading.form != Form::YesNo)
-                .map(|b| b.answer.clone()),
+            question: self.reading.question.clone(),
+            answer: self.short_answer().map(str::to_owned),
             citation: best.map(|b| b.citation.clone()),
             article_id: best.map(|b| b.article_id.clone()),
             title: best.map(|b| b.title.clone()),
@@ -281,7 +287,6 @@ impl Reply {
     /// A reply that searched nothing, for `reason`.
     fn nothing(reading: Reading, reason: Abstention, started: Instant) -> Reply {
         Reply {
-            question: reading.question.clone(),
             reading,
             continues: None,
             best: None,
@@ -301,16 +306,13 @@ impl Reply {
     pub fn json(&self) -> ReplyJson<'_> {
         let best = self.best.as_ref();
         ReplyJson {
-            question: &self.question,
+            question: &self.reading.question,
             asked: &self.reading.asked,
             form: self.reading.form,
             constraints: &self.reading.constraints,
             continues: self.continues.as_ref(),
             answered: best.is_some(),
-            // A yes/no question is answered by the sentence that decides it, not a span.
-            answer: best
-                .filter(|_| self.reading.form != Form::YesNo)
-                .map(|b| b.answer.as_str()),
+            answer: self.short_answer(),
             // Abstaining, the score is the best candidate's, which fell short.
             score: best.or(self.candidates.first()).map(|c| c.score),
             citation: best.map(|b| b.citation.as_str()),
@@ -339,8 +341,6 @@ impl Reply {
 pub struct WindowTrace {
     /// The sentence the window was picked for.
     pub sentence: String,
-    /// Its article.
-    pub article_id: String,
     /// Cosine similarity of the question and the sentence.
     pub similarity: f32,
     /// IDF-weighted share of the question's terms in the sentence.
@@ -631,7 +631,6 @@ impl Engine {
                     let s = &hits[w.hit].sentences[w.center];
                     WindowTrace {
                         sentence: hits[w.hit].text[s.range.clone()].to_owned(),
-                        article_id: hits[w.hit].article_id.clone(),
                         similarity: cosine(&qvec, &s.vector),
                         overlap: s.overlap,
                         bm25: w.bm25,
@@ -731,8 +730,7 @@ impl Engine {
             }
         }
         let reply = Reply {
-            question: question.to_owned(),
-            reading: reading.clone(),
+            reading,
             continues: follow.map(|f| f.continues),
             best,
             alternates,

@@ -528,7 +528,7 @@ fn write_detail(w: &mut dyn Write, q: &Question, reply: &Reply, at: Origin) -> R
     let (em, f1) = score(prediction.unwrap_or(""), &q.answers);
     let detail = Detail {
         question: &q.question,
-        read_as: &reply.question,
+        read_as: &reply.reading.question,
         form: reply.reading.form,
         constraints: &reply.reading.constraints,
         conversation: at.conversation,

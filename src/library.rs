@@ -274,7 +274,7 @@ fn to_answer(reply: Reply, c: Candidate) -> Answer {
         _ => AnswerKind::Span,
     };
     Answer {
-        question: reply.question,
+        question: reply.reading.question,
         kind,
         continues: reply.continues.map(|t| Earlier {
             question: t.question,

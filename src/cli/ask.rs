@@ -55,7 +55,7 @@ pub(crate) fn print_reply(reply: &Reply, out: &mut impl Write) -> Result<()> {
         writeln!(
             out,
             "(following up \"{}\" → {answer}: read as \"{}\")",
-            turn.question, reply.question
+            turn.question, reply.reading.question
         )?;
     }
     match &reply.best {

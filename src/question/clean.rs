@@ -82,6 +82,9 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
     let wh_anywhere = lower
         .iter()
         .any(|w| grammar::question_word(w, |w| names.knows(w)).is_some());
+    // A sentence of `words` words that asks without a question word is a yes/no question
+    // ("the deal was signed by Hegseth?").
+    let asks_yes_or_no = |words: usize| asks && words >= 3 && !wh_anywhere && !ends_open;
     let segments: Vec<std::ops::Range<usize>> = {
         let mut out = Vec::new();
         let mut from = 0;
@@ -133,7 +136,7 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
     let Some(q) =
         asking.or_else(|| (0..segments.len()).find(|&i| content(segments[i].clone(), true)))
     else {
-        let form = if asks && tokens.len() >= 3 && !wh_anywhere && !ends_open {
+        let form = if asks_yes_or_no(tokens.len()) {
             Form::YesNo
         } else if asks || tokens.len() > MAX_CHATTER {
             Form::Open
@@ -147,9 +150,7 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
     };
     let head = heads[q].unwrap_or(Head {
         at: 0,
-        form: if asks && !wh_anywhere && !ends_open && segments[q].len() >= 3 {
-            // A sentence that asks without a question word is a yes/no question ("the
-            // deal was signed by Hegseth?").
+        form: if asks_yes_or_no(segments[q].len()) {
             Form::YesNo
         } else {
             Form::Open
@@ -157,10 +158,10 @@ pub fn clean(message: &str, names: &Names) -> Cleaned {
         typo: None,
         embedded: false,
     });
-    // Content before the question stays ("Quick question about Hegseth: who signed it?");
-    // the rest of the question's segment is the question; after it, what has a question
-    // word or content stays ("..., and when?", "..., Hegseth or Trump?").
-    // Each kept piece: its first token, a mistyped question word in it, its last token.
+    // Content before the question stays ("Quick question about Hegseth: who signed it?"),
+    // unless it only addresses someone; the rest of the question's segment is the question;
+    // what follows it is kept as below. Each kept piece: its first token, a mistyped question
+    // word in it, its last token.
     let mut pieces: Vec<(usize, Option<Typo>, usize)> = Vec::new();
     for (i, r) in segments.iter().enumerate() {
         let keep = match i.cmp(&q) {

@@ -285,28 +285,23 @@ fn in_place_of(question: &str, fragment: &str) -> String {
         out.extend(&words[end + 1..]);
         return format!("{}?", out.join(" "));
     }
-    let named = replace_last_name(question, fragment);
-    if named.trim_end_matches('?') != format!("{} {fragment}", words.join(" ")) {
-        return named;
-    }
-    format!(
-        "{} {fragment}?",
-        words[..after_wh.min(words.len())].join(" ")
-    )
+    replace_last_name(question, fragment).unwrap_or_else(|| {
+        format!(
+            "{} {fragment}?",
+            words[..after_wh.min(words.len())].join(" ")
+        )
+    })
 }
 
 /// The earlier question with its last name (a run of capitalised words after its first
-/// word) replaced by `fragment`; the question and the fragment side by side when it names
-/// nothing.
-fn replace_last_name(question: &str, fragment: &str) -> String {
+/// word) replaced by `fragment`; `None` when it names nothing.
+fn replace_last_name(question: &str, fragment: &str) -> Option<String> {
     let words: Vec<&str> = question.split_whitespace().collect();
     let capital = |w: &&str| {
         bare(w).chars().next().is_some_and(char::is_uppercase)
             && !grammar::not_a_name(&bare(w).to_lowercase())
     };
-    let Some(end) = (1..words.len()).rev().find(|&i| capital(&words[i])) else {
-        return format!("{} {fragment}?", question.trim_end_matches(['?', '.', '!']));
-    };
+    let end = (1..words.len()).rev().find(|&i| capital(&words[i]))?;
     let mut start = end;
     while start > 1 && capital(&words[start - 1]) {
         start -= 1;
@@ -326,7 +321,7 @@ fn replace_last_name(question: &str, fragment: &str) -> String {
     let mut out: Vec<String> = words[..start].iter().map(|w| w.to_string()).collect();
     out.push(format!("{fragment}{trail}"));
     out.extend(words[end + 1..].iter().map(|w| w.to_string()));
-    out.join(" ")
+    Some(out.join(" "))
 }
 
 #[cfg(test)]

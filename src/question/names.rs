@@ -150,14 +150,6 @@ impl<'a> Names<'a> {
     }
 }
 
-/// One word of a question for [`constraints`]: its text and whether a sentence break (or
-/// the question's start) comes right before it.
-#[derive(Debug, Clone)]
-pub struct Word<'t> {
-    pub raw: &'t str,
-    pub opens: bool,
-}
-
 /// The constraints a question names, in order, without repeats. `all_lower` says the
 /// message was typed all in lower case.
 pub fn constraints(question: &str, names: &Names, all_lower: bool) -> Vec<Constraint> {
