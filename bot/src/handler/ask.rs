@@ -13,6 +13,17 @@ pub(super) struct Replied {
     chatter: bool,
 }
 
+impl Replied {
+    /// A reply that is no answer to remember, to a message that asked something.
+    fn only(view: View) -> Replied {
+        Replied {
+            view,
+            said: None,
+            chatter: false,
+        }
+    }
+}
+
 impl Handler {
     /// Asks the backend and renders the outcome, remembering answers for their buttons.
     pub(super) async fn answer(
@@ -26,11 +37,6 @@ impl Handler {
         let q = question.clone();
         let result = self.call(move |b| b.ask(guild, &q, after.as_ref())).await;
         let latency_ms = (started.elapsed().as_secs_f64() * 1e3).round() as u64;
-        let replied = |view, said| Replied {
-            view,
-            said,
-            chatter: false,
-        };
         match result {
             Ok(Outcome::Answer(answer)) => {
                 tracing::info!(guild, user, latency_ms, article = %answer.article_id, confidence = answer.confidence, follow_up = answer.continues.is_some(), "question answered");
@@ -45,7 +51,11 @@ impl Handler {
                         answer: *answer,
                     },
                 );
-                replied(view, Some(said))
+                Replied {
+                    view,
+                    said: Some(said),
+                    chatter: false,
+                }
             }
             Ok(Outcome::NotFound { reason }) => {
                 tracing::info!(
@@ -55,12 +65,12 @@ impl Handler {
                     reason = reason.as_deref().unwrap_or("low confidence"),
                     "question not answered: abstained"
                 );
-                replied(render::abstain(reason.as_deref()), None)
+                Replied::only(render::abstain(reason.as_deref()))
             }
             Ok(Outcome::NoArticles) => {
                 tracing::info!(guild, user, "question not answered: no articles yet");
                 self.lift_cooldown(guild, user);
-                replied(render::no_articles(), None)
+                Replied::only(render::no_articles())
             }
             Ok(Outcome::NotAQuestion) => {
                 self.lift_cooldown(guild, user);
@@ -73,12 +83,12 @@ impl Handler {
             Err(BackendError::Busy) => {
                 tracing::warn!(guild, user, latency_ms, "question not answered: busy");
                 self.lift_cooldown(guild, user);
-                replied(render::busy(), None)
+                Replied::only(render::busy())
             }
             Err(e) => {
                 tracing::error!(guild, user, error = format!("{e:#}"), "question failed");
                 self.lift_cooldown(guild, user);
-                replied(render::failure(), None)
+                Replied::only(render::failure())
             }
         }
     }
@@ -141,17 +151,9 @@ impl Handler {
             if !addressed {
                 return;
             }
-            Replied {
-                view: render::empty_question(),
-                said: None,
-                chatter: false,
-            }
+            Replied::only(render::empty_question())
         } else if let Some(left) = self.cooldown(guild, user) {
-            Replied {
-                view: render::cooldown(left),
-                said: None,
-                chatter: false,
-            }
+            Replied::only(render::cooldown(left))
         } else {
             let after = self.earlier(guild, channel, user, replied_to, addressed);
             self.answer(guild, user, question, after).await
