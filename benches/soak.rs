@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use newsqa::{Config, Library};
-use newsqa_bot::backend::{Backend, Outcome, Source};
+use newsqa_bot::backend::{Backend, HeldBy, Outcome, Source};
 
 mod common;
 
@@ -70,7 +70,7 @@ fn main() -> Result<()> {
         println!("(no INDEX_DIR: a smoke run on the seed article)");
         let text = std::fs::read_to_string("tests/data/seed-article.txt")?;
         library
-            .ingest(GUILD, Source::Text { text, title: None })
+            .ingest(GUILD, Source::Text { text, title: None }, HeldBy::Command)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
 

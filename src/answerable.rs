@@ -17,6 +17,8 @@ use serde::Serialize;
 pub enum Constraint {
     /// A year, e.g. 2014.
     Year(i32),
+    /// A decade, by its first year ("the 1990s": 1990).
+    Decade(i32),
     /// Another number, as written (e.g. "3,000").
     Number(String),
     /// A name: one capitalised word or a run of them (e.g. "FIFA World Cup", "Tony Blair").
@@ -28,6 +30,7 @@ impl Constraint {
     pub fn text(&self) -> String {
         match self {
             Constraint::Year(y) => y.to_string(),
+            Constraint::Decade(d) => format!("the {d}s"),
             Constraint::Number(n) | Constraint::Name(n) => n.clone(),
         }
     }
@@ -175,13 +178,21 @@ pub fn check(
                         (None, None) => anywhere(&y.to_string()),
                     }
             }
-            other => held(&other.text()),
+            Constraint::Decade(d) => {
+                // Met by the decade as written, by a year in it, or by an article written then.
+                held(&format!("{d}s"))
+                    || (*d..*d + 10).any(|y| held(&y.to_string()))
+                    || time.published.is_some_and(|p| (*d..*d + 10).contains(&p))
+            }
+            Constraint::Number(n) => number_forms(n).iter().any(|form| held(form)),
         };
         if met {
             continue;
         }
         return Some(match (c, time.published) {
-            (Constraint::Year(year), Some(published)) if *year > published => {
+            (Constraint::Year(year) | Constraint::Decade(year), Some(published))
+                if *year > published =>
+            {
                 Abstention::AfterPublication {
                     year: *year,
                     published,
@@ -191,6 +202,70 @@ pub fn check(
         });
     }
     None
+}
+
+/// The ways articles write a number the question wrote one way: with or without thousands
+/// separators ("3,000", "3000"), and an amount with its multiplier short or spelled out, its
+/// currency sign dropped ("$5m": "5m", "5 million", "5,000,000"). The form as written first.
+pub fn number_forms(written: &str) -> Vec<String> {
+    let mut out = vec![written.to_owned()];
+    let mut push = |form: String| {
+        if !form.is_empty() && !out.contains(&form) {
+            out.push(form);
+        }
+    };
+    let bare = written.trim_start_matches(['$', '£', '€', '¥']);
+    let digits_end = bare
+        .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
+        .unwrap_or(bare.len());
+    let (number, suffix) = bare.split_at(digits_end);
+    let number = number.trim_end_matches(['.', ',']);
+    if !number.starts_with(|c: char| c.is_ascii_digit()) {
+        return out;
+    }
+    let plain = number.replace(',', "");
+    let (whole, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
+    let with_fraction = |w: String| match fraction {
+        "" => w,
+        f => format!("{w}.{f}"),
+    };
+    let grouped = with_fraction(thousands(whole));
+    let (word, zeros) = match suffix.to_ascii_lowercase().as_str() {
+        "" => {
+            push(bare.to_owned());
+            push(plain.clone());
+            push(grouped);
+            return out;
+        }
+        "k" | "thousand" => ("thousand", 3),
+        "m" | "mn" | "million" => ("million", 6),
+        "b" | "bn" | "billion" => ("billion", 9),
+        "tn" | "trillion" => ("trillion", 12),
+        _ => return out,
+    };
+    for n in [&plain, &grouped] {
+        push(format!("{n} {word}"));
+        push(format!("{n}{suffix}"));
+    }
+    if fraction.len() <= zeros {
+        let digits = format!("{whole}{fraction}{}", "0".repeat(zeros - fraction.len()));
+        let digits = digits.trim_start_matches('0');
+        push(thousands(digits));
+        push(digits.to_owned());
+    }
+    out
+}
+
+/// Digits with a comma every three from the right ("5000000": "5,000,000").
+fn thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The latest year named in a text.
@@ -314,6 +389,59 @@ mod tests {
     fn constraints(q: &str) -> Vec<Constraint> {
         use crate::question::names::{self, Names, NoArticles};
         names::constraints(q, &Names::new(&NoArticles), false)
+    }
+
+    #[test]
+    fn a_decade_is_met_by_any_year_in_it_and_a_number_by_the_ways_it_is_written() {
+        let time = ArticleTime::default();
+        let held_in = |text: &'static str| {
+            move |phrase: &str| text.split(' ').any(|w| w == phrase) || text.contains(phrase)
+        };
+        let nowhere = |_: &str| false;
+        // Issue 33 (15): "the 1990s" is not the term "1990".
+        assert_eq!(
+            check(
+                &[Constraint::Decade(1990)],
+                time,
+                held_in("sales peaked in 1994"),
+                nowhere
+            ),
+            None
+        );
+        assert!(check(
+            &[Constraint::Decade(1990)],
+            time,
+            held_in("sales peaked in 1989"),
+            nowhere
+        )
+        .is_some());
+        for (asked, written) in [
+            ("3,000", "about 3000 people"),
+            ("3000", "about 3,000 people"),
+            ("$5m", "a 5 million dollar deal"),
+            ("£5m", "cost 5m pounds"),
+            ("$5m", "cost $5,000,000 in all"),
+            ("2.5bn", "2.5 billion euros"),
+        ] {
+            assert_eq!(
+                check(
+                    &[Constraint::Number(asked.into())],
+                    time,
+                    held_in(written),
+                    nowhere
+                ),
+                None,
+                "{asked} in {written:?}: {:?}",
+                number_forms(asked)
+            );
+        }
+        assert!(check(
+            &[Constraint::Number("3,000".into())],
+            time,
+            held_in("about 300 people"),
+            nowhere
+        )
+        .is_some());
     }
 
     #[test]

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::answerable::{self, Abstention, Constraint};
 use crate::config::{AnswerConfig, Config};
+use crate::holders::{Holder, Holders};
 use crate::question::followup::{self, Turn};
 use crate::question::{self, Form, Reading};
 
@@ -34,6 +35,8 @@ pub struct Engine {
     reader: Reader,
     encoder: Encoder,
     config: Config,
+    /// Who holds each article (`holders.rs`): every write records its holder.
+    holders: Holders,
 }
 
 /// Where the engine finds a question's candidate passages: BM25 candidates with their
@@ -430,6 +433,7 @@ impl Engine {
             reader: models.reader,
             encoder: models.encoder,
             config,
+            holders: Holders::of_corpus(path),
         })
     }
 
@@ -473,21 +477,24 @@ impl Engine {
 
     /// Embeds and writes articles, then commits: they are searchable when this returns.
     /// Unchanged articles are not embedded again.
-    pub fn ingest(&self, articles: &[Article]) -> Result<Vec<Ingested>> {
-        let out = self.write(articles)?;
+    pub fn ingest(&self, articles: &[Article], holder: &Holder) -> Result<Vec<Ingested>> {
+        let out = self.write(articles, holder)?;
         self.index.commit().context("committing the index")?;
         Ok(out)
     }
 
     /// Ingests one article (see [`Engine::ingest`]) and says what happened to it.
-    pub fn ingest_one(&self, article: &Article) -> Result<Ingested> {
-        self.ingest(std::slice::from_ref(article))?
+    pub fn ingest_one(&self, article: &Article, holder: &Holder) -> Result<Ingested> {
+        self.ingest(std::slice::from_ref(article), holder)?
             .pop()
             .context("ingest reported nothing")
     }
 
-    /// Embeds and writes articles without committing (bulk ingest commits once at the end).
-    pub fn write(&self, articles: &[Article]) -> Result<Vec<Ingested>> {
+    /// Embeds and writes articles without committing (bulk ingest commits once at the end),
+    /// each held by `holder` from now on (recorded first: see [`Holders::hold`]).
+    pub fn write(&self, articles: &[Article], holder: &Holder) -> Result<Vec<Ingested>> {
+        self.holders
+            .hold(articles.iter().map(|a| a.id.as_str()), holder)?;
         let mut statuses = Vec::with_capacity(articles.len());
         let mut texts = Vec::new();
         let mut batch: HashMap<&str, &str> = HashMap::new();
@@ -541,9 +548,35 @@ impl Engine {
         Ok(self.index.show(id_or_url)?)
     }
 
-    /// Removes an article by id or URL; `None` when there is no such article.
+    /// Removes an article by id, URL or unique id prefix (as a person types it), whoever
+    /// holds it; `None` when there is no such article.
     pub fn forget(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
-        Ok(self.index.forget(id_or_url)?)
+        let gone = self.index.forget(id_or_url)?;
+        if let Some(a) = &gone {
+            self.holders.forgotten(&a.id)?;
+        }
+        Ok(gone)
+    }
+
+    /// Removes the article with exactly this id, whoever holds it; `None` when there is none.
+    pub fn forget_id(&self, id: &str) -> Result<Option<ArticleInfo>> {
+        let gone = self.index.remove(id)?;
+        if gone.is_some() {
+            self.holders.forgotten(id)?;
+        }
+        Ok(gone)
+    }
+
+    /// `holder` lets go of articles: those nothing else holds now are forgotten (exactly by
+    /// id) and returned.
+    pub fn release(&self, ids: &[String], holder: &Holder) -> Result<Vec<ArticleInfo>> {
+        self.holders
+            .release(ids, holder, |id| Ok(self.index.remove(id)?))
+    }
+
+    /// What holds an article (empty when nothing known does).
+    pub fn holders_of(&self, id: &str) -> Result<Vec<Holder>> {
+        self.holders.of(id)
     }
 
     /// Answers a question from the indexed articles, or abstains.
@@ -562,6 +595,8 @@ impl Engine {
     /// the earlier answer's article is searched too. A new question is asked as it is.
     pub fn ask_after(&self, message: &str, after: Option<&Turn>, wait: bool) -> Result<Reply> {
         let started = Instant::now();
+        // What another process (a CLI ingest) committed a moment ago counts.
+        self.index.catch_up()?;
         let mut reading = question::read(message, &self.index);
         // Nothing to search for, or nothing to search in: say so at once.
         let nothing = if reading.form == Form::Chatter {

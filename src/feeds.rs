@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use newsqa_index::{Metadata, Upsert};
+use newsqa_index::{Metadata, Origin, Upsert};
 use newsqa_web::{parse_feed, Conditional, Fetched, Fetcher, FEED_TYPES};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
+use crate::holders::Holder;
 
 /// Item ids remembered per feed (far more than any feed lists at once).
 const SEEN_LIMIT: usize = 5000;
@@ -28,19 +29,13 @@ const SEEN_LIMIT: usize = 5000;
 pub const FOLLOWED_ITEMS: usize = 500;
 const _: () = assert!(FOLLOWED_ITEMS < SEEN_LIMIT);
 
+/// Polls in which an item is tried before it is given up: an item that always fails (a dead
+/// link, a PDF, a blocked host) must not take the per-poll cap forever and starve the news.
+pub const ITEM_TRIES: u32 = 3;
+
 /// How long a claim on a feed holds when its poller dies before storing the result (a poller
 /// on the same host that is known to be dead loses it at once).
 pub const CLAIM_SECS: u64 = 30 * 60;
-
-/// Opens (creating it, keeping what is in it) a file that is only ever locked, not read.
-pub(crate) fn lock_file(path: &Path) -> Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))
-}
 
 /// One subscribed feed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -70,6 +65,13 @@ pub struct Subscription {
     /// Articles ingested from it so far.
     #[serde(default)]
     pub ingested: u64,
+    /// Items that failed, by id, and how many polls each failed in (given up at
+    /// [`ITEM_TRIES`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub item_failures: std::collections::BTreeMap<String, u32>,
+    /// Items given up after failing [`ITEM_TRIES`] times.
+    #[serde(default)]
+    pub given_up: u64,
     /// When it was subscribed (Unix seconds).
     pub added_at: u64,
     /// Last successful poll.
@@ -110,6 +112,8 @@ impl Subscription {
             last_modified: None,
             seen: Vec::new(),
             ingested: 0,
+            item_failures: Default::default(),
+            given_up: 0,
             added_at: now(),
             last_success: None,
             failing_since: None,
@@ -207,60 +211,17 @@ impl FeedStore {
 
     /// Every subscription.
     pub fn load(&self) -> Result<Vec<Subscription>> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => serde_json::from_str(&text)
-                .with_context(|| format!("reading the feed list {}", self.path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", self.path.display())),
-        }
+        crate::state::read(&self.path)
+            .with_context(|| format!("reading the feed list {}", self.path.display()))
     }
 
     /// Runs `change` on the subscriptions under the file's exclusive lock, and saves them when
-    /// it says they changed. Other processes wait for the lock (a change takes milliseconds).
+    /// it says they changed ([`crate::state::change`]).
     fn change<T>(
         &self,
         change: impl FnOnce(&mut Vec<Subscription>) -> Result<(T, bool)>,
     ) -> Result<T> {
-        let dir = self.dir();
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let lock_path = self.path.with_extension("json.lock");
-        let lock = lock_file(&lock_path)?;
-        lock.lock()
-            .with_context(|| format!("locking {}", lock_path.display()))?;
-        let mut subs = self.load()?;
-        let (out, changed) = change(&mut subs)?;
-        if changed {
-            self.write(&subs)?;
-        }
-        drop(lock);
-        Ok(out)
-    }
-
-    fn dir(&self) -> PathBuf {
-        match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-            _ => PathBuf::from("."),
-        }
-    }
-
-    /// Replaces the file atomically and durably: a temporary file in the same directory,
-    /// synced, renamed over the old one, then the directory synced. A crash leaves the old
-    /// list or the new one, never a torn one. Call it under the lock.
-    fn write(&self, subs: &[Subscription]) -> Result<()> {
-        use std::io::Write;
-        let dir = self.dir();
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        serde_json::to_writer_pretty(&mut tmp, subs)?;
-        tmp.write_all(b"\n")?;
-        tmp.as_file()
-            .sync_all()
-            .with_context(|| format!("writing {}", tmp.path().display()))?;
-        tmp.persist(&self.path)
-            .with_context(|| format!("replacing {}", self.path.display()))?;
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .with_context(|| format!("syncing {}", dir.display()))
+        crate::state::change(&self.path, change)
     }
 
     /// Points the subscriptions of the servers that `moved` says moved from the guilds
@@ -408,8 +369,10 @@ pub struct PollReport {
     pub not_modified: bool,
     /// Articles ingested.
     pub added: Vec<NewArticle>,
-    /// Items that could not be ingested (retried at the next poll).
+    /// Items that could not be ingested (retried at the next poll, up to [`ITEM_TRIES`]).
     pub failed: Vec<String>,
+    /// Items that failed for the last time: they are not tried again.
+    pub given_up: Vec<String>,
     /// Why the feed itself failed, if it did.
     pub error: Option<String>,
     /// New items beyond this poll's cap (`[feeds] max_items_per_poll`), left for the next.
@@ -467,6 +430,7 @@ pub async fn poll(
         not_modified: false,
         added: Vec::new(),
         failed: Vec::new(),
+        given_up: Vec::new(),
         error: None,
         left_for_next_poll: 0,
         not_followed: 0,
@@ -531,6 +495,9 @@ pub async fn poll(
         tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), listed = items.len() + report.not_followed, followed = FOLLOWED_ITEMS, "the feed lists more items than are followed; the older ones are left out");
     }
     let seen: std::collections::HashSet<String> = sub.seen.iter().cloned().collect();
+    let listed: std::collections::HashSet<String> = items.iter().map(|i| i.id.clone()).collect();
+    sub.item_failures.retain(|id, _| listed.contains(id));
+    let holder = Holder::Feed(sub.url.clone());
     for item in items.into_iter().rev() {
         if seen.contains(&item.id) {
             continue;
@@ -540,26 +507,36 @@ pub async fn poll(
             continue;
         }
         taken += 1;
-        match ingest_item(engine, fetcher, &item).await {
+        match ingest_item(engine, fetcher, &item, &holder).await {
             // Already in the index (the same story in another of the server's feeds, or a
             // crash after its commit): seen, not announced again.
-            Ok((_, Upsert::Unchanged)) => sub.seen.push(item.id.clone()),
+            Ok((_, Upsert::Unchanged)) => {
+                sub.item_failures.remove(&item.id);
+                sub.seen.push(item.id.clone());
+            }
             Ok((article, _)) => {
+                sub.item_failures.remove(&item.id);
                 sub.seen.push(item.id.clone());
                 sub.ingested += 1;
                 report.added.push(article);
             }
             Err(e) => {
-                tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), item = %item.id, error = format!("{e:#}"), "feed item not ingested");
-                report.failed.push(format!(
-                    "{}: {e:#}",
-                    item.link.as_deref().unwrap_or(&item.id)
-                ));
+                let shown = item.link.as_deref().unwrap_or(&item.id);
+                let tries = sub.item_failures.entry(item.id.clone()).or_default();
+                *tries += 1;
+                tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), item = %item.id, tries = *tries, error = format!("{e:#}"), "feed item not ingested");
+                report.failed.push(format!("{shown}: {e:#}"));
+                if *tries >= ITEM_TRIES {
+                    sub.item_failures.remove(&item.id);
+                    sub.seen.push(item.id.clone());
+                    sub.given_up += 1;
+                    report.given_up.push(shown.to_owned());
+                }
             }
         }
     }
     // Items left for the next poll must not hide behind a 304 either.
-    let complete = report.failed.is_empty() && report.left_for_next_poll == 0;
+    let complete = report.failed.len() == report.given_up.len() && report.left_for_next_poll == 0;
     if let (Some((etag, last_modified)), true) = (validators, complete) {
         sub.etag = etag;
         sub.last_modified = last_modified;
@@ -576,6 +553,7 @@ async fn ingest_item(
     engine: &Engine,
     fetcher: &Fetcher,
     item: &newsqa_web::FeedItem,
+    holder: &Holder,
 ) -> Result<(NewArticle, Upsert)> {
     let from_page = match &item.link {
         Some(link) => {
@@ -598,13 +576,15 @@ async fn ingest_item(
                     source: item.link.clone().unwrap_or_else(|| item.id.clone()),
                     title: item.title.clone(),
                     url: item.link.clone(),
-                    fetched_from: None,
+                    // The feed's copy may declare any page's address: only the item's own
+                    // link names it.
+                    origin: Origin::Upload,
                 },
             )?
         }
         (Err(e), None) => return Err(e),
     };
-    let done = engine.ingest_one(&article)?;
+    let done = engine.ingest_one(&article, holder)?;
     Ok((
         NewArticle {
             id: done.id,

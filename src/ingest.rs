@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use newsqa_index::{Article, Metadata, Upsert};
 
 use crate::engine::{Engine, Ingested};
+use crate::holders::Holder;
 
 /// The inputs named on a command line: files as given, directories walked for article files
 /// (symlink loops skipped), `-` for standard input, http(s) addresses as they are.
@@ -182,7 +183,7 @@ pub fn ingest_inputs(
 
 /// Writes parsed articles and commits them: one batch.
 pub fn write_batch(engine: &Engine, articles: &[Article]) -> Result<Vec<Ingested>> {
-    let written = engine.write(articles)?;
+    let written = engine.write(articles, &Holder::Manual)?;
     engine.commit()?;
     Ok(written)
 }
@@ -196,7 +197,7 @@ pub fn write_articles(
 ) -> Result<Vec<Ingested>> {
     let mut written = Vec::with_capacity(articles.len());
     for chunk in articles.chunks(engine.config().ingest.batch_articles.max(1)) {
-        written.extend(engine.write(chunk)?);
+        written.extend(engine.write(chunk, &Holder::Manual)?);
         on_batch(chunk.len());
     }
     engine.commit()?;

@@ -9,9 +9,11 @@ pub mod engine;
 pub mod eval;
 pub mod feeds;
 pub mod files;
+pub mod holders;
 pub mod ingest;
 pub mod library;
 pub mod question;
+pub mod state;
 pub mod watch;
 pub mod web;
 

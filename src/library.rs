@@ -8,14 +8,16 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use newsqa_bot::{
     Announcement, Answer, AnswerKind, ArticleSummary, ArticleText, Backend, BackendError, Earlier,
-    FeedInfo, Feedback, GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source, Watched,
+    FeedInfo, Feedback, GuildId, HeldBy, IngestStatus, Ingested, OlderAnswer, Outcome, Source,
+    Watched,
 };
-use newsqa_index::{ArticleInfo, IndexError, Metadata, Upsert};
+use newsqa_index::{ArticleInfo, IndexError, Metadata, Origin, Upsert};
 use newsqa_models::ModelError;
 
 use crate::answerable::Abstention;
 use crate::engine::{Candidate, Engine, Models, Reply};
 use crate::feeds::{FeedStore, PollReport, Subscription};
+use crate::holders::Holder;
 use crate::question::followup::Turn;
 use crate::question::Form;
 use crate::watch::{Channel as WatchedChannel, Post as WatchedPost, WatchStore};
@@ -28,7 +30,7 @@ use crate::Config;
 pub fn hold_serve_lock(root: &std::path::Path) -> Result<std::fs::File> {
     std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     let path = root.join("serve.lock");
-    let file = crate::feeds::lock_file(&path)?;
+    let file = crate::state::lock_file(&path)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
@@ -333,12 +335,19 @@ impl Backend for Library {
         })
     }
 
-    fn ingest(&self, guild: GuildId, source: Source) -> Result<Ingested, BackendError> {
+    fn ingest(&self, guild: GuildId, source: Source, by: HeldBy) -> Result<Ingested, BackendError> {
         let engine = self.corpus(guild)?;
+        let holder = match by {
+            HeldBy::Command => Holder::Manual,
+            HeldBy::Post(message) => Holder::Post(message),
+        };
+        // Pasted or uploaded in a chat: the page's declared URL is never believed (it could
+        // claim, and replace, any publisher's story).
         let text_meta = |source: String, title| Metadata {
             source,
             title,
-            ..Default::default()
+            url: None,
+            origin: Origin::Upload,
         };
         let parsed = match source {
             Source::Text { text, title } => {
@@ -360,7 +369,7 @@ impl Backend for Library {
             Some(index_error) => BackendError::Rejected(index_error.to_string()),
             None => internal(e),
         })?;
-        let done = engine.ingest_one(&article).map_err(internal)?;
+        let done = engine.ingest_one(&article, &holder).map_err(internal)?;
         Ok(Ingested {
             id: done.id,
             title: done.title,
@@ -409,7 +418,7 @@ impl Backend for Library {
         let Some(engine) = self.existing_corpus(guild)? else {
             return Ok(None);
         };
-        Ok(engine.forget(id)?.map(summary))
+        Ok(engine.forget_id(id)?.map(summary))
     }
 
     fn feedback(&self, feedback: &Feedback) -> Result<(), BackendError> {
@@ -638,7 +647,7 @@ impl Backend for Library {
             .into_iter()
             .filter(|a| !articles.contains(a))
             .collect();
-        self.forget_unheld(guild, message, dropped)
+        self.release(guild, message, &dropped)
     }
 
     fn post_deleted(
@@ -654,64 +663,81 @@ impl Backend for Library {
         let Some(post) = removed else {
             return Ok(Vec::new());
         };
-        self.forget_unheld(guild, message, post.articles)
+        self.release(guild, message, &post.articles)
     }
 }
 
 impl Library {
-    /// Forgets the articles that post `message` no longer brings in, unless another post or
-    /// one of the server's feeds brought them too.
-    fn forget_unheld(
+    /// Post `message` lets go of `articles`; those nothing else holds are forgotten.
+    fn release(
         &self,
         guild: GuildId,
         message: u64,
-        articles: Vec<String>,
+        articles: &[String],
     ) -> Result<Vec<ArticleSummary>, BackendError> {
-        let articles: Vec<String> = self.watches.read(guild, |s| {
-            articles
-                .into_iter()
-                .filter(|id| !s.held_elsewhere(id, message))
-                .collect()
-        })?;
         if articles.is_empty() {
             return Ok(Vec::new());
         }
-        let dir = self.guild_dir(guild);
-        let feeds: Vec<Subscription> = self
-            .feeds
-            .load()?
-            .into_iter()
-            .filter(|s| s.guild == Some(guild) && s.index == dir)
-            .collect();
         let Some(engine) = self.existing_corpus(guild)? else {
             return Ok(Vec::new());
         };
-        let mut forgotten = Vec::new();
-        for id in articles {
-            let Some(info) = engine.find(&id)? else {
-                continue;
-            };
-            // A feed item is known by its id or link, which for a page is its address.
-            let by_feed = feeds.iter().any(|f| {
-                f.seen
-                    .iter()
-                    .any(|item| *item == info.id || Some(item) == info.url.as_ref())
-            });
-            if by_feed {
-                continue;
-            }
-            if let Some(gone) = engine.forget(&info.id)? {
-                tracing::info!(guild, article = %gone.id, "forgot an article its post no longer brings");
-                forgotten.push(summary(gone));
-            }
+        let forgotten = engine.release(articles, &Holder::Post(message))?;
+        for gone in &forgotten {
+            tracing::info!(guild, article = %gone.id, "forgot an article that nothing holds any more");
         }
-        Ok(forgotten)
+        Ok(forgotten.into_iter().map(summary).collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 33 (1): what a post recorded is removed by its exact id or not at all, never
+    /// by a URL match or a prefix of another article's id.
+    #[test]
+    fn a_deleted_post_forgets_exactly_its_own_articles() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.index.guilds = dir.path().join("guilds");
+        config.feeds.state = dir.path().join("feeds.json");
+        let library = Library::open(config).unwrap();
+        let engine = library.corpus(1).unwrap();
+        let page = |url: &str, body: &str| {
+            let meta = Metadata {
+                source: url.into(),
+                url: Some(url.into()),
+                ..Default::default()
+            };
+            engine
+                .parse(format!("Council news\n\n{body}").as_bytes(), meta)
+                .unwrap()
+        };
+        let story = page(
+            "https://site.example/story",
+            "The council approved the plan on Monday after a long debate.",
+        );
+        let update = page(
+            "https://site.example/story-update",
+            "The council delayed the plan again on Friday, its leader said.",
+        );
+        engine.ingest_one(&story, &Holder::Post(5)).unwrap();
+        let sources = vec![story.id.clone()];
+        library
+            .post(1, 70, 5, sources.clone(), sources.clone())
+            .unwrap();
+        // A moderator forgets the story, and brings in the update by hand.
+        assert_eq!(library.forget(1, &story.id).unwrap().unwrap().id, story.id);
+        engine.ingest_one(&update, &Holder::Manual).unwrap();
+        assert!(library.post_deleted(1, 5).unwrap().is_empty());
+        let left: Vec<String> = library
+            .articles(1)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(left, [update.id]);
+    }
 
     #[test]
     fn only_the_most_recently_used_servers_stay_open() {
@@ -728,7 +754,7 @@ mod tests {
                  The mayor of {town} said the repairs cost {g} million pounds."
             );
             library
-                .ingest(g, Source::Text { text, title: None })
+                .ingest(g, Source::Text { text, title: None }, HeldBy::Command)
                 .unwrap();
         }
         // Three servers ingested, two kept open: the first one was closed (nothing holds it).

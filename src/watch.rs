@@ -1,16 +1,15 @@
 //! Watched news channels: which channels of a server are watched, the last message handled
 //! in each (the catch-up after a restart starts there), and what each post brought in (a
-//! deleted post's articles are forgotten unless another post brought them too).
+//! deleted post lets go of them: `holders.rs`).
 //!
-//! One small JSON file per server beside its corpus (`<guilds>/<id>.watch.json`), written
-//! to a temporary file, synced and renamed over the old one after every change, so that a
-//! crash leaves the old state or the new one. The bot is its one writer.
+//! One small JSON file per server beside its corpus (`<guilds>/<id>.watch.json`),
+//! replaced atomically after every change ([`crate::state`]). The bot is its one writer.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 /// Posts remembered per server; past it the oldest are dropped (deleting one of those then
@@ -118,29 +117,11 @@ impl WatchStore {
     }
 
     fn load(&self, guild: u64) -> Result<GuildWatch> {
-        let path = self.path(guild);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading {}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GuildWatch::default()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
+        crate::state::read(&self.path(guild))
     }
 
     fn write(&self, guild: u64, state: &GuildWatch) -> Result<()> {
-        use std::io::Write;
-        let path = self.path(guild);
-        std::fs::create_dir_all(&self.root)
-            .with_context(|| format!("creating {}", self.root.display()))?;
-        let tmp = path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(state).context("encoding the watch state")?;
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        f.write_all(&bytes)
-            .and_then(|_| f.sync_all())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
+        crate::state::write(&self.path(guild), state)
     }
 }
 
@@ -155,13 +136,6 @@ impl GuildWatch {
             }
             _ => false,
         }
-    }
-
-    /// Whether another post than `except` brought the article in.
-    pub fn held_elsewhere(&self, article: &str, except: u64) -> bool {
-        self.posts
-            .iter()
-            .any(|(&m, p)| m != except && p.articles.iter().any(|a| a == article))
     }
 }
 
@@ -199,8 +173,7 @@ mod tests {
         assert_eq!(again.guilds().unwrap(), vec![7]);
         let state = again.read(7, Clone::clone).unwrap();
         assert_eq!(state.channels[&70].last, 5);
-        assert!(state.held_elsewhere("https://example.com/a", 1));
-        assert!(!state.held_elsewhere("https://example.com/a", 6));
+        assert_eq!(state.posts[&6].articles, ["https://example.com/a"]);
     }
 
     #[test]

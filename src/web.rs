@@ -1,7 +1,7 @@
 //! Articles from the web: fetch a page (safely, by `newsqa-web`) and parse it like a file.
 
 use anyhow::{Context, Result};
-use newsqa_index::{Article, Metadata};
+use newsqa_index::{Article, Metadata, Origin};
 use newsqa_web::{Fetcher, Page};
 
 use crate::Engine;
@@ -38,7 +38,7 @@ pub fn article_from_page(
         source: page.url.clone(),
         title,
         url: url_override,
-        fetched_from: Some(page.url.clone()),
+        origin: Origin::Fetched(page.url.clone()),
     };
     engine.parse(page.text.as_bytes(), meta)
 }

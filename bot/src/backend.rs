@@ -21,13 +21,15 @@ pub trait Backend: Send + Sync + 'static {
         question: &str,
         after: Option<&Earlier>,
     ) -> Result<Outcome, BackendError>;
-    /// Adds or updates an article in the guild's corpus; searchable when this returns.
-    fn ingest(&self, guild: GuildId, source: Source) -> Result<Ingested, BackendError>;
+    /// Adds or updates an article in the guild's corpus; searchable when this returns. The
+    /// article is held by `by` from now on (as well as by whatever held it already).
+    fn ingest(&self, guild: GuildId, source: Source, by: HeldBy) -> Result<Ingested, BackendError>;
     /// The guild's articles, in a stable order.
     fn articles(&self, guild: GuildId) -> Result<Vec<ArticleSummary>, BackendError>;
     /// Finds one article by id, URL or unique id prefix, without changing anything.
     fn lookup(&self, guild: GuildId, id_or_url: &str) -> Result<ArticleSummary, BackendError>;
-    /// Removes an article (by exact id) and all its passages.
+    /// Removes an article (by exact id, never a prefix or a URL) and all its passages,
+    /// whoever holds it: the moderator's override.
     fn forget(&self, guild: GuildId, id: &str) -> Result<Option<ArticleSummary>, BackendError>;
     /// Stores a member's 👍/👎 on an answer, for later evaluation.
     fn feedback(&self, feedback: &Feedback) -> Result<(), BackendError>;
@@ -81,9 +83,9 @@ pub trait Backend: Send + Sync + 'static {
         message: u64,
     ) -> Result<Option<Vec<String>>, BackendError>;
     /// Records what a post in a watched channel brought in (`sources`: its links and
-    /// attachments; `articles`: the ids ingested), replacing what it brought before (an edit).
-    /// Articles it brought before and brings no longer are forgotten, unless another post or
-    /// a feed brought them too; those forgotten are returned.
+    /// attachments; `articles`: the ids ingested, held by the post), replacing what it brought
+    /// before (an edit). The post lets go of the articles it brings no longer; those nothing
+    /// else holds (another post, a feed, a moderator's `/ingest`) are forgotten and returned.
     fn post(
         &self,
         guild: GuildId,
@@ -92,13 +94,24 @@ pub trait Backend: Send + Sync + 'static {
         sources: Vec<String>,
         articles: Vec<String>,
     ) -> Result<Vec<ArticleSummary>, BackendError>;
-    /// A post was deleted: its articles are forgotten unless another post or a feed brought
-    /// them too; those forgotten are returned.
+    /// A post was deleted: it lets go of its articles, and those nothing else holds are
+    /// forgotten and returned.
     fn post_deleted(
         &self,
         guild: GuildId,
         message: u64,
     ) -> Result<Vec<ArticleSummary>, BackendError>;
+}
+
+/// Who brings an article in through [`Backend::ingest`], and holds it from then on. An
+/// article stays while anything holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldBy {
+    /// A moderator's `/ingest`: held until a moderator forgets it.
+    Command,
+    /// A post (by message id) in a watched channel: held until the post is deleted or edited
+    /// to drop it.
+    Post(u64),
 }
 
 /// A watched news channel.

@@ -24,7 +24,8 @@ use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 pub use attachments::DISCORD_CDN_HOSTS;
 pub use backend::{
     Announcement, Answer, AnswerKind, ArticleSummary, ArticleText, Backend, BackendError, Earlier,
-    FeedInfo, Feedback, GuildId, IngestStatus, Ingested, OlderAnswer, Outcome, Source, Watched,
+    FeedInfo, Feedback, GuildId, HeldBy, IngestStatus, Ingested, OlderAnswer, Outcome, Source,
+    Watched,
 };
 pub use config::DiscordConfig;
 pub use shards::{shard_of, ShardRange, ShardSet};

@@ -52,7 +52,7 @@ fn main() {
                 source: "big.txt".into(),
                 title: Some("A big page".into()),
                 url: None,
-                fetched_from: None,
+                origin: Default::default(),
             };
             let (parsed, parse_s) =
                 time(|| Article::parse(text.as_bytes(), meta, u64::MAX, PassageConfig::default()));

@@ -35,8 +35,25 @@ pub struct Metadata {
     pub title: Option<String>,
     /// A URL that overrides the extracted canonical URL; it also becomes the id.
     pub url: Option<String>,
-    /// Where the page was fetched from: its URL when the page declares no canonical one.
-    pub fetched_from: Option<String>,
+    /// Where the bytes came from, which decides whether the page's own canonical URL (and so
+    /// its id) is believed.
+    pub origin: Origin,
+}
+
+/// Where an article's bytes came from. A page's declared canonical URL becomes its id and
+/// replaces the article stored under that id, so it is believed only where nobody could use
+/// it to overwrite another publisher's story.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// A file or text given by whoever runs newsqa: its declared URL is believed.
+    #[default]
+    Local,
+    /// Fetched from this address (after redirects): its declared URL is believed when it is on
+    /// the same site, and the address is the URL when it declares none.
+    Fetched(String),
+    /// A file or text uploaded by someone in a chat, or an item's copy in a feed: a declared
+    /// URL is never believed.
+    Upload,
 }
 
 /// An article split into sentences and passages, not yet in the index.
@@ -104,16 +121,20 @@ impl Article {
             .trim()
             .to_owned();
         // A fetched page's own canonical URL counts only when it is on the site it was fetched
-        // from: a page on one host must not claim (and replace) another site's article.
-        let declared = extracted.url.filter(|declared| {
-            meta.fetched_from
-                .as_deref()
-                .is_none_or(|fetched| same_site(fetched, declared))
-        });
+        // from: a page on one host must not claim (and replace) another site's article. An
+        // upload's counts never.
+        let (declared, fetched) = match meta.origin {
+            Origin::Local => (extracted.url, None),
+            Origin::Fetched(from) => (
+                extracted.url.filter(|declared| same_site(&from, declared)),
+                Some(from),
+            ),
+            Origin::Upload => (None, None),
+        };
         let url = meta
             .url
             .or(declared)
-            .or(meta.fetched_from)
+            .or(fetched)
             .map(|u| canonical_url(&u))
             .filter(|u| !u.is_empty());
         let id = match &url {
@@ -161,10 +182,13 @@ const TRACKING: &[&str] = &[
     "mc_cid", "mc_eid", "_ga", "_gl", "ref_src", "cmpid", "ocid", "smid", "mkt_tok",
 ];
 
-/// Whether two URLs are on one site: the same host, or hosts under one registrable domain
-/// ("www.bbc.co.uk" and "bbc.co.uk", "amp.example.com" and "example.com"). The registrable
-/// domain is approximated as the last two labels, or three under a two-letter country code
-/// with a generic second level ("co.uk", "com.au").
+/// Whether two URLs are on one site: the same host, or a host and the site's own root under
+/// one registrable domain as the Public Suffix List defines it ("www.bbc.co.uk" and
+/// "bbc.co.uk", "amp.example.com" and "www.example.com"). Two other hosts under one domain
+/// are two sites: "alice.github.io" and "bob.github.io" (the List's suffix is "github.io"),
+/// and "alice.substack.com" and "bob.substack.com" (the List does not name every host that
+/// gives out subdomains). A host with no registrable domain (an address, "localhost") is
+/// only itself.
 fn same_site(a: &str, b: &str) -> bool {
     let host = |u: &str| {
         url::Url::parse(u).ok().and_then(|u| {
@@ -175,18 +199,14 @@ fn same_site(a: &str, b: &str) -> bool {
     let (Some(a), Some(b)) = (host(a), host(b)) else {
         return false;
     };
-    fn registrable(host: &str) -> String {
-        let labels: Vec<&str> = host.split('.').collect();
-        let n = labels.len();
-        let generic = ["co", "com", "org", "net", "ac", "gov", "edu"];
-        let keep = if n >= 3 && labels[n - 1].len() == 2 && generic.contains(&labels[n - 2]) {
-            3
-        } else {
-            2
-        };
-        labels[n.saturating_sub(keep)..].join(".")
+    if a == b {
+        return true;
     }
-    a == b || registrable(&a) == registrable(&b)
+    let (Some(domain), Some(other)) = (psl::domain_str(&a), psl::domain_str(&b)) else {
+        return false;
+    };
+    let is_root = |h: &str| h == domain || h.strip_prefix("www.") == Some(domain);
+    domain == other && (is_root(&a) || is_root(&b))
 }
 
 /// The form of a URL used as an article id: fragment and tracking parameters (`utm_*`,
@@ -356,7 +376,7 @@ mod tests {
             text,
             Metadata {
                 source: "a".into(),
-                fetched_from: Some("https://x.example/s?utm_source=a".into()),
+                origin: Origin::Fetched("https://x.example/s?utm_source=a".into()),
                 ..Default::default()
             },
             1 << 20,
@@ -367,7 +387,7 @@ mod tests {
             text,
             Metadata {
                 source: "b".into(),
-                fetched_from: Some("https://x.example/s#comments".into()),
+                origin: Origin::Fetched("https://x.example/s#comments".into()),
                 ..Default::default()
             },
             1 << 20,
@@ -390,7 +410,7 @@ mod tests {
                 html.as_bytes(),
                 Metadata {
                     source: fetched.into(),
-                    fetched_from: Some(fetched.into()),
+                    origin: Origin::Fetched(fetched.into()),
                     ..Default::default()
                 },
                 1 << 20,
@@ -420,5 +440,45 @@ mod tests {
             page("https://example.com/s", "https://amp.example.com/s"),
             "https://example.com/s"
         );
+        // Sites that share a public suffix are different sites.
+        for (other, fetched) in [
+            (
+                "https://alice.github.io/story",
+                "https://mallory.github.io/copy",
+            ),
+            (
+                "https://alice.substack.com/p/a",
+                "https://mallory.substack.com/p/a",
+            ),
+            ("https://news.blogspot.com/a", "https://x.blogspot.com/a"),
+        ] {
+            assert_eq!(page(other, fetched), fetched, "{fetched} claimed {other}");
+        }
+    }
+
+    #[test]
+    fn an_uploaded_page_cannot_claim_any_url() {
+        let html = "<html><head><title>Story</title>\
+            <link rel=\"canonical\" href=\"https://www.bbc.co.uk/news/real\"></head><body><article>\
+            <h1>Story</h1><p>The council approved the plan on Monday after a long debate.</p>\
+            </article></body></html>";
+        let parse = |origin| {
+            Article::parse(
+                html.as_bytes(),
+                Metadata {
+                    source: "story.html".into(),
+                    origin,
+                    ..Default::default()
+                },
+                1 << 20,
+                PassageConfig::default(),
+            )
+            .unwrap()
+        };
+        let uploaded = parse(Origin::Upload);
+        assert!(uploaded.id.starts_with("sha256:"), "{}", uploaded.id);
+        assert_eq!(uploaded.url, None);
+        // The operator's own file is believed.
+        assert_eq!(parse(Origin::Local).id, "https://www.bbc.co.uk/news/real");
     }
 }

@@ -12,7 +12,9 @@ pub mod extract;
 pub mod sentences;
 mod store;
 
-pub use article::{canonical_url, passage_windows, text_id, Article, Metadata, PassageConfig};
+pub use article::{
+    canonical_url, passage_windows, text_id, Article, Metadata, Origin, PassageConfig,
+};
 pub use date::{is_calendar_word, Date};
 pub use error::{IndexError, Result};
 pub use extract::ARTICLE_EXTENSIONS;

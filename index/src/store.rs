@@ -168,6 +168,19 @@ pub struct ArticleIndex {
     lock_wait: std::time::Duration,
     /// Where the index lives, for messages.
     place: String,
+    /// Its `meta.json` (none in memory), and how it looked at the last reload: another
+    /// process's commit changes it.
+    meta: Option<std::path::PathBuf>,
+    meta_seen: Mutex<Option<MetaStamp>>,
+}
+
+/// When a file was last changed, and its size.
+type MetaStamp = (Option<std::time::SystemTime>, u64);
+
+fn stamp(path: &Path) -> Option<MetaStamp> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.modified().ok(), m.len()))
 }
 
 /// Default wait for another writer to finish (see [`ArticleIndex::set_lock_wait`]).
@@ -218,7 +231,11 @@ impl ArticleIndex {
             path: dir.to_owned(),
             source,
         })?;
-        Self::with_index(index, fields, dir.display().to_string())
+        let mut opened = Self::with_index(index, fields, dir.display().to_string())?;
+        let meta = dir.join("meta.json");
+        opened.meta_seen = Mutex::new(stamp(&meta));
+        opened.meta = Some(meta);
+        Ok(opened)
     }
 
     /// An index in memory, for tests.
@@ -240,7 +257,26 @@ impl ArticleIndex {
             title_boost: 2.0,
             lock_wait: DEFAULT_LOCK_WAIT,
             place,
+            meta: None,
+            meta_seen: Mutex::new(None),
         })
+    }
+
+    /// Sees at once what another process committed (a CLI ingest while the bot runs): the
+    /// reader reloads when the index's `meta.json` changed since it last looked. One `stat`
+    /// when nothing changed. Without it the reader would follow only after tantivy's file
+    /// watcher noticed, up to a second or so later.
+    pub fn catch_up(&self) -> Result<()> {
+        let Some(meta) = &self.meta else {
+            return Ok(());
+        };
+        let now = stamp(meta);
+        let mut seen = self.meta_seen.lock().unwrap_or_else(|e| e.into_inner());
+        if *seen != now {
+            self.reader.reload()?;
+            *seen = now;
+        }
+        Ok(())
     }
 
     /// Sets how long a write waits for another process's writer lock before it fails with
@@ -435,6 +471,20 @@ impl ArticleIndex {
     pub fn forget(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
         let found = self.find(id_or_url)?;
         let Some(info) = found else { return Ok(None) };
+        self.delete(info)
+    }
+
+    /// Removes the article with exactly this id, with all its passages, and commits; `None`
+    /// when there is none. Never falls back to a URL or a prefix, as [`ArticleIndex::forget`]
+    /// does for a person typing: what a program recorded is removed, or nothing.
+    pub fn remove(&self, id: &str) -> Result<Option<ArticleInfo>> {
+        let Some(info) = self.article(id)? else {
+            return Ok(None);
+        };
+        self.delete(info)
+    }
+
+    fn delete(&self, info: ArticleInfo) -> Result<Option<ArticleInfo>> {
         {
             let mut guard = self.writer()?;
             let writer = guard.as_mut().expect("writer is open");
@@ -1292,6 +1342,39 @@ mod tests {
             .iter()
             .all(|h| h.article_id != a.id));
         assert!(index.forget("https://example.com/a").unwrap().is_none());
+    }
+
+    /// Issue 33 (13): a commit by another process is seen by the next question, not a
+    /// second later.
+    #[test]
+    fn another_handles_commit_is_seen_as_soon_as_it_catches_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = ArticleIndex::open(dir.path()).unwrap();
+        let reader = ArticleIndex::open(dir.path()).unwrap();
+        assert!(reader.articles().unwrap().is_empty());
+        add(&writer, &article(SEED, Some("https://example.com/a")));
+        reader.catch_up().unwrap();
+        assert_eq!(reader.articles().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn removing_by_id_never_falls_back_to_a_url_or_a_prefix() {
+        let index = ArticleIndex::in_ram().unwrap();
+        let update = article(SEED, Some("https://site.example/story-update"));
+        add(&index, &update);
+        // The id of an article forgotten earlier: a prefix of another's, and a URL.
+        assert!(index
+            .remove("https://site.example/story")
+            .unwrap()
+            .is_none());
+        assert!(index.remove(&update.id[..10]).unwrap().is_none());
+        assert_eq!(
+            index.articles().unwrap().len(),
+            1,
+            "nothing else was removed"
+        );
+        assert_eq!(index.remove(&update.id).unwrap().unwrap().id, update.id);
+        assert!(index.articles().unwrap().is_empty());
     }
 
     #[test]

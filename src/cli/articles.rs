@@ -126,6 +126,7 @@ pub(crate) fn forget(config: Config, article: &str) -> Result<ExitCode> {
     let index = open_index(&config)?;
     match index.forget(article)? {
         Some(a) => {
+            newsqa::holders::Holders::of_corpus(&config.index.path).forgotten(&a.id)?;
             println!("forgot: {} ({}, {} passages)", a.title, a.id, a.passages);
             Ok(ExitCode::SUCCESS)
         }

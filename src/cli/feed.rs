@@ -172,10 +172,15 @@ pub(crate) fn run_polls(
             (None, true) => println!("{}: not modified", report.feed),
             (None, false) => {
                 let mut notes = String::new();
-                if !report.failed.is_empty() {
+                let retried = report.failed.len() - report.given_up.len();
+                if retried > 0 {
+                    notes += &format!(", {retried} item(s) failed (retried next poll)");
+                }
+                if !report.given_up.is_empty() {
                     notes += &format!(
-                        ", {} item(s) failed (retried next poll)",
-                        report.failed.len()
+                        ", {} item(s) given up after failing {} polls",
+                        report.given_up.len(),
+                        newsqa::feeds::ITEM_TRIES
                     );
                 }
                 if report.left_for_next_poll > 0 {

@@ -270,6 +270,14 @@ fn number(word: &str) -> Option<Constraint> {
         .parse::<i32>()
         .ok()
         .filter(|y| digits.len() == 4 && (1800..=2100).contains(y) && digits == word);
+    // "1990s": a decade.
+    let decade = word
+        .strip_suffix('s')
+        .and_then(|d| d.parse::<i32>().ok().filter(|_| d.len() == 4))
+        .filter(|d| d % 10 == 0 && (1800..=2100).contains(d));
+    if let Some(d) = decade {
+        return Some(Constraint::Decade(d));
+    }
     Some(match year {
         Some(y) => Constraint::Year(y),
         // "2004-05", "1990s": the leading year counts; other numbers as written.
@@ -431,7 +439,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             constraints("What sold best in the 1990s?", &names, false),
-            vec![Constraint::Year(1990)]
+            vec![Constraint::Decade(1990)]
         );
     }
 }

@@ -2010,6 +2010,70 @@ async fn moderators_posts_in_a_watched_channel_are_ingested_acknowledged_replace
     assert_eq!(bot.article_urls(GUILD_A), [c]);
 }
 
+/// Issue 33 (1, 2, 3): in a channel open to members, a member's post of a moderator's article
+/// does not hold it alone (deleting the post leaves it), and a post deleted while its ingest
+/// still runs lets go of what it brought.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_make_an_article_disappear_and_a_post_deleted_mid_ingest_lets_go() {
+    let (site, base) = feed_site().await;
+    let bot = Bot::start(&format!("{WATCH_CONFIG}watch = true\n"), false).await;
+    let moderator = FakeUser::moderator(40, "mod");
+    let member = FakeUser::member(42, "reader");
+    let (a, c) = (format!("{base}/news/a"), format!("{base}/news/c"));
+    let open_to_members = json!([
+        {"name": "channel", "type": 7, "value": NEWS.to_string()},
+        {"name": "members", "type": 5, "value": true}
+    ]);
+    let watching = bot
+        .run("watch", open_to_members, None, GUILD_A, &moderator)
+        .await;
+    assert!(text_of(&watching).contains("Watching"), "{watching}");
+    let added = bot
+        .run(
+            "ingest",
+            json!([{"name": "url", "type": 3, "value": a}]),
+            None,
+            GUILD_A,
+            &moderator,
+        )
+        .await;
+    assert_eq!(
+        embed(&added)["title"],
+        json!("Added a new article"),
+        "{added}"
+    );
+
+    // A member posts the moderator's link (🔁) and deletes the post: the article stays.
+    let repost = bot
+        .fake
+        .post(GUILD_A, NEWS, &member, &a, vec![], true)
+        .await;
+    bot.wait_reactions(&repost, &["🔁"]).await;
+    bot.fake.delete_post(&repost).await;
+    bot.wait_log("a deleted post handled", 1).await;
+    assert_eq!(bot.article_urls(GUILD_A), [a.as_str()]);
+
+    // "Oops, wrong link": deleted while its page is still being fetched.
+    site.hold_c.store(true, std::sync::atomic::Ordering::SeqCst);
+    let oops = bot
+        .fake
+        .post(GUILD_A, NEWS, &member, &c, vec![], true)
+        .await;
+    bot.wait_until("the page fetch under way", || {
+        site.c_held.load(std::sync::atomic::Ordering::SeqCst) >= 1
+    })
+    .await;
+    bot.fake.delete_post(&oops).await;
+    site.release_c.notify_one();
+    bot.wait_reactions(&oops, &["✅"]).await;
+    bot.wait_log("a deleted post handled", 2).await;
+    assert_eq!(
+        bot.article_urls(GUILD_A),
+        [a.as_str()],
+        "the deleted post's article is forgotten"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_bot_catches_up_with_the_posts_it_missed_and_repeats_none() {
     let (_site, base) = feed_site().await;

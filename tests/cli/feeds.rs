@@ -18,7 +18,7 @@ pub struct Site {
     not_modified: AtomicUsize,
     /// Requests for the feed itself: each poll makes one.
     pub feed_requests: AtomicUsize,
-    page_fetches: AtomicUsize,
+    pub page_fetches: AtomicUsize,
     /// Story C's page answers 500 while this is set (it has no copy in the feed).
     fail_c: AtomicBool,
     /// While set, story C's page does not answer until `release_c` is notified; `c_held`
@@ -289,6 +289,48 @@ async fn an_item_that_failed_is_ingested_later_not_lost_behind_a_304() {
     assert!(
         titles.iter().any(|t| t == "School term starts a week late"),
         "{titles:?}"
+    );
+}
+
+/// Issue 33 (11): an item that always fails is given up after a bounded number of polls,
+/// and said so, instead of taking the per-poll cap forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_that_always_fails_is_given_up_and_counted() {
+    let site = Arc::new(Site::default());
+    site.version.store(2, Ordering::SeqCst);
+    site.fail_c.store(true, Ordering::SeqCst);
+    let base = serve(site.clone()).await;
+    let url = format!("{base}/feed.xml");
+    let app = spawn_app();
+    let site2 = site.clone();
+    let (polls, fetches_before, last) = tokio::task::spawn_blocking(move || {
+        let mut polls = vec![run(&app, &["feed", "add", &url])];
+        for _ in 1..newsqa::feeds::ITEM_TRIES {
+            polls.push(run(&app, &["feed", "poll", "--json"]));
+        }
+        let fetches_before = site2.page_fetches.load(Ordering::SeqCst);
+        let last = run(&app, &["feed", "poll", "--json"]);
+        (polls, fetches_before, last)
+    })
+    .await
+    .unwrap();
+    let given_up: serde_json::Value =
+        serde_json::from_str(polls.last().unwrap().stdout.trim()).unwrap();
+    assert_eq!(
+        given_up["given_up"].as_array().map(Vec::len),
+        Some(1),
+        "{given_up}"
+    );
+    assert!(given_up["given_up"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("/news/c"));
+    let last: serde_json::Value = serde_json::from_str(last.stdout.trim()).unwrap();
+    assert_eq!(last["failed"], serde_json::json!([]), "{last}");
+    assert_eq!(
+        site.page_fetches.load(Ordering::SeqCst),
+        fetches_before,
+        "the given-up page is not fetched again"
     );
 }
 

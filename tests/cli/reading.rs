@@ -13,7 +13,9 @@ fn ask(config: &Config, questions: &[&str]) -> Vec<Reply> {
     let article = engine
         .parse(&std::fs::read(SEED_ARTICLE).unwrap(), Metadata::default())
         .unwrap();
-    engine.ingest(&[article]).unwrap();
+    engine
+        .ingest(&[article], &newsqa::holders::Holder::Manual)
+        .unwrap();
     questions.iter().map(|q| engine.ask(q).unwrap()).collect()
 }
 

@@ -169,7 +169,7 @@ impl Fetcher {
                         url: current.to_string(),
                         status: status.as_u16(),
                     })?;
-                tracing::debug!(from = %current, to = %next, "redirect");
+                tracing::debug!(from = %crate::shown_url(current.as_str()), to = %crate::shown_url(next.as_str()), "redirect");
                 current = next;
                 continue;
             }
@@ -287,10 +287,12 @@ impl Fetcher {
     }
 }
 
+/// A network error, without the full address reqwest appends to its message: a feed's query
+/// may hold a key, and the error is stored and shown (`shown_url` is what is shown).
 fn http(url: &Url, source: reqwest::Error) -> WebError {
     WebError::Http {
         url: url.to_string(),
-        source,
+        source: source.without_url(),
     }
 }
 
@@ -348,6 +350,32 @@ fn meta_charset(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_network_error_never_shows_the_query_of_the_address() {
+        // A port nothing listens on: connecting fails, with the address in reqwest's message.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let fetcher = Fetcher::new(FetchConfig {
+            allow: vec!["127.0.0.0/8".parse().unwrap()],
+            ..FetchConfig::default()
+        });
+        let url = format!("http://127.0.0.1:{port}/feed.xml?key=SECRET");
+        let e = fetcher.get(&url, FEED_TYPES, &Conditional::default()).await;
+        let e = e.expect_err("nothing listens there");
+        assert!(matches!(e, WebError::Http { .. }), "{e:?}");
+        let mut shown = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            shown.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("/feed.xml"), "{shown}");
+    }
 
     #[test]
     fn charset_comes_from_the_header_first_then_the_meta_tag() {

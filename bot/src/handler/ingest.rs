@@ -45,7 +45,10 @@ impl Handler {
         } else {
             return;
         };
-        let view = match self.call(move |b| b.ingest(guild, source)).await {
+        let view = match self
+            .call(move |b| b.ingest(guild, source, HeldBy::Command))
+            .await
+        {
             Ok(done) => {
                 tracing::info!(article = %done.id, status = ?done.status, sentences = done.sentences, "article ingested");
                 render::ingested(&done)

@@ -16,7 +16,7 @@ use serenity::all::{
 use serenity::async_trait;
 
 use crate::attachments::AttachmentPolicy;
-use crate::backend::{Answer, Backend, BackendError, Earlier, Feedback, Outcome, Source};
+use crate::backend::{Answer, Backend, BackendError, Earlier, Feedback, HeldBy, Outcome, Source};
 use crate::config::DiscordConfig;
 use crate::lifecycle::Lifecycle;
 use crate::render::{self, ids, ButtonStyle, View};
@@ -64,6 +64,9 @@ struct State {
     post_locks: HashMap<u64, Arc<tokio::sync::Mutex<()>>>,
     /// The newest edit handled of each recent post: an older edit that arrives late is stale.
     edits: Recent<serenity::all::Timestamp>,
+    /// Posts deleted lately: a post whose delete overtook its own message event (each event
+    /// runs in its own task) is not ingested after it.
+    deleted: Recent<()>,
     /// Recent answers, for follow-ups.
     conversations: Conversations,
 }

@@ -227,16 +227,19 @@ impl Handler {
             return;
         }
         let message = message.get();
+        self.state().deleted.insert(message, ());
+        // After a post's ingest that is still running: its record is written first, then
+        // dropped here, and not written after the delete (articles held forever).
+        let _after_its_ingest = self.post_lock(guild).lock_owned().await;
         match self.call(move |b| b.post_deleted(guild, message)).await {
-            Ok(gone) if !gone.is_empty() => {
+            Ok(gone) => {
                 tracing::info!(
                     guild,
                     message,
                     forgotten = gone.len(),
-                    "a deleted post's articles forgotten"
+                    "a deleted post handled"
                 );
             }
-            Ok(_) => {}
             Err(e) => {
                 tracing::error!(guild, message, error = %e, "could not forget a deleted post's articles")
             }
@@ -316,8 +319,15 @@ impl Handler {
         let Some((watched, members)) = self.watched_channel(ctx, guild, post.channel).await else {
             return;
         };
-        let lock = Arc::clone(self.state().post_locks.entry(guild).or_default());
-        let _one_at_a_time = lock.lock().await;
+        let _one_at_a_time = self.post_lock(guild).lock_owned().await;
+        if self.state().deleted.get(post.id.get()).is_some() {
+            tracing::info!(
+                guild,
+                message = post.id.get(),
+                "a post deleted before it was handled left alone"
+            );
+            return;
+        }
         if let Some(edited) = post.edited {
             let mut state = self.state();
             let key = post.id.get();
@@ -396,6 +406,12 @@ impl Handler {
             .await;
     }
 
+    /// The server's post lock: its posts are handled (ingested, recorded, deleted) one at a
+    /// time, in the order their events came.
+    fn post_lock(&self, guild: u64) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(self.state().post_locks.entry(guild).or_default())
+    }
+
     /// Records a message of a watched channel as handled (the catch-up starts after it). A
     /// thread's messages are not caught up on: its parent's last message stays.
     async fn seen(&self, guild: u64, watched: u64, post: &Post) {
@@ -468,7 +484,8 @@ impl Handler {
                     }
                 }
             };
-            match self.call(move |b| b.ingest(guild, source)).await {
+            let by = HeldBy::Post(post.id.get());
+            match self.call(move |b| b.ingest(guild, source, by)).await {
                 Ok(done) => {
                     match done.status {
                         crate::backend::IngestStatus::Unchanged => out.had = true,
