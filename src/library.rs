@@ -561,27 +561,36 @@ impl Backend for Library {
         members: bool,
     ) -> Result<bool, BackendError> {
         Ok(self.watches.update(guild, |s| {
-            let changed = match s.channels.get_mut(&channel) {
-                Some(c) if c.members == members => false,
-                Some(c) => {
-                    c.members = members;
-                    true
-                }
-                None => {
-                    let last = since;
-                    s.channels.insert(channel, WatchedChannel { last, members });
-                    true
-                }
-            };
+            let resumed = s.unwatched.remove(&channel);
+            let changed = resumed
+                | match s.channels.get_mut(&channel) {
+                    Some(c) if c.members == members => false,
+                    Some(c) => {
+                        c.members = members;
+                        true
+                    }
+                    None => {
+                        let last = since;
+                        s.channels.insert(channel, WatchedChannel { last, members });
+                        true
+                    }
+                };
             (changed, changed)
         })?)
     }
 
-    fn unwatch(&self, guild: GuildId, channel: u64) -> Result<bool, BackendError> {
+    fn unwatch(&self, guild: GuildId, channel: u64, listed: bool) -> Result<bool, BackendError> {
         Ok(self.watches.update(guild, |s| {
             let removed = s.channels.remove(&channel).is_some();
-            (removed, removed)
+            let stopped = listed && s.unwatched.insert(channel);
+            (removed || stopped, removed || stopped)
         })?)
+    }
+
+    fn unwatched(&self, guild: GuildId) -> Result<Vec<u64>, BackendError> {
+        Ok(self
+            .watches
+            .read(guild, |s| s.unwatched.iter().copied().collect())?)
     }
 
     fn watched(&self, guild: Option<GuildId>) -> Result<Vec<Watched>, BackendError> {

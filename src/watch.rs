@@ -25,6 +25,10 @@ pub struct GuildWatch {
     /// Posts that brought articles in, by message id.
     #[serde(default)]
     pub posts: BTreeMap<u64, Post>,
+    /// Channels the bot's config lists that a moderator stopped watching (`/unwatch`): they
+    /// stay stopped, across restarts, until a `/watch` there.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub unwatched: std::collections::BTreeSet<u64>,
 }
 
 /// One watched channel.

@@ -69,9 +69,13 @@ pub trait Backend: Send + Sync + 'static {
         members: bool,
     ) -> Result<bool, BackendError>;
     /// Stops watching a channel; false when it was not watched. Its posts' articles stay.
-    fn unwatch(&self, guild: GuildId, channel: u64) -> Result<bool, BackendError>;
-    /// The watched channels of one server, or of every server this backend holds.
+    /// A channel the config lists (`listed`) stays stopped until [`Backend::watch`] there.
+    fn unwatch(&self, guild: GuildId, channel: u64, listed: bool) -> Result<bool, BackendError>;
+    /// The watched channels of one server, or of every server this backend holds (those
+    /// the config lists count once a post there was handled).
     fn watched(&self, guild: Option<GuildId>) -> Result<Vec<Watched>, BackendError>;
+    /// The channels of a server that the config lists and a moderator stopped watching.
+    fn unwatched(&self, guild: GuildId) -> Result<Vec<u64>, BackendError>;
     /// A message in a watched channel was handled (ingested or not): the catch-up after a
     /// restart starts after the newest one.
     fn post_seen(&self, guild: GuildId, channel: u64, message: u64) -> Result<(), BackendError>;

@@ -318,7 +318,7 @@ pub fn watching(channel: u64, on: bool, members: bool, changed: bool, listed: bo
         ),
         (true, false) => format!("<#{channel}> was already watched ({whose} posts)."),
         (false, true) if listed => format!(
-            "Stopped watching <#{channel}> for now; the config lists it, so the bot watches it again after a restart. Its articles stay."
+            "Stopped watching <#{channel}>. The bot's config lists it, and it stays stopped until a moderator runs /watch there again. Its articles stay."
         ),
         (false, true) => {
             format!("Stopped watching <#{channel}>. The articles its posts brought in stay.")

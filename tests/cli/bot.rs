@@ -2074,6 +2074,73 @@ async fn a_member_cannot_make_an_article_disappear_and_a_post_deleted_mid_ingest
     );
 }
 
+/// Issue 33 (4): on a channel the config lists, a moderator's `/watch members:` stands (the
+/// next post does not revert it) and `/unwatch` stops the watch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_and_unwatch_on_a_channel_the_config_lists_are_obeyed() {
+    let (_site, base) = feed_site().await;
+    let bot = Bot::start(&format!("{WATCH_CONFIG}watch_channels = [{NEWS}]\n"), false).await;
+    let moderator = FakeUser::moderator(40, "mod");
+    let member = FakeUser::member(42, "reader");
+    let (a, c) = (format!("{base}/news/a"), format!("{base}/news/c"));
+    let open_to_members = json!([
+        {"name": "channel", "type": 7, "value": NEWS.to_string()},
+        {"name": "members", "type": 5, "value": true}
+    ]);
+    let watching = bot
+        .run("watch", open_to_members, None, GUILD_A, &moderator)
+        .await;
+    assert!(text_of(&watching).contains("Watching"), "{watching}");
+    // Two members' posts: both count, the first does not put the config's setting back.
+    for (n, link) in [&a, &c].into_iter().enumerate() {
+        let post = bot
+            .fake
+            .post(GUILD_A, NEWS, &member, link, vec![], true)
+            .await;
+        bot.wait_reactions(&post, &["✅"]).await;
+        assert_eq!(bot.article_urls(GUILD_A).len(), n + 1);
+    }
+    let stopped = bot
+        .run("unwatch", watch_options(NEWS), None, GUILD_A, &moderator)
+        .await;
+    assert!(text_of(&stopped).contains("Stopped watching"), "{stopped}");
+    let handled = bot
+        .log()
+        .matches("post in a watched channel handled")
+        .count();
+    let after = bot
+        .fake
+        .post(
+            GUILD_A,
+            NEWS,
+            &moderator,
+            &format!("{base}/news/b-gone"),
+            vec![],
+            true,
+        )
+        .await;
+    // The answer comes after the post's event was read.
+    bot.assert_answer(
+        "When will the autumn term start?",
+        GUILD_A,
+        &member,
+        "September 9",
+    )
+    .await;
+    assert!(bot.fake.reactions(&after).is_empty());
+    assert_eq!(
+        bot.log()
+            .matches("post in a watched channel handled")
+            .count(),
+        handled,
+        "nothing handled in the unwatched channel"
+    );
+    let again = bot
+        .run("unwatch", watch_options(NEWS), None, GUILD_A, &moderator)
+        .await;
+    assert!(text_of(&again).contains("was not watched"), "{again}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_bot_catches_up_with_the_posts_it_missed_and_repeats_none() {
     let (_site, base) = feed_site().await;

@@ -117,6 +117,16 @@ pub(crate) fn links(content: &str) -> Vec<String> {
     out
 }
 
+/// The watched channel a post belongs to.
+struct WatchedHere {
+    /// The watched channel (the post's, or its thread's parent).
+    channel: u64,
+    /// Members' posts count there, not only moderators'.
+    members: bool,
+    /// The server's watch state has it; otherwise only the config lists it.
+    recorded: bool,
+}
+
 /// What ingesting a post's sources came to.
 #[derive(Default)]
 struct Outcome {
@@ -163,7 +173,10 @@ impl Handler {
                 self.call(move |b| b.watch(guild, channel, since, members))
                     .await
             }
-            false => self.call(move |b| b.unwatch(guild, channel)).await,
+            false => {
+                let listed = self.config.watch_channels.contains(&channel);
+                self.call(move |b| b.unwatch(guild, channel, listed)).await
+            }
         };
         let listed = self.config.watch_channels.contains(&channel);
         let view = match changed {
@@ -246,31 +259,42 @@ impl Handler {
         }
     }
 
-    /// The watched channel a channel belongs to (itself, or a thread's parent) and whether
-    /// members' posts count there; `None` when it is not watched.
+    /// The watched channel a channel belongs to (itself, or a thread's parent); `None` when
+    /// it is not watched.
     async fn watched_channel(
         &self,
         ctx: &Context,
         guild: u64,
         channel: ChannelId,
-    ) -> Option<(u64, bool)> {
-        let watched = match self.call(move |b| b.watched(Some(guild))).await {
+    ) -> Option<WatchedHere> {
+        let read = self
+            .call(move |b| Ok((b.watched(Some(guild))?, b.unwatched(guild)?)))
+            .await;
+        let (watched, unwatched) = match read {
             Ok(w) => w,
             Err(e) => {
                 tracing::error!(guild, error = %e, "could not read the watched channels");
                 return None;
             }
         };
-        let find = |id: u64| -> Option<(u64, bool)> {
+        // The server's own record first (a /watch, or a listed channel already seen), then
+        // the config's list, unless a moderator stopped it.
+        let find = |id: u64| -> Option<WatchedHere> {
             watched
                 .iter()
                 .find(|w| w.channel == id)
-                .map(|w| (id, w.members))
+                .map(|w| WatchedHere {
+                    channel: id,
+                    members: w.members,
+                    recorded: true,
+                })
                 .or_else(|| {
-                    self.config
-                        .watch_channels
-                        .contains(&id)
-                        .then_some((id, self.config.watch_members))
+                    (self.config.watch_channels.contains(&id) && !unwatched.contains(&id))
+                        .then_some(WatchedHere {
+                            channel: id,
+                            members: self.config.watch_members,
+                            recorded: false,
+                        })
                 })
         };
         if let Some(found) = find(channel.get()) {
@@ -316,9 +340,10 @@ impl Handler {
     /// (or anyone, where the channel says so), reacts, and records what it brought.
     async fn handle_post(&self, ctx: &Context, post: Post) {
         let guild = post.guild;
-        let Some((watched, members)) = self.watched_channel(ctx, guild, post.channel).await else {
+        let Some(here) = self.watched_channel(ctx, guild, post.channel).await else {
             return;
         };
+        let (watched, members) = (here.channel, here.members);
         let _one_at_a_time = self.post_lock(guild).lock_owned().await;
         if self.state().deleted.get(post.id.get()).is_some() {
             tracing::info!(
@@ -341,8 +366,9 @@ impl Handler {
             }
             state.edits.insert(key, edited);
         }
-        // A channel listed in the config is remembered like a /watch one, for the catch-up.
-        if self.config.watch_channels.contains(&watched) {
+        // A channel listed in the config is remembered like a /watch one, for the catch-up,
+        // once: a moderator's /watch or /unwatch there since stands.
+        if !here.recorded {
             let (since, members) = (post.id.get() - 1, self.config.watch_members);
             if let Err(e) = self
                 .call(move |b| b.watch(guild, watched, since, members))
