@@ -47,22 +47,34 @@ pub fn intents(config: &DiscordConfig, content: bool) -> GatewayIntents {
 pub const CONTENT_INTENT_OFF: &str = "the Message Content intent is off for this bot, so it cannot read posts: switch it on in the Discord Developer Portal (your application > Bot > Privileged Gateway Intents > Message Content Intent) and restart the bot";
 
 /// Whether the application may receive message content: its Message Content intent is
-/// switched on (`GATEWAY_MESSAGE_CONTENT`, or `_LIMITED` below 100 servers). When Discord
-/// cannot say, the bot asks for the intent as configured.
+/// switched on (`GATEWAY_MESSAGE_CONTENT`, or `_LIMITED` below 100 servers). The call is
+/// tried three times; when Discord still cannot say, the answer is no: asking for an intent
+/// the application does not have ends the connection (close code 4014), while going without
+/// it only leaves posts unread until a restart.
 async fn content_intent_on(http: &serenity::http::Http) -> bool {
     use serenity::model::application::ApplicationFlags;
-    match http.get_current_application_info().await {
-        Ok(app) => app.flags.is_some_and(|f| {
-            f.intersects(
-                ApplicationFlags::GATEWAY_MESSAGE_CONTENT
-                    | ApplicationFlags::GATEWAY_MESSAGE_CONTENT_LIMITED,
-            )
-        }),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the application's settings");
-            true
+    const TRIES: u32 = 3;
+    for attempt in 1..=TRIES {
+        match http.get_current_application_info().await {
+            Ok(app) => {
+                return app.flags.is_some_and(|f| {
+                    f.intersects(
+                        ApplicationFlags::GATEWAY_MESSAGE_CONTENT
+                            | ApplicationFlags::GATEWAY_MESSAGE_CONTENT_LIMITED,
+                    )
+                })
+            }
+            Err(e) if attempt < TRIES => {
+                tracing::warn!(error = %e, attempt, "could not read the application's settings; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(500 * u64::from(attempt)))
+                    .await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the application's settings; not asking for the Message Content intent");
+            }
         }
     }
+    false
 }
 
 /// Connects to Discord and serves until `shutdown` resolves (or the connection fails for good).

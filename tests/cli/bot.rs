@@ -2215,6 +2215,9 @@ async fn a_restarted_bot_catches_up_with_the_posts_it_missed_and_repeats_none() 
 async fn a_missing_message_content_intent_is_reported_and_slash_commands_still_work() {
     let fake = std::sync::Arc::new(FakeDiscord::start().await);
     fake.set_app_flags(0);
+    // Issue 33 (12): a passing error reading the application's flags is tried again, and the
+    // intent is never asked for on a guess.
+    fake.inject("GET", "/applications/@me", Fault::ServerError, 1);
     let bot = Bot::start_on(
         fake,
         &format!("{WATCH_CONFIG}watch = true\n"),
