@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 mod handler;
 mod lifecycle;
+mod permissions;
 pub mod question;
 pub mod render;
 pub mod shards;

@@ -2074,6 +2074,70 @@ async fn a_member_cannot_make_an_article_disappear_and_a_post_deleted_mid_ingest
     );
 }
 
+/// Issue 33 (5): the server's owner (who has every permission) and a member whose role has
+/// Manage Messages on the watched channel only (an overwrite) post as moderators; a member
+/// does not. The server's roles are read once, not for every post.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owners_posts_and_a_channels_own_moderators_are_taken() {
+    let (_site, base) = feed_site().await;
+    let bot = Bot::start(&format!("{WATCH_CONFIG}watch = true\n"), false).await;
+    let owner = FakeUser::member(50, "owner");
+    bot.fake.set_owner(GUILD_A, owner.id);
+    bot.fake.add_role(GUILD_A, 88, "Desk");
+    bot.fake.set_overwrites(
+        GUILD_A,
+        NEWS,
+        &[(88, 0, crate::discord::MANAGE_MESSAGES, 0)],
+    );
+    let desk = FakeUser::member(51, "desk").with_roles(&[88]);
+    let reader = FakeUser::member(52, "reader");
+    let moderator = FakeUser::moderator(40, "mod");
+    bot.run("watch", watch_options(NEWS), None, GUILD_A, &moderator)
+        .await;
+    for (who, link) in [(&owner, "a"), (&desk, "c")] {
+        let post = bot
+            .fake
+            .post(
+                GUILD_A,
+                NEWS,
+                who,
+                &format!("{base}/news/{link}"),
+                vec![],
+                true,
+            )
+            .await;
+        bot.wait_reactions(&post, &["✅"]).await;
+    }
+    let ignored = bot
+        .fake
+        .post(
+            GUILD_A,
+            NEWS,
+            &reader,
+            &format!("{base}/news/b-gone"),
+            vec![],
+            true,
+        )
+        .await;
+    bot.wait_log("a member's post in a watched channel left alone", 1)
+        .await;
+    assert!(bot.fake.reactions(&ignored).is_empty());
+    let guild_reads = bot
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path.starts_with(&format!("/api/v10/guilds/{GUILD_A}"))
+                && !r.path.contains("/members/")
+        })
+        .count();
+    assert_eq!(
+        guild_reads, 1,
+        "the server's roles are read once for three posts"
+    );
+}
+
 /// Issue 33 (4): on a channel the config lists, a moderator's `/watch members:` stands (the
 /// next post does not revert it) and `/unwatch` stops the watch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -138,7 +138,10 @@ struct Inner {
     /// Nonces of enforced-nonce channel messages: (channel, nonce) -> the message.
     nonces: HashMap<(u64, String), Value>,
     requests: Vec<Recorded>,
-    roles: HashMap<u64, Vec<(u64, String)>>,
+    /// Roles added per guild: id, name, permissions (`GET /guilds/{g}` and `/roles`).
+    roles: HashMap<u64, Vec<(u64, String, u64)>>,
+    /// Each guild's owner (`GET /guilds/{g}`); [`NOBODY`] unless set.
+    owners: HashMap<u64, u64>,
     files: HashMap<String, Vec<u8>>,
     /// The `d` of the last IDENTIFY, and whether READY was queued after it.
     identify: Option<Value>,
@@ -292,6 +295,24 @@ fn message_json(id: u64, channel: u64, author: Value, content: &str, webhook: bo
 
 /// `Role`: required `id`, `color`, `colors` (`RoleColours`, 0.12.5 has it non-optional),
 /// `hoist`, `managed`, `name`, `permissions`, `position` (custom deserializer, so not optional).
+/// The owner of a guild whose owner a test did not set: no test user.
+pub const NOBODY: u64 = 1;
+
+/// `PartialGuild` (`GET /guilds/{id}`): its required fields, an owner and roles.
+fn guild_json(id: u64, owner: u64, roles: Vec<Value>) -> Value {
+    json!({
+        "id": id.to_string(), "name": "Test server", "icon": null, "icon_hash": null,
+        "splash": null, "discovery_splash": null, "owner_id": owner.to_string(),
+        "afk_channel_id": null, "afk_timeout": 300, "verification_level": 0,
+        "default_message_notifications": 0, "explicit_content_filter": 0, "roles": roles,
+        "emojis": [], "features": [], "mfa_level": 0, "application_id": null,
+        "system_channel_id": null, "system_channel_flags": 0, "rules_channel_id": null,
+        "vanity_url_code": null, "description": null, "banner": null, "premium_tier": 0,
+        "preferred_locale": "en-US", "public_updates_channel_id": null, "nsfw_level": 0,
+        "stickers": [], "premium_progress_bar_enabled": false, "safety_alerts_channel_id": null,
+    })
+}
+
 fn role_json(id: u64, name: &str, position: u64, permissions: u64) -> Value {
     json!({
         "id": id.to_string(), "name": name, "color": 0,
@@ -484,11 +505,39 @@ impl FakeDiscord {
     }
 
     pub fn add_role(&self, guild: u64, role_id: u64, name: &str) {
+        self.add_role_with(guild, role_id, name, 0);
+    }
+
+    /// A role that grants `permissions` server-wide.
+    pub fn add_role_with(&self, guild: u64, role_id: u64, name: &str, permissions: u64) {
         self.lock()
             .roles
             .entry(guild)
             .or_default()
-            .push((role_id, name.to_string()));
+            .push((role_id, name.to_string(), permissions));
+    }
+
+    /// Makes `user` the owner of `guild`.
+    pub fn set_owner(&self, guild: u64, user: u64) {
+        self.lock().owners.insert(guild, user);
+    }
+
+    /// Gives a text channel of `guild` these permission overwrites (`GET /channels/{id}`):
+    /// each `(role or member id, 0 for a role or 1 for a member, allow, deny)`.
+    pub fn set_overwrites(&self, guild: u64, channel: u64, overwrites: &[(u64, u8, u64, u64)]) {
+        let overwrites: Vec<Value> = overwrites
+            .iter()
+            .map(|(id, kind, allow, deny)| {
+                json!({"id": id.to_string(), "type": kind, "allow": allow.to_string(), "deny": deny.to_string()})
+            })
+            .collect();
+        let mut inner = self.lock();
+        inner.channels.insert(
+            channel,
+            json!({"id": channel.to_string(), "type": 0, "name": "news",
+                   "guild_id": guild.to_string(), "permission_overwrites": overwrites}),
+        );
+        inner.channel_guild.insert(channel, guild);
     }
 
     pub fn serve_file(&self, name: &str, bytes: Vec<u8>) -> String {
@@ -1617,24 +1666,38 @@ impl Shared {
                 (200, Some(command_json(body, None, next_id())))
             }
             // Roles of a guild: `@everyone` (id = guild id, as Discord does) + those added.
-            ("GET", ["guilds", g, "roles"]) => {
+            ("GET", ["guilds", g, "roles"]) => (200, Some(Value::Array(self.roles_of(id(g))))),
+            ("GET", ["guilds", g]) => {
                 let g = id(g);
-                let added = self
+                let owner = self
                     .inner
                     .lock()
                     .unwrap()
-                    .roles
+                    .owners
                     .get(&g)
-                    .cloned()
-                    .unwrap_or_default();
-                let mut roles = vec![role_json(g, "@everyone", 0, BOT_PERMISSIONS)];
-                for (i, (rid, name)) in added.iter().enumerate() {
-                    roles.push(role_json(*rid, name, i as u64 + 1, 0));
-                }
-                (200, Some(Value::Array(roles)))
+                    .copied()
+                    .unwrap_or(NOBODY);
+                (200, Some(guild_json(g, owner, self.roles_of(g))))
             }
             _ => error(404, 0, "Unknown route"),
         }
+    }
+
+    /// A guild's roles: @everyone, then those added.
+    fn roles_of(&self, g: u64) -> Vec<Value> {
+        let added = self
+            .inner
+            .lock()
+            .unwrap()
+            .roles
+            .get(&g)
+            .cloned()
+            .unwrap_or_default();
+        let mut roles = vec![role_json(g, "@everyone", 0, BOT_PERMISSIONS)];
+        for (i, (rid, name, permissions)) in added.iter().enumerate() {
+            roles.push(role_json(*rid, name, i as u64 + 1, *permissions));
+        }
+        roles
     }
 
     fn app_flags(&self) -> u64 {

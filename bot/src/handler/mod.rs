@@ -19,6 +19,7 @@ use crate::attachments::AttachmentPolicy;
 use crate::backend::{Answer, Backend, BackendError, Earlier, Feedback, HeldBy, Outcome, Source};
 use crate::config::DiscordConfig;
 use crate::lifecycle::Lifecycle;
+use crate::permissions::GuildFacts;
 use crate::render::{self, ids, ButtonStyle, View};
 use conversations::Conversations;
 
@@ -69,7 +70,14 @@ struct State {
     deleted: Recent<()>,
     /// Recent answers, for follow-ups.
     conversations: Conversations,
+    /// Servers' owners and roles, and channels' permission overwrites, as last read, for
+    /// [`FACTS_FOR`]: a watched post's author's permissions are computed from them.
+    guild_facts: HashMap<u64, (Instant, Arc<GuildFacts>)>,
+    overwrites: HashMap<u64, (Instant, Arc<Vec<serenity::all::PermissionOverwrite>>)>,
 }
+
+/// How long a server's roles and a channel's overwrites are used before they are read again.
+const FACTS_FOR: Duration = Duration::from_secs(300);
 
 /// An answer given, for "Show passage" and votes.
 #[derive(Clone)]
@@ -239,6 +247,7 @@ impl Handler {
         let Some(member) = member else {
             return false;
         };
+        // Discord computes an interaction's permissions in its channel (owner and overwrites).
         if let Some(p) = member.permissions {
             if p.manage_messages() || p.administrator() {
                 return true;
@@ -247,38 +256,80 @@ impl Handler {
         if self.config.moderator_roles.is_empty() {
             return false;
         }
-        self.holds_role(ctx, guild, &member.roles, |role| {
-            self.is_moderator_role(role)
-        })
-        .await
+        self.guild_facts(ctx, guild, &member.roles)
+            .await
+            .is_some_and(|f| f.has_role_named(&member.roles, &self.config.moderator_roles))
     }
 
-    /// Whether a role is named in `[discord] moderator_roles`.
-    fn is_moderator_role(&self, role: &serenity::all::Role) -> bool {
-        self.config
-            .moderator_roles
-            .iter()
-            .any(|name| name.eq_ignore_ascii_case(&role.name))
-    }
-
-    /// Whether any of `roles` (a member's) is one that `moderates`, reading the server's roles.
-    async fn holds_role(
+    /// A server's owner and roles, read again after [`FACTS_FOR`], after Discord said they
+    /// changed (role and server events), or when `member_roles` holds a role they lack (one
+    /// made since).
+    async fn guild_facts(
         &self,
         ctx: &Context,
         guild: GuildId,
-        roles: &[serenity::all::RoleId],
-        moderates: impl Fn(&serenity::all::Role) -> bool,
-    ) -> bool {
-        if roles.is_empty() {
-            return false;
-        }
-        match guild.roles(&ctx.http).await {
-            Ok(all) => roles.iter().any(|id| all.get(id).is_some_and(&moderates)),
-            Err(e) => {
-                tracing::warn!(guild = guild.get(), error = %e, "could not read the server's roles");
-                false
+        member_roles: &[serenity::all::RoleId],
+    ) -> Option<Arc<GuildFacts>> {
+        let cached = self.state().guild_facts.get(&guild.get()).cloned();
+        if let Some((at, facts)) = cached {
+            let knows_roles = member_roles.iter().all(|r| facts.roles.contains_key(r));
+            if at.elapsed() < FACTS_FOR && knows_roles {
+                return Some(facts);
             }
         }
+        match ctx.http.get_guild(guild).await {
+            Ok(g) => {
+                let facts = Arc::new(GuildFacts {
+                    id: guild,
+                    owner: g.owner_id,
+                    roles: g.roles,
+                });
+                let mut state = self.state();
+                if state.guild_facts.len() >= REMEMBERED {
+                    state.guild_facts.clear();
+                }
+                state
+                    .guild_facts
+                    .insert(guild.get(), (Instant::now(), Arc::clone(&facts)));
+                Some(facts)
+            }
+            Err(e) => {
+                tracing::warn!(guild = guild.get(), error = %e, "could not read the server's roles");
+                None
+            }
+        }
+    }
+
+    /// A channel's permission overwrites, read at most every [`FACTS_FOR`]; none when they
+    /// cannot be read (the server's permissions then decide).
+    async fn overwrites(
+        &self,
+        ctx: &Context,
+        channel: serenity::all::ChannelId,
+    ) -> Arc<Vec<serenity::all::PermissionOverwrite>> {
+        let cached = self.state().overwrites.get(&channel.get()).cloned();
+        if let Some((at, o)) = cached {
+            if at.elapsed() < FACTS_FOR {
+                return o;
+            }
+        }
+        let read = match ctx.http.get_channel(channel).await {
+            Ok(serenity::all::Channel::Guild(c)) => c.permission_overwrites,
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(channel = channel.get(), error = %e, "could not read a channel's permissions");
+                return Arc::new(Vec::new());
+            }
+        };
+        let read = Arc::new(read);
+        let mut state = self.state();
+        if state.overwrites.len() >= REMEMBERED {
+            state.overwrites.clear();
+        }
+        state
+            .overwrites
+            .insert(channel.get(), (Instant::now(), Arc::clone(&read)));
+        read
     }
 
     async fn command(&self, ctx: &Context, cmd: &CommandInteraction) {
@@ -362,6 +413,47 @@ impl EventHandler for Handler {
             self.mention(&ctx, &msg).await;
         }
         self.watched_message(&ctx, &msg).await;
+    }
+
+    async fn guild_role_create(&self, _ctx: Context, new: serenity::all::Role) {
+        self.state().guild_facts.remove(&new.guild_id.get());
+    }
+
+    async fn guild_role_update(
+        &self,
+        _ctx: Context,
+        _old: Option<serenity::all::Role>,
+        new: serenity::all::Role,
+    ) {
+        self.state().guild_facts.remove(&new.guild_id.get());
+    }
+
+    async fn guild_role_delete(
+        &self,
+        _ctx: Context,
+        guild: GuildId,
+        _role: serenity::all::RoleId,
+        _data: Option<serenity::all::Role>,
+    ) {
+        self.state().guild_facts.remove(&guild.get());
+    }
+
+    async fn guild_update(
+        &self,
+        _ctx: Context,
+        _old: Option<serenity::all::Guild>,
+        new: serenity::all::PartialGuild,
+    ) {
+        self.state().guild_facts.remove(&new.id.get());
+    }
+
+    async fn channel_update(
+        &self,
+        _ctx: Context,
+        _old: Option<serenity::all::GuildChannel>,
+        new: serenity::all::GuildChannel,
+    ) {
+        self.state().overwrites.remove(&new.id.get());
     }
 
     async fn message_update(

@@ -392,7 +392,7 @@ impl Handler {
             self.seen(guild, watched, &post).await;
             return;
         }
-        if !members && !self.posted_by_moderator(ctx, &post).await {
+        if !members && !self.posted_by_moderator(ctx, &post, watched).await {
             tracing::info!(
                 guild,
                 channel,
@@ -453,10 +453,17 @@ impl Handler {
         }
     }
 
-    /// Whether a post's author moderates the server: a role with Manage Messages (or
-    /// Administrator), or one named in `moderator_roles`.
-    async fn posted_by_moderator(&self, ctx: &Context, post: &Post) -> bool {
+    /// Whether a post's author moderates the watched channel: the server's owner, Manage
+    /// Messages (or Administrator) in the channel as Discord computes it (the server's roles
+    /// and the channel's overwrites), or a role named in `moderator_roles`.
+    async fn posted_by_moderator(&self, ctx: &Context, post: &Post, watched: u64) -> bool {
         let guild = GuildId::new(post.guild);
+        let Some(facts) = self.guild_facts(ctx, guild, &[]).await else {
+            return false;
+        };
+        if post.author.id == facts.owner {
+            return true;
+        }
         let roles = match &post.roles {
             Some(r) => r.clone(),
             // From the channel's history: the message has no member; ask for it.
@@ -468,12 +475,15 @@ impl Handler {
                 }
             },
         };
-        self.holds_role(ctx, guild, &roles, |role| {
-            role.permissions.manage_messages()
-                || role.permissions.administrator()
-                || self.is_moderator_role(role)
-        })
-        .await
+        // Read again when the member has a role made since.
+        let Some(facts) = self.guild_facts(ctx, guild, &roles).await else {
+            return false;
+        };
+        let overwrites = self.overwrites(ctx, ChannelId::new(watched)).await;
+        let permissions = facts.permissions_in(post.author.id, &roles, &overwrites);
+        permissions.manage_messages()
+            || permissions.administrator()
+            || facts.has_role_named(&roles, &self.config.moderator_roles)
     }
 
     /// Ingests each source of a post, as `/ingest` would.
