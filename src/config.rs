@@ -154,6 +154,9 @@ pub struct IngestConfig {
     pub passage_overlap: usize,
     /// Articles embedded and written together in one step of a bulk ingest.
     pub batch_articles: usize,
+    /// Sentences kept of one article; a longer text (an archive, a data dump) keeps its first
+    /// ones and the ingest says so. 0: no limit.
+    pub max_sentences: usize,
 }
 
 impl Default for IngestConfig {
@@ -163,6 +166,7 @@ impl Default for IngestConfig {
             passage_sentences: 4,
             passage_overlap: 2,
             batch_articles: 64,
+            max_sentences: 2000,
         }
     }
 }
@@ -213,6 +217,10 @@ pub struct EncoderConfig {
     /// What the encoder's layers compute in: `auto` (bfloat16 where this machine multiplies
     /// matrices clearly faster in it, timed at start-up), `float32` or `bfloat16`.
     pub precision: newsqa_models::Precision,
+    /// Most sentences embedded in one job on the model thread: a long article goes in jobs of
+    /// this many, and questions from every server take their turn between them. 0: one job
+    /// per ingest (questions wait for all of it).
+    pub job_sentences: usize,
 }
 
 impl Default for EncoderConfig {
@@ -221,6 +229,7 @@ impl Default for EncoderConfig {
             model: PathBuf::from(SHIPPED_MODELS).join("all-minilm-l6-v2"),
             batch_size: 32,
             precision: newsqa_models::Precision::Auto,
+            job_sentences: 64,
         }
     }
 }

@@ -367,6 +367,8 @@ pub struct Ingested {
     pub title: String,
     /// Sentences in the article.
     pub sentences: usize,
+    /// How many sentences its text had, when only the first were kept.
+    pub cut_from: Option<usize>,
     /// Added, updated or unchanged.
     pub status: Upsert,
 }
@@ -401,6 +403,7 @@ impl Models {
         let mut encoder_cfg = EncoderConfig::new(&config.encoder.model);
         encoder_cfg.batch_size = config.encoder.batch_size;
         encoder_cfg.precision = config.encoder.precision;
+        encoder_cfg.job_sentences = config.encoder.job_sentences;
         encoder_cfg.queue = config.reader.queue;
         encoder_cfg.max_wait = max_wait;
         let encoder = Encoder::load(&encoder_cfg).with_context(|| {
@@ -465,14 +468,19 @@ impl Engine {
         }
     }
 
-    /// Parses raw bytes (text or HTML) into an article, applying the size cap.
+    /// Parses raw bytes (text or HTML) into an article, applying the size cap and keeping at
+    /// most `[ingest] max_sentences` sentences ([`Article::cut`]: `cut_from` says it was cut).
     pub fn parse(&self, bytes: &[u8], meta: Metadata) -> Result<Article> {
-        Ok(Article::parse(
+        let mut article = Article::parse(
             bytes,
             meta,
             self.config.ingest.max_bytes,
             self.passage_config(),
-        )?)
+        )?;
+        if let Some(had) = article.cut(self.config.ingest.max_sentences, self.passage_config()) {
+            tracing::warn!(source = %article.source, had, kept = article.sentences.len(), "an article cut to its first sentences");
+        }
+        Ok(article)
     }
 
     /// Embeds and writes articles, then commits: they are searchable when this returns.
@@ -521,6 +529,7 @@ impl Engine {
                 id: a.id.clone(),
                 title: a.title.clone(),
                 sentences: a.sentences.len(),
+                cut_from: a.cut_from,
                 status,
             });
         }

@@ -375,6 +375,7 @@ impl Backend for Library {
             title: done.title,
             url: article.url,
             sentences: done.sentences,
+            cut_from: done.cut_from,
             status: match done.status {
                 Upsert::Added => IngestStatus::Added,
                 Upsert::Updated => IngestStatus::Updated,

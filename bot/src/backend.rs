@@ -314,6 +314,9 @@ pub struct Ingested {
     pub url: Option<String>,
     /// Sentences in the article.
     pub sentences: usize,
+    /// How many sentences the text had, when only the first `sentences` were kept (a page
+    /// that is an archive or a data dump rather than one article).
+    pub cut_from: Option<usize>,
     /// New, updated or unchanged.
     pub status: IngestStatus,
 }

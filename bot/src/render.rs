@@ -394,10 +394,16 @@ pub fn ingested(done: &Ingested) -> View {
         IngestStatus::Updated => "Updated an article",
         IngestStatus::Unchanged => "Already had this article, unchanged",
     };
-    let title = match &done.url {
+    let mut title = match &done.url {
         Some(url) => format!("[{}]({url})", escape(&done.title)),
         None => escape(&done.title),
     };
+    if let Some(had) = done.cut_from {
+        title += &format!(
+            "\n\nOnly its first {} of {had} sentences were taken: that is more than one article holds.",
+            done.sentences
+        );
+    }
     View {
         content: None,
         embed: Some(EmbedView {
@@ -823,6 +829,7 @@ mod tests {
             title: "Cyber Operations Targeting Russia Paused".into(),
             url: Some("https://example.com/cyber".into()),
             sentences: 21,
+            cut_from: None,
             status: IngestStatus::Added,
         };
         let list: Vec<ArticleSummary> = (1..=12)
@@ -834,6 +841,19 @@ mod tests {
             })
             .collect();
         insta::assert_yaml_snapshot!([ingested(&done), articles(&list, 2, 10)]);
+    }
+
+    #[test]
+    fn an_ingest_cut_to_its_first_sentences_says_so() {
+        let done = Ingested {
+            id: "sha256:0123456789abcdef".into(),
+            title: "dump.txt".into(),
+            url: None,
+            sentences: 2000,
+            cut_from: Some(48_213),
+            status: IngestStatus::Added,
+        };
+        insta::assert_yaml_snapshot!(ingested(&done));
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub struct Article {
     pub passages: Vec<Range<usize>>,
     /// Hash of everything stored, to tell an unchanged re-ingest from an update.
     pub content_hash: String,
+    /// How many sentences the text had when [`Article::cut`] kept only the first ones.
+    pub cut_from: Option<usize>,
 }
 
 impl Article {
@@ -141,22 +143,8 @@ impl Article {
             Some(u) => u.clone(),
             None => text_id(&text),
         };
-        let content_hash = {
-            let mut h = Sha256::new();
-            for part in [
-                &id,
-                &title,
-                url.as_deref().unwrap_or(""),
-                extracted.date.as_deref().unwrap_or(""),
-                &text,
-            ] {
-                h.update(part.as_bytes());
-                h.update([0u8]);
-            }
-            hex(&h.finalize()[..16])
-        };
         let passages = passage_windows(sentences.len(), passages);
-        Ok(Article {
+        let mut article = Article {
             id,
             title,
             url,
@@ -166,8 +154,44 @@ impl Article {
             text,
             sentences,
             passages,
-            content_hash,
-        })
+            content_hash: String::new(),
+            cut_from: None,
+        };
+        article.content_hash = article.hash();
+        Ok(article)
+    }
+
+    /// The hash of everything stored.
+    fn hash(&self) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            &self.id,
+            &self.title,
+            self.url.as_deref().unwrap_or(""),
+            self.date.as_deref().unwrap_or(""),
+            &self.text,
+        ] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        hex(&h.finalize()[..16])
+    }
+
+    /// Keeps the first `max` sentences and the text up to the end of the last of them, when
+    /// there are more (a page that is a whole archive or a data dump, not an article); returns
+    /// how many there were. The id stays what the whole text gave.
+    pub fn cut(&mut self, max: usize, passages: PassageConfig) -> Option<usize> {
+        let had = self.sentences.len();
+        if max == 0 || had <= max {
+            return None;
+        }
+        self.sentences.truncate(max);
+        let end = self.sentences.last().map_or(0, |r| r.end);
+        self.text.truncate(end);
+        self.passages = passage_windows(max, passages);
+        self.content_hash = self.hash();
+        self.cut_from = Some(had);
+        Some(had)
     }
 
     /// The text of sentence `i`.
@@ -396,6 +420,29 @@ mod tests {
         .unwrap();
         assert_eq!(a.id, "https://x.example/s");
         assert_eq!(a.id, b.id);
+    }
+
+    #[test]
+    fn a_cut_article_keeps_its_first_sentences_whole() {
+        let body: String = (0..50)
+            .map(|i| format!("Sentence number {i} is here. "))
+            .collect();
+        let mut a = Article::parse(
+            format!("Dump\n\n{body}").as_bytes(),
+            Metadata::default(),
+            1 << 20,
+            PassageConfig::default(),
+        )
+        .unwrap();
+        let (id, hash) = (a.id.clone(), a.content_hash.clone());
+        assert_eq!(a.cut(100, PassageConfig::default()), None);
+        assert_eq!(a.cut(10, PassageConfig::default()), Some(50));
+        assert_eq!(a.sentences.len(), 10);
+        assert_eq!(a.sentence(9), "Sentence number 9 is here.");
+        assert!(a.text.ends_with("Sentence number 9 is here."));
+        assert!(a.passages.iter().all(|p| p.end <= 10));
+        assert_eq!(a.id, id, "the id is the whole text's");
+        assert_ne!(a.content_hash, hash);
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct EncoderConfig {
     /// What the packed pass's layers compute in ([`Precision`]); rust-bert's pipeline, for
     /// models the packed pass does not run, computes in float32.
     pub precision: Precision,
+    /// Most sentences one job on the model thread embeds: a long article is embedded in jobs
+    /// of this many, so that questions (every server's) take their turn between them instead
+    /// of waiting for the whole article. 0: the whole call is one job.
+    pub job_sentences: usize,
 }
 
 impl EncoderConfig {
@@ -42,6 +46,7 @@ impl EncoderConfig {
             max_wait: None,
             batch_size: 32,
             precision: Precision::Auto,
+            job_sentences: 64,
         }
     }
 }
@@ -51,6 +56,7 @@ impl EncoderConfig {
 pub struct Encoder {
     worker: Worker<Model>,
     batch_size: usize,
+    job_sentences: usize,
 }
 
 enum Model {
@@ -361,6 +367,7 @@ impl Encoder {
         Ok(Encoder {
             worker,
             batch_size: cfg.batch_size.max(1),
+            job_sentences: cfg.job_sentences,
         })
     }
 
@@ -373,13 +380,38 @@ impl Encoder {
     /// Embeds texts into unit-length vectors, in input order. Texts are batched by length so that
     /// short sentences are not padded to the longest one. With `wait` false, a full queue gives
     /// [`ModelError::Busy`].
+    ///
+    /// More than `job_sentences` texts are embedded in jobs of that many, taken in order of
+    /// length (so each job's batches stay as tight as one job's would), and other callers'
+    /// jobs run between them.
     pub fn embed(&self, texts: Vec<String>, wait: bool) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let batch = self.batch_size;
-        self.worker
-            .run(wait, move |model| model.embed(&texts, batch))
+        let per_job = self.job_sentences;
+        if per_job == 0 || texts.len() <= per_job {
+            return self
+                .worker
+                .run(wait, move |model| model.embed(&texts, batch));
+        }
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let mut texts: Vec<Option<String>> = texts.into_iter().map(Some).collect();
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for job in order.chunks(per_job) {
+            let part: Vec<String> = job
+                .iter()
+                .map(|&i| texts[i].take().unwrap_or_default())
+                .collect();
+            let vectors = self
+                .worker
+                .run(wait, move |model| model.embed(&part, batch))?;
+            for (&i, v) in job.iter().zip(vectors) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -474,6 +506,26 @@ mod tests {
         };
         assert_eq!(rank(&x), rank(&y));
         assert_eq!(rank(&y)[0], 1);
+    }
+
+    #[test]
+    fn a_long_embedding_in_small_jobs_keeps_every_text_in_its_place() {
+        let mut cfg = EncoderConfig::new(shipped());
+        cfg.precision = Precision::Float32;
+        cfg.job_sentences = 0;
+        let whole = Encoder::load(&cfg).unwrap();
+        cfg.job_sentences = 3;
+        let in_jobs = Encoder::load(&cfg).unwrap();
+        let texts: Vec<String> = (0..11)
+            .map(|i| format!("{} {}", "The minister spoke again.".repeat(i % 4 + 1), i))
+            .collect();
+        let a = whole.embed(texts.clone(), true).unwrap();
+        let b = in_jobs.embed(texts, true).unwrap();
+        assert_eq!(a.len(), 11);
+        assert_eq!(b.len(), 11);
+        for (x, y) in a.iter().zip(&b) {
+            assert!(largest_difference(x, y) < 1e-5);
+        }
     }
 
     #[test]

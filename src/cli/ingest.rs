@@ -59,6 +59,15 @@ pub(crate) fn ingest(
                         i.title, i.sentences, i.id
                     );
                 }
+                if let (Some(had), false) = (i.cut_from, json) {
+                    bar.suspend(|| {
+                        eprintln!(
+                            "note: {}: only its first {} of {had} sentences were kept: that is \
+                             more than one article holds ([ingest] max_sentences)",
+                            i.title, i.sentences
+                        )
+                    });
+                }
             }
             Progress::Failed(path, e) => {
                 if json {
