@@ -8,8 +8,9 @@
 //! - the upload embedded in jobs of 64 sentences, all its sentences (`job_sentences = 64`);
 //! - now: jobs of 64, and at most 2,000 sentences kept of one article (the defaults).
 //!
-//! For each: B's questions' wait (p50, p95, max; each asked as the CLI asks, waiting its
-//! turn), and how long A's upload took and what it kept.
+//! B's members ask as a channel does, one question a second whatever the others' fate (each
+//! waits its turn, as the CLI asks). For each setting: B's questions' time to an answer (p50,
+//! p95, max), and how long A's upload took and what it kept.
 //!
 //!     cargo bench --bench fairness [-- BYTES QUESTIONS]
 //!
@@ -84,7 +85,7 @@ fn main() -> Result<()> {
         })
         .collect::<Result<_>>()?;
     println!(
-        "server A uploads {:.1} MB of text while server B asks {asked} questions",
+        "server A uploads {:.1} MB of text while server B's members ask {asked} questions, one a second",
         upload.len() as f64 / 1e6
     );
     for (name, job_sentences, max_sentences) in [
@@ -122,11 +123,26 @@ fn main() -> Result<()> {
         });
         // Parsing and splitting a large upload takes a moment before it reaches the models.
         std::thread::sleep(Duration::from_millis(if full { 3000 } else { 200 }));
+        let first = Instant::now();
+        let members: Vec<_> = questions
+            .iter()
+            .cycle()
+            .take(asked)
+            .enumerate()
+            .map(|(i, q)| {
+                let (b, q) = (Arc::clone(&b), q.clone());
+                let at = first + Duration::from_millis(if full { 1000 } else { 100 }) * i as u32;
+                std::thread::spawn(move || -> Result<f64> {
+                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                    let t = Instant::now();
+                    b.ask(&q)?;
+                    Ok(t.elapsed().as_secs_f64() * 1000.0)
+                })
+            })
+            .collect();
         let mut waits = Vec::with_capacity(asked);
-        for q in questions.iter().cycle().take(asked) {
-            let t = Instant::now();
-            b.ask(q)?;
-            waits.push(t.elapsed().as_secs_f64() * 1000.0);
+        for m in members {
+            waits.push(m.join().expect("a member's thread")?);
         }
         let (done, took) = a.join().expect("the upload thread");
         let done = done.map_err(|e| anyhow::anyhow!("{e}"))?;

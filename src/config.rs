@@ -29,6 +29,34 @@ pub struct Config {
     pub feeds: FeedsConfig,
     /// The Discord bot (`newsqa serve`).
     pub discord: DiscordConfig,
+    /// What one Discord server may use of a bot shared by many.
+    pub quotas: QuotasConfig,
+}
+
+/// `[quotas]`: what one Discord server may use of a bot that many share (anyone can make a
+/// server and be its moderator). 0: no limit. The command line's own index has none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotasConfig {
+    /// Articles in one server's corpus (from `/ingest`, watched posts and feeds).
+    pub articles: usize,
+    /// Megabytes one server's corpus may take on disk.
+    pub disk_mb: u64,
+    /// Feeds one server follows.
+    pub feeds: usize,
+    /// Articles one server may send in (`/ingest`, watched posts) in a minute.
+    pub ingests_per_minute: usize,
+}
+
+impl Default for QuotasConfig {
+    fn default() -> Self {
+        QuotasConfig {
+            articles: 5000,
+            disk_mb: 1024,
+            feeds: 20,
+            ingests_per_minute: 30,
+        }
+    }
 }
 
 /// `[fetch]`

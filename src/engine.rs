@@ -546,6 +546,11 @@ impl Engine {
         Ok(self.index.articles()?)
     }
 
+    /// The article with exactly this id, if there is one.
+    pub fn find_id(&self, id: &str) -> Result<Option<ArticleInfo>> {
+        Ok(self.index.article(id)?)
+    }
+
     /// Finds an article by id, URL or unique id prefix, changing nothing.
     pub fn find(&self, id_or_url: &str) -> Result<Option<ArticleInfo>> {
         Ok(self.index.find(id_or_url)?)

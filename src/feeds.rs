@@ -234,9 +234,15 @@ impl FeedStore {
         moved: &dyn Fn(u64) -> bool,
         into: Option<&FeedStore>,
     ) -> Result<usize> {
+        // The index as it was given (`./g2/5`, `/srv/g2/5`): in `from`, named for its server.
         let takes = |s: &Subscription| {
-            s.guild
-                .is_some_and(|g| moved(g) && s.index == from.join(g.to_string()))
+            s.guild.is_some_and(|g| {
+                moved(g)
+                    && s.index.file_name() == Some(std::ffi::OsStr::new(&g.to_string()))
+                    && s.index
+                        .parent()
+                        .is_some_and(|dir| crate::guilds::same_dir(dir, from))
+            })
         };
         let repoint = |s: &mut Subscription| {
             if let Some(g) = s.guild {
@@ -373,6 +379,8 @@ pub struct PollReport {
     pub failed: Vec<String>,
     /// Items that failed for the last time: they are not tried again.
     pub given_up: Vec<String>,
+    /// Why new items wait: the server's corpus is at its quotas.
+    pub full: Option<String>,
     /// Why the feed itself failed, if it did.
     pub error: Option<String>,
     /// New items beyond this poll's cap (`[feeds] max_items_per_poll`), left for the next.
@@ -431,6 +439,7 @@ pub async fn poll(
         added: Vec::new(),
         failed: Vec::new(),
         given_up: Vec::new(),
+        full: None,
         error: None,
         left_for_next_poll: 0,
         not_followed: 0,
@@ -502,9 +511,25 @@ pub async fn poll(
         if seen.contains(&item.id) {
             continue;
         }
-        if taken == cap {
+        if taken == cap || report.full.is_some() {
             report.left_for_next_poll += 1;
             continue;
+        }
+        // A server's feed stops at the server's quotas; its items wait for room.
+        if sub.guild.is_some() {
+            match crate::library::corpus_full(engine, &sub.index) {
+                Ok(Some(full)) => {
+                    tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), reason = %full, "a server's corpus is full; the feed's new items wait");
+                    sub.last_error = Some(full.clone());
+                    report.full = Some(full);
+                    report.left_for_next_poll += 1;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), error = format!("{e:#}"), "could not check the server's quotas")
+                }
+            }
         }
         taken += 1;
         match ingest_item(engine, fetcher, &item, &holder).await {

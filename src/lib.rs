@@ -9,6 +9,7 @@ pub mod engine;
 pub mod eval;
 pub mod feeds;
 pub mod files;
+pub mod guilds;
 pub mod holders;
 pub mod ingest;
 pub mod library;

@@ -17,59 +17,19 @@ use newsqa_models::ModelError;
 use crate::answerable::Abstention;
 use crate::engine::{Candidate, Engine, Models, Reply};
 use crate::feeds::{FeedStore, PollReport, Subscription};
+use crate::guilds::Guilds;
 use crate::holders::Holder;
 use crate::question::followup::Turn;
 use crate::question::Form;
 use crate::watch::{Channel as WatchedChannel, Post as WatchedPost, WatchStore};
 use crate::Config;
 
-/// Holds the exclusive "a bot serves from here" lock of a guilds directory
-/// (`<guilds>/serve.lock`) for as long as the returned file lives: two `newsqa serve`
-/// processes never serve the same servers, and `newsqa shards move` never moves data a bot
-/// is serving. The kernel releases it when the process ends, however it ends.
-pub fn hold_serve_lock(root: &std::path::Path) -> Result<std::fs::File> {
-    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-    let path = root.join("serve.lock");
-    let file = crate::state::lock_file(&path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "a newsqa serve is using {} (it holds {})",
-            root.display(),
-            path.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
-        }
-    }
-}
-
-/// The servers that have data (a corpus, or watched channels) in a guilds directory.
-pub fn servers_in(root: &std::path::Path) -> Result<Vec<GuildId>> {
-    let mut out = std::collections::BTreeSet::new();
-    let entries = match std::fs::read_dir(root) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", root.display())),
-    };
-    for entry in entries {
-        let name = entry?.file_name();
-        if let Some(id) = name
-            .to_str()
-            .map(|n| n.strip_suffix(".watch.json").unwrap_or(n))
-            .and_then(|n| n.parse().ok())
-        {
-            out.insert(id);
-        }
-    }
-    Ok(out.into_iter().collect())
-}
-
 /// Every server's corpus, opened on first use.
 pub struct Library {
     config: Config,
     models: Models,
-    root: PathBuf,
+    /// The servers' directory: corpora, watch files, locks (`guilds.rs`).
+    guilds: Guilds,
     /// Open corpora, at most `[index] max_open_servers`; the least recently used is closed
     /// (dropped once no call still holds it) when another must open.
     engines: Mutex<lru::LruCache<GuildId, Arc<Engine>>>,
@@ -80,6 +40,42 @@ pub struct Library {
     stopping: std::sync::atomic::AtomicBool,
     /// Watched news channels and their posts, per server.
     watches: WatchStore,
+    /// When each server's recent ingests came, for `[quotas] ingests_per_minute`.
+    recent_ingests:
+        Mutex<std::collections::HashMap<GuildId, std::collections::VecDeque<std::time::Instant>>>,
+}
+
+/// Why a server may not add an article now, or `None`: its corpus holds `[quotas] articles`
+/// or takes `disk_mb` on disk. Said to the moderator as it is.
+pub fn corpus_full(engine: &Engine, dir: &std::path::Path) -> Result<Option<String>> {
+    let quotas = &engine.config().quotas;
+    let articles = engine.index().article_count()?;
+    if quotas.articles > 0 && articles >= quotas.articles {
+        return Ok(Some(format!(
+            "this server has {articles} articles, the most it may have. Forget some with /forget (see /articles), or ask the bot's operator to raise `[quotas] articles`."
+        )));
+    }
+    let mb = dir_bytes(dir) / (1024 * 1024);
+    if quotas.disk_mb > 0 && mb >= quotas.disk_mb {
+        return Ok(Some(format!(
+            "this server's articles take {mb} MB, the most they may. Forget some with /forget (see /articles), or ask the bot's operator to raise `[quotas] disk_mb`."
+        )));
+    }
+    Ok(None)
+}
+
+/// The bytes of the files in a directory and below it (an index is a few dozen files).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
 }
 
 impl Library {
@@ -88,6 +84,7 @@ impl Library {
         let root = config.index.guilds.clone();
         std::fs::create_dir_all(&root)
             .with_context(|| format!("creating the server index directory {}", root.display()))?;
+        let guilds = Guilds::new(&root);
         let fetcher = config.fetch.fetcher()?;
         let models = Models::load(&config)?;
         let open_cap = std::num::NonZeroUsize::new(config.index.max_open_servers.max(1))
@@ -95,13 +92,14 @@ impl Library {
         Ok(Library {
             fetcher,
             feeds: FeedStore::new(&config.feeds.state),
-            watches: WatchStore::new(&root),
+            watches: WatchStore::new(guilds.clone()),
             stopping: std::sync::atomic::AtomicBool::new(false),
             config,
             models,
-            root,
+            guilds,
             engines: Mutex::new(lru::LruCache::new(open_cap)),
             feedback: Mutex::new(()),
+            recent_ingests: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -111,7 +109,7 @@ impl Library {
         if let Some(e) = engines.get(&guild) {
             return Ok(Arc::clone(e));
         }
-        let path = self.root.join(guild.to_string());
+        let path = self.guilds.corpus(guild);
         let engine = Arc::new(Engine::open_with(
             self.config.clone(),
             self.models.clone(),
@@ -146,7 +144,7 @@ impl Library {
     }
 
     fn guild_dir(&self, guild: GuildId) -> PathBuf {
-        self.root.join(guild.to_string())
+        self.guilds.corpus(guild)
     }
 
     fn poll_interval(&self) -> u64 {
@@ -196,9 +194,44 @@ impl Library {
             .is_some_and(|g| sub.index == self.guild_dir(g) && self.config.discord.owns(g))
     }
 
+    /// Counts an ingest against `[quotas] ingests_per_minute`, or says why it may not run.
+    fn take_ingest_turn(&self, guild: GuildId) -> Result<(), BackendError> {
+        let per_minute = self.config.quotas.ingests_per_minute;
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        let minute = std::time::Duration::from_secs(60);
+        let mut recent = self
+            .recent_ingests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if recent.len() > 10_000 {
+            recent.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < minute));
+        }
+        let turns = recent.entry(guild).or_default();
+        while turns
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= minute)
+        {
+            turns.pop_front();
+        }
+        if turns.len() >= per_minute {
+            let wait = turns
+                .front()
+                .map_or(60, |t| 60 - now.duration_since(*t).as_secs().min(59));
+            return Err(BackendError::Rejected(format!(
+                "this server has sent in {} articles in the last minute, the most it may; try again in {wait} s.",
+                turns.len()
+            )));
+        }
+        turns.push_back(now);
+        Ok(())
+    }
+
     /// Where votes are appended, one JSON object per line.
     pub fn feedback_path(&self) -> PathBuf {
-        self.root.join("feedback.jsonl")
+        self.guilds.root().join("feedback.jsonl")
     }
 }
 
@@ -341,6 +374,7 @@ impl Backend for Library {
             HeldBy::Command => Holder::Manual,
             HeldBy::Post(message) => Holder::Post(message),
         };
+        self.take_ingest_turn(guild)?;
         // Pasted or uploaded in a chat: the page's declared URL is never believed (it could
         // claim, and replace, any publisher's story).
         let text_meta = |source: String, title| Metadata {
@@ -369,6 +403,12 @@ impl Backend for Library {
             Some(index_error) => BackendError::Rejected(index_error.to_string()),
             None => internal(e),
         })?;
+        // A new article must fit the server's quotas; an update of one it has always does.
+        if engine.find_id(&article.id)?.is_none() {
+            if let Some(full) = corpus_full(&engine, &self.guild_dir(guild))? {
+                return Err(BackendError::Rejected(full));
+            }
+        }
         let done = engine.ingest_one(&article, &holder).map_err(internal)?;
         Ok(Ingested {
             id: done.id,
@@ -463,6 +503,13 @@ impl Backend for Library {
                 "{url:?} is not an http(s) address."
             )));
         }
+        let most = self.config.quotas.feeds;
+        let follows = self.feeds(guild)?.len();
+        if most > 0 && follows >= most {
+            return Err(BackendError::Rejected(format!(
+                "this server follows {follows} feeds, the most it may; remove one first (/feed remove), or ask the bot's operator to raise `[quotas] feeds`."
+            )));
+        }
         let sub = Subscription::new(url, &self.guild_dir(guild), Some(guild), channel)
             .claimed_for_first_poll();
         if !self.feeds.add(sub.clone())? {
@@ -548,6 +595,12 @@ impl Backend for Library {
     fn stop(&self) {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Err(e) = self.watches.flush() {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "could not write the watched channels' last messages"
+            );
+        }
     }
 
     fn feed_tick(&self) -> std::time::Duration {
@@ -620,9 +673,11 @@ impl Backend for Library {
     }
 
     fn post_seen(&self, guild: GuildId, channel: u64, message: u64) -> Result<(), BackendError> {
-        Ok(self
-            .watches
-            .update(guild, |s| ((), s.saw(channel, message)))?)
+        Ok(self.watches.saw(guild, channel, message)?)
+    }
+
+    fn caught_up(&self, guild: GuildId) -> Result<(), BackendError> {
+        Ok(self.watches.flush_guild(guild)?)
     }
 
     fn post_sources(
@@ -747,6 +802,70 @@ mod tests {
             .map(|a| a.id)
             .collect();
         assert_eq!(left, [update.id]);
+    }
+
+    /// Issue 33 (9): a server's quotas, with a reply that says which was reached.
+    #[test]
+    fn a_server_at_its_quotas_is_told_which() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.index.guilds = dir.path().join("guilds");
+        config.feeds.state = dir.path().join("feeds.json");
+        config.quotas.articles = 2;
+        config.quotas.ingests_per_minute = 4;
+        config.quotas.feeds = 1;
+        let library = Library::open(config).unwrap();
+        let text = |town: &str| Source::Text {
+            text: format!(
+                "{town} Library Reopens\n\nThe library in {town} reopened on Monday after repairs."
+            ),
+            title: None,
+        };
+        for town in ["Ashford", "Bexley"] {
+            library.ingest(1, text(town), HeldBy::Command).unwrap();
+        }
+        let full = library.ingest(1, text("Carlow"), HeldBy::Command);
+        match full {
+            Err(BackendError::Rejected(why)) => {
+                assert!(
+                    why.contains("2 articles") && why.contains("/forget"),
+                    "{why}"
+                )
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // What it has may be sent again (unchanged); other servers are not concerned.
+        library.ingest(1, text("Ashford"), HeldBy::Command).unwrap();
+        library.ingest(2, text("Carlow"), HeldBy::Command).unwrap();
+        // Four sends a minute: the fifth waits.
+        match library.ingest(1, text("Ashford"), HeldBy::Command) {
+            Err(BackendError::Rejected(why)) => {
+                assert!(
+                    why.contains("in the last minute") && why.contains("try again"),
+                    "{why}"
+                )
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // One feed a server: the second is refused before anything is fetched.
+        library
+            .feeds
+            .add(Subscription::new(
+                "https://example.com/feed.xml",
+                &library.guild_dir(3),
+                Some(3),
+                None,
+            ))
+            .unwrap();
+        match library.feed_add(3, "https://example.org/rss", None) {
+            Err(BackendError::Rejected(why)) => {
+                assert!(
+                    why.contains("follows 1 feeds") && why.contains("/feed remove"),
+                    "{why}"
+                )
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 
     #[test]

@@ -274,8 +274,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(dir) = cli.index {
         config.index.path = dir;
     }
+    // A server's data is read and written only while no `shards move` runs on its
+    // directory, and never where it moved away from.
+    let _guild_held = match cli.guild {
+        Some(guild) => {
+            Some(newsqa::guilds::Guilds::new(&config.index.guilds).hold_for_command(guild)?)
+        }
+        None => None,
+    };
     if let Some(guild) = cli.guild {
-        config.index.path = config.index.guilds.join(guild.to_string());
+        config.index.path = newsqa::guilds::Guilds::new(&config.index.guilds).corpus(guild);
     }
     match cli.command {
         Command::Feed(cmd) => cli::feed::feed(config, cli.guild, cmd),

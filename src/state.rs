@@ -40,14 +40,24 @@ pub fn read<T: DeserializeOwned + Default>(path: &Path) -> Result<T> {
 /// Replaces a JSON state file atomically and durably: a temporary file in the same directory
 /// (created if missing), synced, renamed over the old one, then the directory synced.
 pub fn write<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes =
+        serde_json::to_vec_pretty(value).with_context(|| format!("encoding {}", path.display()))?;
+    bytes.push(b'\n');
+    replace(path, &bytes)
+}
+
+/// Replaces a small text file atomically and durably, as [`write`] does.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    replace(path, text.as_bytes())
+}
+
+fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = dir_of(path);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    serde_json::to_writer_pretty(&mut tmp, value)
-        .with_context(|| format!("encoding {}", path.display()))?;
-    tmp.write_all(b"\n")
+    tmp.write_all(bytes)
         .and_then(|_| tmp.as_file().sync_all())
         .with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(path)

@@ -77,8 +77,12 @@ pub trait Backend: Send + Sync + 'static {
     /// The channels of a server that the config lists and a moderator stopped watching.
     fn unwatched(&self, guild: GuildId) -> Result<Vec<u64>, BackendError>;
     /// A message in a watched channel was handled (ingested or not): the catch-up after a
-    /// restart starts after the newest one.
+    /// restart starts after the newest one. Kept in memory, and written within a short while
+    /// (a crash then reads a little history again, where recorded posts are skipped).
     fn post_seen(&self, guild: GuildId, channel: u64, message: u64) -> Result<(), BackendError>;
+    /// The catch-up of a server's watched channels after a (re)start is done: what it
+    /// handled is written now.
+    fn caught_up(&self, guild: GuildId) -> Result<(), BackendError>;
     /// The links and attachments a post brought in when it was last handled; `None` for a
     /// post never handled.
     fn post_sources(

@@ -575,6 +575,15 @@ impl ArticleIndex {
         self.reader.searcher().num_docs() == 0
     }
 
+    /// How many articles the index holds.
+    pub fn article_count(&self) -> Result<usize> {
+        let searcher = self.reader.searcher();
+        Ok(searcher.search(
+            &term_query(self.fields.kind, KIND_ARTICLE),
+            &tantivy::collector::Count,
+        )?)
+    }
+
     /// How many passage documents the index holds.
     pub fn passage_count(&self) -> Result<usize> {
         let searcher = self.reader.searcher();

@@ -25,10 +25,11 @@ pub(crate) fn serve(config: Config) -> Result<ExitCode> {
     let discord = config.discord.clone();
     let shards = discord.shard_set().map_err(anyhow::Error::msg)?;
     let guilds = config.index.guilds.clone();
-    let _serving = newsqa::library::hold_serve_lock(&guilds)?;
+    let _serving = newsqa::guilds::Guilds::new(&guilds).hold_serve_lock()?;
     if let Some(set) = shards {
         // Servers of other shards are not answered here: their data belongs elsewhere.
-        let foreign = newsqa::library::servers_in(&guilds)?
+        let foreign = newsqa::guilds::Guilds::new(&guilds)
+            .servers()?
             .into_iter()
             .filter(|&g| !set.owns(g))
             .count();

@@ -2428,8 +2428,9 @@ fn a_plan_shares_the_shards_and_a_move_carries_servers_to_their_new_process() {
         r#"{"channels":{"5":{"last":9}}}"#,
     )
     .unwrap();
+    // Subscribed from the directory above, so the index is written as a relative path.
     let feed = serde_json::json!([{
-        "url": "https://example.com/feed.xml", "index": a.join(SHARD1_GUILD.to_string()),
+        "url": "https://example.com/feed.xml", "index": format!("./a/{SHARD1_GUILD}"),
         "guild": SHARD1_GUILD, "added_at": 1
     }]);
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
@@ -2471,7 +2472,10 @@ fn a_plan_shares_the_shards_and_a_move_carries_servers_to_their_new_process() {
         "{}",
         String::from_utf8_lossy(&moved.stderr)
     );
-    assert!(String::from_utf8_lossy(&moved.stdout).contains("moved 1 servers"));
+    let said = String::from_utf8_lossy(&moved.stdout);
+    assert!(said.contains("moved 1 servers"), "{said}");
+    // Issue 33 (14): the feed follows its server however its path was written.
+    assert!(said.contains("1 feed subscriptions follow them"), "{said}");
     assert!(a.join(SHARD0_GUILD.to_string()).exists());
     assert!(!a.join(SHARD1_GUILD.to_string()).exists());
     assert!(b.join(format!("{SHARD1_GUILD}.watch.json")).exists());
@@ -2479,6 +2483,19 @@ fn a_plan_shares_the_shards_and_a_move_carries_servers_to_their_new_process() {
         serde_json::from_slice(&std::fs::read(dir.path().join("data/feeds.json")).unwrap())
             .unwrap();
     assert_eq!(feeds[0]["index"], json!(b.join(SHARD1_GUILD.to_string())));
+    // A command for the moved server on its old place says where it went, and recreates
+    // nothing there.
+    let stale = cli(
+        dir.path(),
+        &["--guild", &SHARD1_GUILD.to_string(), "ingest", SEED_ARTICLE],
+    );
+    let why = String::from_utf8_lossy(&stale.stderr);
+    assert!(!stale.status.success());
+    assert!(
+        why.contains("moved") && why.contains(&b.display().to_string()),
+        "{why}"
+    );
+    assert!(!a.join(SHARD1_GUILD.to_string()).exists());
     // The moved server answers from its new place.
     std::fs::write(
         dir.path().join("config.toml"),

@@ -651,6 +651,10 @@ impl Handler {
                     }
                 }
             }
+            let guild = w.guild;
+            if let Err(e) = self.call(move |b| b.caught_up(guild)).await {
+                tracing::error!(guild, error = %e, "could not record the catch-up");
+            }
             tracing::info!(
                 guild = w.guild,
                 channel = w.channel,
