@@ -127,6 +127,22 @@ pub struct FeedsConfig {
     /// Most new items one poll of one feed ingests (oldest first); the rest wait for the
     /// next poll, so a feed that suddenly lists thousands of items cannot stall a round.
     pub max_items_per_poll: usize,
+    /// Servers whose feeds are polled at once in a round.
+    pub concurrent_servers: usize,
+    /// Seconds one server's feeds may take in a round; their items left then wait for the
+    /// next poll, so a few slow feeds delay only their own server's news.
+    pub server_round_secs: f64,
+}
+
+impl FeedsConfig {
+    /// How a round shares its time, with a poll interval of at least `min_interval_secs`.
+    pub fn round(&self, min_interval_secs: f64) -> crate::feeds::Round {
+        crate::feeds::Round {
+            interval_secs: (self.poll_minutes * 60.0).max(min_interval_secs) as u64,
+            concurrent: self.concurrent_servers.max(1),
+            per_server: std::time::Duration::from_secs_f64(self.server_round_secs.max(1.0)),
+        }
+    }
 }
 
 impl Default for FeedsConfig {
@@ -136,6 +152,8 @@ impl Default for FeedsConfig {
             report_after_hours: 48.0,
             state: PathBuf::from("data/feeds.json"),
             max_items_per_poll: 50,
+            concurrent_servers: 4,
+            server_round_secs: 120.0,
         }
     }
 }

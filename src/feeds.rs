@@ -389,49 +389,115 @@ pub struct PollReport {
     pub not_followed: usize,
 }
 
-/// Polls subscriptions that the caller has claimed ([`FeedStore::claim`]), one after another,
-/// and stores each one's new state (ending its claim) as soon as it is polled. This is the one
-/// poll loop: the bot's background poller, `/feed add`, `newsqa feed add` and `newsqa feed
-/// poll` all go through it. `engine_for` opens the corpus a subscription feeds. Once `stop`
-/// says so (the bot is shutting down), the feeds not yet polled are released untouched, to be
-/// polled by the next round, and left out of the result.
+/// How a round of polls shares its time: feeds are polled server by server, several servers
+/// at once, and each server's feeds get a bounded time, so that a few slow feeds (a tarpit
+/// answering one item every 30 s) delay only their own server's news.
+#[derive(Debug, Clone, Copy)]
+pub struct Round {
+    /// Seconds between two polls of a feed.
+    pub interval_secs: u64,
+    /// Servers (or command-line indexes) whose feeds are polled at once.
+    pub concurrent: usize,
+    /// Time one server's feeds may take in a round; their items left then wait for the next.
+    pub per_server: std::time::Duration,
+}
+
+/// Polls subscriptions that the caller has claimed ([`FeedStore::claim`]) and stores each
+/// one's new state (ending its claim) as soon as it is polled. The feeds of one server (or one
+/// command-line index) are polled one after another within [`Round::per_server`], up to
+/// [`Round::concurrent`] servers at once. This is the one poll loop: the bot's background
+/// poller, `/feed add`, `newsqa feed add` and `newsqa feed poll` all go through it.
+/// `engine_for` opens the corpus a subscription feeds. Once `stop` says so (the bot is
+/// shutting down), the feeds not yet polled are released untouched, to be polled by the next
+/// round, and left out of the result.
 pub async fn poll_claimed<E: std::ops::Deref<Target = Engine>>(
     store: &FeedStore,
     fetcher: &Fetcher,
-    interval_secs: u64,
+    round: Round,
     claimed: Vec<Subscription>,
     mut engine_for: impl FnMut(&Subscription) -> Result<E>,
     stop: impl Fn() -> bool,
 ) -> Vec<(Subscription, Result<PollReport>)> {
-    let mut out = Vec::with_capacity(claimed.len());
-    for mut sub in claimed {
+    use futures_util::StreamExt;
+    let release = |sub: &Subscription| {
+        if let Err(e) = store.update(sub) {
+            tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), error = format!("{e:#}"), "could not release a feed's claim");
+        }
+    };
+    // Each server's feeds, in the order claimed, with their corpus.
+    let mut servers: Vec<(ServerKey, Vec<Claimed<E>>)> = Vec::new();
+    for sub in claimed {
         if stop() {
-            if let Err(e) = store.update(&sub) {
-                tracing::warn!(feed = %newsqa_web::shown_url(&sub.url), error = format!("{e:#}"), "could not release a feed's claim");
-            }
+            release(&sub);
             continue;
         }
-        let report = match engine_for(&sub) {
-            Ok(engine) => Ok(poll(&mut sub, &engine, fetcher, interval_secs).await),
-            Err(e) => Err(e),
+        let key = match sub.guild {
+            Some(g) => ServerKey::Guild(g),
+            None => ServerKey::Index(sub.index.clone()),
         };
-        // Stored even when the corpus could not be opened, to end the claim.
-        let stored = store.update(&sub);
-        let report = match (report, stored) {
-            (Ok(r), Ok(())) => Ok(r),
-            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
-        };
-        out.push((sub, report));
+        let engine = engine_for(&sub);
+        match servers.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, feeds)) => feeds.push((sub, engine)),
+            None => servers.push((key, vec![(sub, engine)])),
+        }
     }
-    out
+    let (stop, release) = (&stop, &release);
+    let rounds = servers.into_iter().map(|(_, feeds)| async move {
+        let deadline = std::time::Instant::now() + round.per_server;
+        let mut out = Vec::with_capacity(feeds.len());
+        for (mut sub, engine) in feeds {
+            if stop() {
+                release(&sub);
+                continue;
+            }
+            let report = match engine {
+                Ok(engine) => Ok(poll(
+                    &mut sub,
+                    &engine,
+                    fetcher,
+                    round.interval_secs,
+                    Some(deadline),
+                )
+                .await),
+                Err(e) => Err(e),
+            };
+            // Stored even when the corpus could not be opened, to end the claim.
+            let stored = store.update(&sub);
+            let report = match (report, stored) {
+                (Ok(r), Ok(())) => Ok(r),
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            };
+            out.push((sub, report));
+        }
+        out
+    });
+    futures_util::stream::iter(rounds)
+        .buffer_unordered(round.concurrent.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// A claimed subscription and the corpus it feeds (or why that could not be opened).
+type Claimed<E> = (Subscription, Result<E>);
+
+/// Whose feeds a round polls one after another.
+#[derive(Debug, PartialEq, Eq)]
+enum ServerKey {
+    Guild(u64),
+    Index(PathBuf),
 }
 
 /// Polls one feed into `engine`, updating `sub` (validators, seen items, failures, next poll).
+/// Items not begun by `deadline` wait for the next poll.
 pub async fn poll(
     sub: &mut Subscription,
     engine: &Engine,
     fetcher: &Fetcher,
     interval_secs: u64,
+    deadline: Option<std::time::Instant>,
 ) -> PollReport {
     let mut report = PollReport {
         feed: newsqa_web::shown_url(&sub.url),
@@ -511,7 +577,8 @@ pub async fn poll(
         if seen.contains(&item.id) {
             continue;
         }
-        if taken == cap || report.full.is_some() {
+        let late = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if taken == cap || report.full.is_some() || late {
             report.left_for_next_poll += 1;
             continue;
         }
@@ -624,6 +691,144 @@ async fn ingest_item(
 mod tests {
     use super::*;
 
+    /// A site with three feeds of one item each, or three: `slow.xml`, whose page answers
+    /// only once `release` is notified; `fast.xml`; and `tarpit.xml`, whose pages take 1.5 s.
+    struct Site {
+        release: tokio::sync::Notify,
+        slow_waiting: std::sync::atomic::AtomicUsize,
+    }
+
+    async fn serve_site(site: std::sync::Arc<Site>) -> String {
+        use axum::{extract::Path as UrlPath, extract::State, routing::get, Router};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let feed = |base: String| {
+            move |UrlPath(name): UrlPath<String>| async move {
+                let n = if name == "tarpit.xml" { 3 } else { 1 };
+                let stem = name.trim_end_matches(".xml").to_owned();
+                let items: String = (1..=n)
+                    .map(|i| format!("<item><guid>{stem}-{i}</guid><title>{stem} {i}</title><link>{base}/{stem}/{i}</link></item>"))
+                    .collect();
+                (
+                    [("content-type", "application/rss+xml")],
+                    format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{stem}</title>{items}</channel></rss>"),
+                )
+            }
+        };
+        let page = |stem: String, i: String| {
+            (
+                [("content-type", "text/html")],
+                format!("<html><head><title>{stem} story {i}</title></head><body><article><h1>{stem} story {i}</h1><p>The {stem} council approved plan number {i} on Monday after a long debate.</p></article></body></html>"),
+            )
+        };
+        let app = Router::new()
+            .route("/:name", get(feed(base.clone())))
+            .route(
+                "/:stem/:i",
+                get(
+                    move |State(site): State<std::sync::Arc<Site>>,
+                          UrlPath((stem, i)): UrlPath<(String, String)>| async move {
+                        match stem.as_str() {
+                            "slow" => {
+                                let released = site.release.notified();
+                                site.slow_waiting
+                                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                released.await;
+                            }
+                            "tarpit" => {
+                                tokio::time::sleep(std::time::Duration::from_millis(1500)).await
+                            }
+                            _ => {}
+                        }
+                        page(stem, i)
+                    },
+                ),
+            )
+            .with_state(site);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    }
+
+    /// Issue 33 (9): one server's slow feed does not hold up another server's, and a server's
+    /// round stops taking items once its time is up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn servers_are_polled_at_once_and_each_within_its_time() {
+        let site = std::sync::Arc::new(Site {
+            release: tokio::sync::Notify::new(),
+            slow_waiting: Default::default(),
+        });
+        let base = serve_site(site.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config::default();
+        let models = crate::Models::load(&config).unwrap();
+        let store = FeedStore::new(dir.path().join("feeds.json"));
+        let corpus = |g: u64| {
+            std::sync::Arc::new(
+                Engine::open_with(
+                    config.clone(),
+                    models.clone(),
+                    &dir.path().join(g.to_string()),
+                )
+                .unwrap(),
+            )
+        };
+        let (slow, fast, tarpit) = (corpus(1), corpus(2), corpus(3));
+        for (feed, g) in [("slow", 1u64), ("fast", 2), ("tarpit", 3)] {
+            let url = format!("{base}/{feed}.xml");
+            let sub = Subscription::new(&url, &dir.path().join(g.to_string()), Some(g), None);
+            store.add(sub).unwrap();
+        }
+        let claimed = store.claim(|_| true).unwrap();
+        let fetcher = Fetcher::new(newsqa_web::FetchConfig {
+            allow: vec!["127.0.0.0/8".parse().unwrap()],
+            ..Default::default()
+        });
+        let round = Round {
+            interval_secs: 60,
+            concurrent: 3,
+            per_server: std::time::Duration::from_secs(1),
+        };
+        let engines = [slow.clone(), fast.clone(), tarpit.clone()];
+        let polling = poll_claimed(
+            &store,
+            &fetcher,
+            round,
+            claimed,
+            |sub| Ok(engines[sub.guild.unwrap() as usize - 1].clone()),
+            || false,
+        );
+        let watching = async {
+            // The fast server's story comes in while the slow one's page is still held.
+            let started = std::time::Instant::now();
+            while fast.articles().unwrap().is_empty() {
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(60),
+                    "the fast feed waited for the slow one"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(
+                site.slow_waiting.load(std::sync::atomic::Ordering::SeqCst),
+                1
+            );
+            site.release.notify_waiters();
+        };
+        let (polled, ()) = tokio::join!(polling, watching);
+        assert_eq!(polled.len(), 3);
+        let report = |g: u64| {
+            polled
+                .iter()
+                .find(|(s, _)| s.guild == Some(g))
+                .and_then(|(_, r)| r.as_ref().ok())
+                .unwrap()
+        };
+        assert_eq!(report(1).added.len(), 1);
+        assert_eq!(report(2).added.len(), 1);
+        // The tarpit's first item took past its server's second; the two others wait.
+        assert_eq!(report(3).added.len(), 1);
+        assert_eq!(report(3).left_for_next_poll, 2);
+    }
+
     #[tokio::test]
     async fn a_stopped_round_releases_its_claims_and_records_no_failure() {
         let dir = tempfile::tempdir().unwrap();
@@ -649,7 +854,11 @@ mod tests {
         let polled = poll_claimed(
             &store,
             &fetcher,
-            60,
+            Round {
+                interval_secs: 60,
+                concurrent: 4,
+                per_server: std::time::Duration::from_secs(60),
+            },
             claimed,
             |_| -> Result<std::sync::Arc<Engine>> { panic!("a stopped round opens nothing") },
             || true,

@@ -176,7 +176,7 @@ impl Library {
         Ok(runtime.block_on(crate::feeds::poll_claimed(
             &self.feeds,
             &self.fetcher,
-            self.poll_interval(),
+            self.config.feeds.round(1.0),
             claimed,
             |sub| {
                 let guild = sub

@@ -130,13 +130,12 @@ pub(crate) fn run_polls(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let interval = (config.feeds.poll_minutes * 60.0).max(60.0) as u64;
     let mut engines: std::collections::HashMap<PathBuf, std::rc::Rc<Engine>> =
         std::collections::HashMap::new();
     let polled = runtime.block_on(newsqa::feeds::poll_claimed(
         &store,
         &fetcher,
-        interval,
+        config.feeds.round(60.0),
         claimed,
         |sub| {
             if let Some(e) = engines.get(&sub.index) {
