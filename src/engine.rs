@@ -414,6 +414,15 @@ impl Models {
         })?;
         Ok(Models { reader, encoder })
     }
+
+    /// The models, their jobs `tenant`'s: the model thread serves tenants (each server's
+    /// corpus) in turn, so one server's burst waits behind its own work.
+    pub fn for_tenant(&self, tenant: newsqa_models::Tenant) -> Models {
+        Models {
+            reader: self.reader.for_tenant(tenant),
+            encoder: self.encoder.for_tenant(tenant),
+        }
+    }
 }
 
 impl Engine {

@@ -112,7 +112,7 @@ impl Library {
         let path = self.guilds.corpus(guild);
         let engine = Arc::new(Engine::open_with(
             self.config.clone(),
-            self.models.clone(),
+            self.models.for_tenant(guild),
             &path,
         )?);
         if let Some((closed, _)) = engines.push(guild, Arc::clone(&engine)) {

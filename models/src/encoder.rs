@@ -371,6 +371,15 @@ impl Encoder {
         })
     }
 
+    /// This handle's jobs are `tenant`'s: the model thread serves tenants in turn
+    /// ([`crate::worker`]).
+    pub fn for_tenant(&self, tenant: crate::Tenant) -> Encoder {
+        Encoder {
+            worker: self.worker.for_tenant(tenant),
+            ..self.clone()
+        }
+    }
+
     /// The thread the encoder runs on.
     #[cfg(test)]
     pub(crate) fn thread(&self) -> Result<std::thread::ThreadId> {

@@ -20,6 +20,7 @@ pub use encoder::{cosine, Encoder, EncoderConfig};
 pub use error::{ModelError, Result};
 pub use precision::{bound_onednn_caches, Precision};
 pub use reader::{Reader, ReaderConfig, Span, VERIFIER_FILE};
+pub use worker::Tenant;
 
 /// Sets the number of threads libtorch uses for one operation, on the thread that runs every
 /// model (libtorch's setting holds for the thread that makes it).

@@ -203,6 +203,14 @@ impl Reader {
         Ok(Reader { worker })
     }
 
+    /// This handle's jobs are `tenant`'s: the model thread serves tenants in turn
+    /// ([`crate::worker`]).
+    pub fn for_tenant(&self, tenant: crate::Tenant) -> Reader {
+        Reader {
+            worker: self.worker.for_tenant(tenant),
+        }
+    }
+
     /// The thread the reader runs on.
     #[cfg(test)]
     pub(crate) fn thread(&self) -> Result<std::thread::ThreadId> {

@@ -10,6 +10,11 @@
 //! [`Lane::shared`], one thread and one team: the models take turns, which on a CPU costs
 //! nothing, since each of them already uses every core.
 //!
+//! **Tenants take turns.** Each job belongs to a [`Tenant`] (the bot gives each Discord server's
+//! corpus its own); the lane serves the tenants in turn, each one's jobs in the order they
+//! came. A server that sends fifty questions, or a long article's embedding in many jobs, is
+//! served one job at a time between the other servers' jobs instead of ahead of them.
+//!
 //! A job that panics answers its own request with [`ModelError::Panicked`]; the thread and the
 //! model live on and serve the next job. The model is only ever lent out as `&M`, so a panic
 //! cannot leave it half-changed.
@@ -31,11 +36,70 @@ thread_local! {
     static SLOTS: RefCell<Vec<Option<Box<dyn Any>>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// One thread that runs the jobs of every model loaded on it, one job at a time, in the order
-/// they came. Cheap to clone.
+/// Whose job it is: the lane takes turns among tenants (a Discord server's corpus, say), so
+/// that one tenant's burst of jobs waits behind its own work, not in front of the others'.
+/// 0 for work that belongs to no one in particular (the command line, loading a model).
+pub type Tenant = u64;
+
+/// The jobs waiting on a lane: each tenant's in the order they came, and the tenants in turn.
+#[derive(Default)]
+struct Queue {
+    jobs: std::collections::HashMap<Tenant, std::collections::VecDeque<Task>>,
+    /// Tenants with jobs waiting, the next one to be served first.
+    turns: std::collections::VecDeque<Tenant>,
+    /// No lane handle is left: the thread ends once the queue is empty.
+    closed: bool,
+}
+
+impl Queue {
+    fn push(&mut self, tenant: Tenant, task: Task) {
+        let jobs = self.jobs.entry(tenant).or_default();
+        if jobs.is_empty() {
+            self.turns.push_back(tenant);
+        }
+        jobs.push_back(task);
+    }
+
+    /// The next tenant's oldest job; the tenant then goes to the back of the turns.
+    fn pop(&mut self) -> Option<Task> {
+        let tenant = self.turns.pop_front()?;
+        let jobs = self.jobs.get_mut(&tenant)?;
+        let task = jobs.pop_front();
+        if jobs.is_empty() {
+            self.jobs.remove(&tenant);
+        } else {
+            self.turns.push_back(tenant);
+        }
+        task
+    }
+}
+
+/// What the lane's handles and its thread share.
+#[derive(Default)]
+struct Shared {
+    queue: std::sync::Mutex<Queue>,
+    ready: std::sync::Condvar,
+}
+
+/// The lane's side of its thread: when the last handle goes, the thread finishes what is
+/// queued and ends.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.closed = true;
+        self.shared.ready.notify_all();
+    }
+}
+
+/// One thread that runs the jobs of every model loaded on it, one job at a time: each
+/// tenant's jobs in the order they came, the tenants taking turns. Cheap to clone.
 #[derive(Clone)]
 pub struct Lane {
-    tasks: mpsc::Sender<Task>,
+    handle: Arc<Handle>,
     /// The expected time of the jobs queued or running, in microseconds.
     queued_micros: Arc<AtomicU64>,
 }
@@ -51,19 +115,30 @@ impl std::fmt::Debug for Lane {
 impl Lane {
     /// A new thread of its own.
     pub fn new(name: &str) -> Result<Lane> {
-        let (tasks, rx) = mpsc::channel::<Task>();
+        let shared = Arc::new(Shared::default());
+        let theirs = Arc::clone(&shared);
         thread::Builder::new()
             .name(format!("newsqa-{}", name.replace(' ', "-")))
-            .spawn(move || {
-                while let Ok(task) = rx.recv() {
-                    // Tasks catch their own panics (see `Worker::run`); this is the last
-                    // guard, so that nothing a task does can end the thread.
-                    let _ = panic::catch_unwind(AssertUnwindSafe(task));
-                }
+            .spawn(move || loop {
+                let task = {
+                    let mut q = theirs.queue.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        if let Some(task) = q.pop() {
+                            break task;
+                        }
+                        if q.closed {
+                            return;
+                        }
+                        q = theirs.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                    }
+                };
+                // Tasks catch their own panics (see `Worker::run`); this is the last guard,
+                // so that nothing a task does can end the thread.
+                let _ = panic::catch_unwind(AssertUnwindSafe(task));
             })
             .map_err(|_| ModelError::Stopped("model thread"))?;
         Ok(Lane {
-            tasks,
+            handle: Arc::new(Handle { shared }),
             queued_micros: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -81,9 +156,12 @@ impl Lane {
     /// Runs `f` on the lane's thread and waits for it.
     pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Box::new(move || {
-            let _ = tx.send(f());
-        }))?;
+        self.send(
+            0,
+            Box::new(move || {
+                let _ = tx.send(f());
+            }),
+        )?;
         rx.recv().map_err(|_| ModelError::Stopped("model thread"))
     }
 
@@ -92,16 +170,23 @@ impl Lane {
         Duration::from_micros(self.queued_micros.load(Ordering::SeqCst))
     }
 
-    fn send(&self, task: Task) -> Result<()> {
-        self.tasks
-            .send(task)
-            .map_err(|_| ModelError::Stopped("model thread"))
+    fn send(&self, tenant: Tenant, task: Task) -> Result<()> {
+        let shared = &self.handle.shared;
+        let mut q = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if q.closed {
+            return Err(ModelError::Stopped("model thread"));
+        }
+        q.push(tenant, task);
+        shared.ready.notify_one();
+        Ok(())
     }
 }
 
 /// A model that lives on a [`Lane`]'s thread, with a bounded queue of its own.
 pub struct Worker<M> {
     name: &'static str,
+    /// Whose jobs this handle sends (the lane takes turns among tenants).
+    tenant: Tenant,
     slot: Arc<Slot>,
     queue: usize,
     pending: Arc<AtomicUsize>,
@@ -114,6 +199,7 @@ impl<M> Clone for Worker<M> {
     fn clone(&self) -> Self {
         Worker {
             name: self.name,
+            tenant: self.tenant,
             slot: self.slot.clone(),
             queue: self.queue,
             pending: self.pending.clone(),
@@ -133,10 +219,13 @@ struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let index = self.index;
-        let _ = self.lane.send(Box::new(move || {
-            let model = SLOTS.with(|s| s.borrow_mut().get_mut(index).and_then(Option::take));
-            drop(model);
-        }));
+        let _ = self.lane.send(
+            0,
+            Box::new(move || {
+                let model = SLOTS.with(|s| s.borrow_mut().get_mut(index).and_then(Option::take));
+                drop(model);
+            }),
+        );
     }
 }
 
@@ -212,6 +301,7 @@ impl<M: 'static> Worker<M> {
             .map_err(|_| ModelError::Stopped(name))??;
         Ok(Worker {
             name,
+            tenant: 0,
             slot: Arc::new(Slot {
                 index,
                 lane: lane.clone(),
@@ -222,6 +312,14 @@ impl<M: 'static> Worker<M> {
             max_wait: None,
             model: std::marker::PhantomData,
         })
+    }
+
+    /// This handle's jobs are `tenant`'s: the lane serves tenants in turn.
+    pub fn for_tenant(&self, tenant: Tenant) -> Worker<M> {
+        Worker {
+            tenant,
+            ..self.clone()
+        }
     }
 
     /// Callers that will not wait ([`Worker::run`] with `wait` false) are told "busy" when the
@@ -301,17 +399,20 @@ impl<M: 'static> Worker<M> {
             let _ = tx.send(out);
         };
         self.lane()
-            .send(Box::new(move || {
-                // A job whose model is gone is dropped unrun: its caller hears `Stopped`.
-                SLOTS.with(|s| {
-                    let slots = s.borrow();
-                    let model = slots.get(slot.index).and_then(Option::as_ref);
-                    if let Some(m) = model.and_then(|m| m.downcast_ref::<M>()) {
-                        job(m);
-                    }
-                });
-                drop(slot);
-            }))
+            .send(
+                self.tenant,
+                Box::new(move || {
+                    // A job whose model is gone is dropped unrun: its caller hears `Stopped`.
+                    SLOTS.with(|s| {
+                        let slots = s.borrow();
+                        let model = slots.get(slot.index).and_then(Option::as_ref);
+                        if let Some(m) = model.and_then(|m| m.downcast_ref::<M>()) {
+                            job(m);
+                        }
+                    });
+                    drop(slot);
+                }),
+            )
             .map_err(|_| ModelError::Stopped(self.name))?;
         rx.recv().map_err(|_| ModelError::Stopped(self.name))?
     }
@@ -336,6 +437,47 @@ mod tests {
         let w = own(2, || Ok(40)).unwrap();
         assert_eq!(w.run(true, |m| Ok(m + 2)).unwrap(), 42);
         assert_eq!(w.pending(), 0);
+    }
+
+    #[test]
+    fn tenants_take_turns_whatever_one_of_them_queued() {
+        let w = own(64, || Ok(())).unwrap();
+        let (a, b) = (w.for_tenant(1), w.for_tenant(2));
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        // The thread is busy until the gate opens; meanwhile tenant 1 queues five jobs, then
+        // tenant 2 one.
+        let gate = Arc::new(Barrier::new(2));
+        let g = gate.clone();
+        let w0 = w.clone();
+        let busy = thread::spawn(move || w0.run(true, move |_| Ok(g.wait())));
+        while w.pending() < 1 {
+            thread::yield_now();
+        }
+        let queue = |worker: &Worker<()>, tenant: u64, jobs: usize, before: usize| {
+            let handles: Vec<_> = (0..jobs)
+                .map(|_| {
+                    let (worker, order) = (worker.clone(), order.clone());
+                    thread::spawn(move || {
+                        worker.run(true, move |_| {
+                            order.lock().unwrap().push(tenant);
+                            Ok(())
+                        })
+                    })
+                })
+                .collect();
+            while w.pending() < before + jobs {
+                thread::yield_now();
+            }
+            handles
+        };
+        let mut jobs = queue(&a, 1, 5, 1);
+        jobs.extend(queue(&b, 2, 1, 6));
+        gate.wait();
+        busy.join().unwrap().unwrap();
+        for j in jobs {
+            j.join().unwrap().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), [1, 2, 1, 1, 1, 1]);
     }
 
     #[test]
