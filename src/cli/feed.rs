@@ -62,6 +62,13 @@ pub(crate) fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Resu
                         };
                         println!("    {flag}: {e}");
                     }
+                    if s.given_up > 0 {
+                        println!(
+                            "    gave up on {} item(s) that failed in {} polls",
+                            s.given_up,
+                            newsqa::feeds::ITEM_TRIES
+                        );
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -2074,6 +2074,69 @@ async fn a_member_cannot_make_an_article_disappear_and_a_post_deleted_mid_ingest
     );
 }
 
+/// Issue 33 (6): a file uploaded in Discord that declares a publisher's address as its own
+/// is stored under its own id, and the publisher's story stays as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_page_cannot_replace_a_publishers_story() {
+    let (_site, base) = feed_site().await;
+    let bot = Bot::start(WATCH_CONFIG, false).await;
+    let moderator = FakeUser::moderator(40, "mod");
+    let a = format!("{base}/news/a");
+    let added = bot
+        .run(
+            "ingest",
+            json!([{"name": "url", "type": 3, "value": a}]),
+            None,
+            GUILD_A,
+            &moderator,
+        )
+        .await;
+    assert_eq!(
+        embed(&added)["title"],
+        json!("Added a new article"),
+        "{added}"
+    );
+    let spoof = format!(
+        "<html><head><title>Water main repairs finished</title><link rel=\"canonical\" href=\"{a}\"></head>\
+         <body><article><h1>Water main repairs finished</h1><p>Crews abandoned the water main under Elm Street on Thursday, and the city closed the road for a year.</p></article></body></html>"
+    );
+    let url = bot
+        .fake
+        .serve_file("spoof.html", spoof.clone().into_bytes());
+    let resolved = json!({"attachments": {"556": attachment(556, "spoof.html", spoof.len() as u64, &url, "text/html")}});
+    let filed = bot
+        .run(
+            "ingest",
+            json!([{"name": "file", "type": 11, "value": "556"}]),
+            Some(resolved),
+            GUILD_A,
+            &moderator,
+        )
+        .await;
+    assert_eq!(
+        embed(&filed)["title"],
+        json!("Added a new article"),
+        "{filed}"
+    );
+    assert!(
+        embed(&filed)["fields"][1]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("`sha256:"),
+        "{filed}"
+    );
+    let articles = bot.guild_articles(GUILD_A);
+    assert_eq!(articles.len(), 2, "{articles:?}");
+    assert!(articles.iter().any(|x| x["url"] == json!(a)));
+    bot.assert_answer(
+        "When were the water main repairs under Elm Street finished?",
+        GUILD_A,
+        &FakeUser::member(42, "reader"),
+        "Thursday",
+    )
+    .await;
+}
+
 /// Issue 33 (5): the server's owner (who has every permission) and a member whose role has
 /// Manage Messages on the watched channel only (an overwrite) post as moderators; a member
 /// does not. The server's roles are read once, not for every post.

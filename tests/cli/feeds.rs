@@ -310,6 +310,12 @@ async fn an_item_that_always_fails_is_given_up_and_counted() {
         }
         let fetches_before = site2.page_fetches.load(Ordering::SeqCst);
         let last = run(&app, &["feed", "poll", "--json"]);
+        let list = run(&app, &["feed", "list"]);
+        assert!(
+            list.stdout.contains("gave up on 1 item(s)"),
+            "{}",
+            list.stdout
+        );
         (polls, fetches_before, last)
     })
     .await
