@@ -401,13 +401,91 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|k| std::env::var(k).ok())?;
+        config.validate()?;
         Ok(config)
     }
 
     fn from_file(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+        toml::from_str(&text).map_err(|e| {
+            let hint = did_you_mean(e.message()).unwrap_or_default();
+            anyhow::anyhow!("{}{hint}", e.message().trim_end())
+                .context(format!("parsing config file {}", path.display()))
+        })
+    }
+
+    /// Checks every value whose range is known, once, at load: a value out of its range is an
+    /// error that names the key and the range (instead of, say, every question abstaining
+    /// under `threshold = 5`).
+    pub fn validate(&self) -> Result<()> {
+        fn at_least(key: &str, value: f64, min: f64) -> Result<()> {
+            if value.is_nan() || value < min {
+                anyhow::bail!("config: {key} = {value} is out of range: it must be at least {min}");
+            }
+            Ok(())
+        }
+        fn within(key: &str, value: f64, min: f64, max: f64) -> Result<()> {
+            if value.is_nan() || value < min || value > max {
+                anyhow::bail!(
+                    "config: {key} = {value} is out of range: it must be from {min} to {max}"
+                );
+            }
+            Ok(())
+        }
+        let (i, a, r, f) = (&self.ingest, &self.answer, &self.reader, &self.feeds);
+        at_least("[ingest] max_bytes", i.max_bytes as f64, 1.0)?;
+        at_least(
+            "[ingest] passage_sentences",
+            i.passage_sentences as f64,
+            1.0,
+        )?;
+        within(
+            "[ingest] passage_overlap",
+            i.passage_overlap as f64,
+            0.0,
+            i.passage_sentences.saturating_sub(1) as f64,
+        )?;
+        at_least("[ingest] batch_articles", i.batch_articles as f64, 1.0)?;
+        at_least(
+            "[index] max_open_servers",
+            self.index.max_open_servers as f64,
+            1.0,
+        )?;
+        at_least("[reader] queue", r.queue as f64, 1.0)?;
+        at_least("[reader] max_wait_secs", r.max_wait_secs, 0.0)?;
+        at_least("[encoder] batch_size", self.encoder.batch_size as f64, 1.0)?;
+        at_least("[answer] passages", a.passages as f64, 1.0)?;
+        at_least("[answer] read_sentences", a.read_sentences as f64, 1.0)?;
+        at_least("[answer] spans_per_window", a.spans_per_window as f64, 1.0)?;
+        at_least("[answer] check_candidates", a.check_candidates as f64, 1.0)?;
+        within("[answer] threshold", f64::from(a.threshold), 0.0, 1.0)?;
+        within(
+            "[answer] yes_no_threshold",
+            f64::from(a.yes_no_threshold),
+            -1.0,
+            1.0,
+        )?;
+        within(
+            "[answer] min_similarity",
+            f64::from(a.min_similarity),
+            -1.0,
+            1.0,
+        )?;
+        at_least("[answer] newer_within", f64::from(a.newer_within), 0.0)?;
+        at_least("[feeds] poll_minutes", f.poll_minutes, 0.0)?;
+        at_least(
+            "[feeds] max_items_per_poll",
+            f.max_items_per_poll as f64,
+            1.0,
+        )?;
+        at_least(
+            "[feeds] concurrent_servers",
+            f.concurrent_servers as f64,
+            1.0,
+        )?;
+        at_least("[feeds] server_round_secs", f.server_round_secs, 1.0)?;
+        Ok(())
     }
 
     /// Applies `NEWSQA_INDEX`, `NEWSQA_GUILDS`, `NEWSQA_READER_MODEL`, `NEWSQA_ENCODER_MODEL`,
@@ -462,9 +540,47 @@ impl Config {
     }
 }
 
+/// For serde's "unknown field `treshold`, expected one of `passages`, ...": the expected
+/// key nearest to the one written, as " (did you mean `threshold`?)".
+fn did_you_mean(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once("unknown field `")?;
+    let (typed, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2);
+    let (best, distance) = expected
+        .map(|key| (key, strsim::damerau_levenshtein(typed, key)))
+        .min_by_key(|&(_, d)| d)?;
+    (distance <= 2.max(typed.len() / 3)).then(|| format!(" (did you mean `{best}`?)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_out_of_range_names_its_key_and_range_and_a_typo_its_nearest_key() {
+        let c: Config = toml::from_str("[answer]\nthreshold = 5\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("[answer] threshold = 5") && e.contains("from 0 to 1"),
+            "{e}"
+        );
+        let c: Config = toml::from_str("[answer]\npassages = 0\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("[answer] passages") && e.contains("at least 1"),
+            "{e}"
+        );
+        assert!(Config::default().validate().is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[answer]\ntreshold = 0.2\n").unwrap();
+        let e = format!("{:#}", Config::load(Some(&path)).unwrap_err());
+        assert!(e.contains("did you mean `threshold`?"), "{e}");
+        assert_eq!(
+            did_you_mean("unknown field `zzzzzzzz`, expected `a` or `b`"),
+            None
+        );
+    }
 
     #[test]
     fn the_example_config_parses_and_matches_the_defaults() {

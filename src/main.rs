@@ -1,4 +1,6 @@
-//! The `newsqa` command line: ingest, ask, articles, forget, eval.
+//! The `newsqa` command line: ingest, ask, articles, show, forget, check, eval, feed, serve
+//! and shards (plan, move). What each command does lives in the library; `cli/` holds one
+//! module per command.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

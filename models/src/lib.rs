@@ -1,9 +1,10 @@
-//! newsqa-models: the local models, each on a thread of its own.
+//! newsqa-models: the local models, on one thread that they share.
 //!
 //! Owns loading a rust-bert extractive QA reader and a sentence encoder from
 //! local directories (no downloads), and running them behind bounded queues:
-//! rust-bert models are not `Sync`, so each lives on one dedicated thread and
-//! callers wait on a reply channel. A full queue is reported as
+//! rust-bert models are not `Sync`, so both live on one dedicated thread (the
+//! lane, `worker.rs`, which says why one and not one each), whose jobs are served
+//! tenant by tenant, and callers wait on a reply channel. A full queue is reported as
 //! [`ModelError::Busy`] rather than blocking forever. It knows nothing of
 //! tantivy or Discord.
 

@@ -14,7 +14,6 @@
 //! - editing/fetching `@original` or sending a followup before the callback: 404 `{"code":10015}`;
 //! - creating an empty message: 400 `{"code":50006}`; over-long content/embeds/components:
 //!   400 `{"code":50035}` (Invalid Form Body, with the `errors` tree);
-//! - optionally (`set_ack_deadline`), a callback later than the deadline: 404 `{"code":10062}`.
 //!
 //! - a channel message with `enforce_nonce` and a nonce seen before in that channel: the
 //!   message posted with it, not a second one.
@@ -25,7 +24,6 @@
 //! identifies again).
 //!
 //! Every request, with the status answered, is kept in `requests()`.
-#![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -161,7 +159,6 @@ struct Inner {
     /// Messages created through followups / channel messages, by id (for GET and PATCH).
     messages: HashMap<u64, Value>,
     commands: HashMap<Option<u64>, Value>,
-    ack_deadline: Option<Duration>,
     /// The application's flags; `None`: Message Content intent on (below 100 servers).
     app_flags: Option<u64>,
     /// Members' posts per channel, oldest first (`GET /channels/{id}/messages`).
@@ -456,12 +453,6 @@ pub fn reply_to(to: &Value, content: &str, guild: u64, user: &FakeUser, ping: bo
     m
 }
 
-pub fn interaction_id(data: &Value) -> String {
-    data["id"]
-        .as_str()
-        .expect("interaction without id")
-        .to_string()
-}
 pub fn interaction_token(data: &Value) -> String {
     data["token"]
         .as_str()
@@ -543,12 +534,6 @@ impl FakeDiscord {
     pub fn serve_file(&self, name: &str, bytes: Vec<u8>) -> String {
         self.lock().files.insert(name.to_string(), bytes);
         format!("{}/attachments/{name}", self.shared.base)
-    }
-
-    /// Reject interaction callbacks arriving later than `d` after the dispatch (Discord: 3 s).
-    /// Off by default, as loaded test machines are slow.
-    pub fn set_ack_deadline(&self, d: Option<Duration>) {
-        self.lock().ack_deadline = d;
     }
 
     pub async fn wait_ready(&self, timeout: Duration) -> Value {
@@ -827,16 +812,6 @@ impl FakeDiscord {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.lock().requests.clone()
-    }
-
-    /// Everything the bot sent on the gateway (IDENTIFY, heartbeats, presence updates, ...).
-    pub fn gateway_messages(&self) -> Vec<Value> {
-        self.lock().gateway_in.clone()
-    }
-
-    /// The commands last registered with PUT (`None`: global, `Some(guild)`: guild).
-    pub fn registered_commands(&self, guild: Option<u64>) -> Option<Value> {
-        self.lock().commands.get(&guild).cloned()
     }
 
     fn dump(&self) -> String {
@@ -1459,17 +1434,7 @@ impl Shared {
             // Interaction callback: 204 without body (serenity `wind(204)`).
             ("POST", ["interactions", _iid, token, "callback"]) => {
                 let token = token.to_string();
-                let (already, late) = {
-                    let inner = self.inner.lock().unwrap();
-                    let late = match (inner.ack_deadline, inner.interactions.get(&token)) {
-                        (Some(d), Some((_, at))) => at.elapsed() > d,
-                        _ => false,
-                    };
-                    (inner.acked.contains(&token), late)
-                };
-                if late {
-                    return error(404, 10062, "Unknown interaction");
-                }
+                let already = self.inner.lock().unwrap().acked.contains(&token);
                 if already {
                     return error(400, 40060, "Interaction has already been acknowledged.");
                 }
