@@ -74,8 +74,8 @@ pub fn read_input(path: &Path, cap: u64) -> Result<Vec<u8>> {
 pub enum Progress<'a> {
     /// One input was read (or failed to be), whatever came of it.
     Read,
-    /// An article went into the index (committed with its batch).
-    Written(&'a Ingested),
+    /// An article went into the index (committed with its batch), read from this input.
+    Written(&'a Path, &'a Ingested),
     /// An input could not be read, fetched or parsed; the others go on.
     Failed(&'a Path, &'a anyhow::Error),
     /// A batch was committed: `done` of `total` inputs are through.
@@ -141,6 +141,7 @@ pub fn ingest_inputs(
     let mut done = 0;
     for chunk in inputs.chunks(batch) {
         let mut articles = Vec::with_capacity(chunk.len());
+        let mut parsed_from = Vec::with_capacity(chunk.len());
         for path in chunk {
             let source = if path.as_os_str() == "-" {
                 "-".to_owned()
@@ -160,7 +161,10 @@ pub fn ingest_inputs(
                 _ => read_input(path, cap).and_then(|b| engine.parse(&b, meta)),
             };
             match parsed {
-                Ok(a) => articles.push(a),
+                Ok(a) => {
+                    articles.push(a);
+                    parsed_from.push(path);
+                }
                 Err(e) => {
                     totals.failed += 1;
                     progress(Progress::Failed(path, &e));
@@ -168,9 +172,9 @@ pub fn ingest_inputs(
             }
             progress(Progress::Read);
         }
-        for i in write_batch(engine, &articles)? {
-            totals.count(&i);
-            progress(Progress::Written(&i));
+        for (i, path) in write_batch(engine, &articles)?.iter().zip(parsed_from) {
+            totals.count(i);
+            progress(Progress::Written(path, i));
         }
         done += chunk.len();
         progress(Progress::Committed {

@@ -25,8 +25,24 @@ pub(crate) fn feed(config: Config, guild: Option<u64>, cmd: FeedCommand) -> Resu
             if !store.add(sub.clone())? {
                 bail!("already subscribed to {shown}");
             }
-            println!("subscribed to {shown}");
-            run_polls(config, vec![sub], false)
+            // The first poll decides: an address that is not a feed that parses is not kept.
+            let index = config.index.path.clone();
+            let polled = run_polls(config, vec![sub.clone()], false)?;
+            let first = store
+                .load()?
+                .into_iter()
+                .find(|s| s.url == sub.url && s.index == index);
+            match first {
+                Some(s) if s.last_success.is_none() => {
+                    store.remove(&sub.url, &index)?;
+                    eprintln!("error: not subscribed to {shown}: see the reason above");
+                    Ok(ExitCode::FAILURE)
+                }
+                _ => {
+                    println!("subscribed to {shown}");
+                    Ok(polled)
+                }
+            }
         }
         FeedCommand::List { json } => {
             let subs = store.load()?;

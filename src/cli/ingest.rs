@@ -45,9 +45,12 @@ pub(crate) fn ingest(
     let totals =
         newsqa::ingest::ingest_inputs(&engine, &inputs, title, url, |event| match event {
             Progress::Read => bar.inc(1),
-            Progress::Written(i) => {
+            Progress::Written(path, i) => {
                 if json {
-                    println!("{}", serde_json::json!({"ok": true, "article": i}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"ok": true, "path": path, "article": i})
+                    );
                 } else if single {
                     let verb = match i.status {
                         Upsert::Added => "added",

@@ -24,6 +24,8 @@ pub struct Site {
     /// While set, story C's page does not answer until `release_c` is notified; `c_held`
     /// counts the requests it held.
     pub hold_c: AtomicBool,
+    /// While set, the feed itself answers 404.
+    pub feed_gone: AtomicBool,
     pub c_held: AtomicUsize,
     pub release_c: tokio::sync::Notify,
 }
@@ -38,6 +40,9 @@ fn article(title: &str, body: &str) -> String {
 
 async fn feed(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
     site.feed_requests.fetch_add(1, Ordering::SeqCst);
+    if site.feed_gone.load(Ordering::SeqCst) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let version = site.version.load(Ordering::SeqCst);
     let etag = format!("\"v{version}\"");
     if headers
@@ -75,8 +80,9 @@ async fn feed(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
 pub async fn serve(site: Arc<Site>) -> String {
     let app = Router::new()
         .route("/feed.xml", get(feed))
-        // The same stories in a second feed of the same site.
+        // The same stories in a second feed of the same site, and in many more.
         .route("/feed2.xml", get(feed))
+        .route("/many/:n", get(feed))
         .route("/news/a", get(|State(s): State<Arc<Site>>| async move {
             s.page_fetches.fetch_add(1, Ordering::SeqCst);
             ([(header::CONTENT_TYPE, "text/html")], article("Water main repairs finished", "Crews finished replacing the water main under Elm Street on Thursday, two days ahead of schedule."))
@@ -177,12 +183,18 @@ async fn feeds_ingest_new_items_once_across_polls_and_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_feed_is_reported_and_backed_off() {
-    let base = serve(Arc::new(Site::default())).await;
+    let site = Arc::new(Site::default());
+    site.version.store(1, Ordering::SeqCst);
+    let base = serve(site.clone()).await;
     let app = spawn_app();
-    let url = format!("{base}/no-such-feed.xml");
-    let (added, list, waiting, forced, after) = tokio::task::spawn_blocking(move || {
+    let url = format!("{base}/feed.xml");
+    let (added, failed, list, waiting, forced, after) = tokio::task::spawn_blocking(move || {
+        let added = run(&app, &["feed", "add", &url]);
+        // The feed goes away after it was subscribed.
+        site.feed_gone.store(true, Ordering::SeqCst);
         (
-            run(&app, &["feed", "add", &url]),
+            added,
+            run(&app, &["feed", "poll"]),
             run(&app, &["feed", "list", "--json"]),
             // A poll from cron respects the backoff; --force does not.
             run(&app, &["feed", "poll"]),
@@ -192,6 +204,13 @@ async fn a_failing_feed_is_reported_and_backed_off() {
     })
     .await
     .unwrap();
+    assert!(added.ok, "{}", added.stderr);
+    assert!(!failed.ok);
+    assert!(
+        failed.stderr.contains("the server answered 404"),
+        "{}",
+        failed.stderr
+    );
     assert!(waiting.ok, "{}", waiting.stderr);
     assert!(
         waiting.stdout.contains("back off after failures"),
@@ -203,16 +222,46 @@ async fn a_failing_feed_is_reported_and_backed_off() {
     let after: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
     assert_eq!(after[0]["failures"], 2, "{after}");
     assert_eq!(after[0]["claimed_until"], 0, "{after}");
-    assert!(!added.ok);
-    assert!(
-        added.stderr.contains("the server answered 404"),
-        "{}",
-        added.stderr
-    );
     let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
     assert_eq!(list[0]["failures"], 1);
     assert!(list[0]["last_error"].as_str().unwrap().contains("404"));
-    assert!(list[0]["next_poll"].as_u64().unwrap() > list[0]["added_at"].as_u64().unwrap() + 900);
+    assert!(
+        list[0]["next_poll"].as_u64().unwrap() > list[0]["last_success"].as_u64().unwrap() + 900
+    );
+}
+
+/// Issue 35: `feed add` keeps only a feed that parses, and says why it did not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_add_keeps_only_a_feed_that_parses() {
+    let base = serve(Arc::new(Site::default())).await;
+    let app = spawn_app();
+    let (missing, page, list) = tokio::task::spawn_blocking(move || {
+        (
+            run(&app, &["feed", "add", &format!("{base}/no-such-feed.xml")]),
+            run(&app, &["feed", "add", &format!("{base}/news/a")]),
+            run(&app, &["feed", "list"]),
+        )
+    })
+    .await
+    .unwrap();
+    for (refused, why) in [
+        (&missing, "the server answered 404"),
+        (&page, "is not an RSS or Atom feed"),
+    ] {
+        assert!(!refused.ok);
+        assert!(refused.stderr.contains(why), "{}", refused.stderr);
+        assert!(
+            refused.stderr.contains("not subscribed"),
+            "{}",
+            refused.stderr
+        );
+        assert!(
+            !refused.stdout.contains("subscribed to"),
+            "{}",
+            refused.stdout
+        );
+    }
+    assert!(list.stdout.contains("no feeds"), "{}", list.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,12 +449,14 @@ async fn a_poll_takes_at_most_the_cap_and_leaves_the_rest_for_the_next() {
 async fn processes_changing_the_feed_list_at_once_lose_nothing() {
     // Eight `feed add`s at once, each a read-modify-write of the one feed list: every
     // subscription is kept, and the file stays whole.
-    let base = serve(Arc::new(Site::default())).await;
+    let site = Arc::new(Site::default());
+    site.version.store(1, Ordering::SeqCst);
+    let base = serve(site).await;
     let app = spawn_app();
     let (list, runs) = tokio::task::spawn_blocking(move || {
         let children: Vec<_> = (0..8)
             .map(|i| {
-                let url = format!("{base}/missing-{i}.xml");
+                let url = format!("{base}/many/{i}");
                 app.command(&["feed", "add", &url])
                     .env("NEWSQA_FETCH_ALLOW", "127.0.0.1")
                     .stdout(std::process::Stdio::piped())
@@ -424,15 +475,17 @@ async fn processes_changing_the_feed_list_at_once_lose_nothing() {
     .unwrap();
     for r in &runs {
         let stdout = String::from_utf8_lossy(&r.stdout);
-        assert!(stdout.contains("subscribed to"), "{stdout}");
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(stdout.contains("subscribed to"), "{stdout}\n{stderr}");
     }
     assert!(list.ok, "{}", list.stderr);
     let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 8, "{list:?}");
-    // Each first poll was stored (a 404 here), and each claim ended.
+    // Each first poll was stored, and each claim ended.
     for s in list {
-        assert_eq!(s["failures"], 1, "{s}");
+        assert_eq!(s["failures"], 0, "{s}");
+        assert!(s["last_success"].is_u64(), "{s}");
         assert_eq!(s["claimed_until"], 0, "{s}");
     }
 }

@@ -19,6 +19,8 @@ fn reingesting_the_same_article_changes_nothing() {
     let third = app.ok(&["ingest", "--json", SEED_ARTICLE]).json_lines();
     assert_eq!(third.len(), 1);
     assert_eq!(third[0]["ok"], true);
+    // Every line names its input, as a failure's does (issue 35).
+    assert_eq!(third[0]["path"], SEED_ARTICLE);
     assert_eq!(third[0]["article"]["status"], "unchanged");
     assert_eq!(third[0]["article"]["sentences"], 19);
     assert_eq!(app.articles(), before);

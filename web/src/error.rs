@@ -35,8 +35,13 @@ pub enum WebError {
     #[error("{shown}: the server answered {status}", shown = crate::shown_url(.url))]
     Status { url: String, status: u16 },
     /// A content type other than the ones asked for.
-    #[error("{shown}: {content_type:?} is not a web page or text", shown = crate::shown_url(.url))]
-    ContentType { url: String, content_type: String },
+    #[error("{shown}: {content_type:?} is not {wanted}", shown = crate::shown_url(.url))]
+    ContentType {
+        url: String,
+        content_type: String,
+        /// What was asked for: "a web page or text", "an RSS or Atom feed".
+        wanted: &'static str,
+    },
     /// The response is larger than the cap.
     #[error("{shown}: the response is larger than {cap} bytes", shown = crate::shown_url(.url))]
     TooLarge { url: String, cap: u64 },

@@ -194,9 +194,14 @@ impl Fetcher {
                 .trim()
                 .to_ascii_lowercase();
             if !content_type.is_empty() && !accept.contains(&content_type.as_str()) {
+                let wanted = match accept.contains(&"application/rss+xml") {
+                    true => "an RSS or Atom feed",
+                    false => "a web page or text",
+                };
                 return Err(WebError::ContentType {
                     url: current.to_string(),
                     content_type,
+                    wanted,
                 });
             }
             let etag = header(ETAG);
