@@ -91,6 +91,8 @@ pub struct Totals {
     pub failed: usize,
     /// Sentences of the articles added or updated.
     pub sentences: usize,
+    /// Inputs through when `stop` asked for the ingest to stop (after a committed batch).
+    pub stopped_after: Option<usize>,
 }
 
 impl Totals {
@@ -108,12 +110,14 @@ impl Totals {
 
 /// Ingests `inputs` into `engine` in batches of `[ingest] batch_articles`, each committed.
 /// `title` and `url` describe a single input. A failed input is reported and skipped; a
-/// failed write or commit ends the run with an error.
+/// failed write or commit ends the run with an error. Once `stop` says so (Ctrl-C), no new
+/// batch starts: what is committed stays, and `stopped_after` says how far it got.
 pub fn ingest_inputs(
     engine: &Engine,
     inputs: &[PathBuf],
     title: Option<String>,
     url: Option<String>,
+    stop: &dyn Fn() -> bool,
     mut progress: impl FnMut(Progress),
 ) -> Result<Totals> {
     if inputs.len() > 1 && (title.is_some() || url.is_some()) {
@@ -140,6 +144,10 @@ pub fn ingest_inputs(
     let mut totals = Totals::default();
     let mut done = 0;
     for chunk in inputs.chunks(batch) {
+        if stop() {
+            totals.stopped_after = Some(done);
+            break;
+        }
         let mut articles = Vec::with_capacity(chunk.len());
         let mut parsed_from = Vec::with_capacity(chunk.len());
         for path in chunk {

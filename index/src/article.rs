@@ -116,6 +116,14 @@ impl Article {
         if sentences.is_empty() {
             return Err(IndexError::Empty { name: meta.source });
         }
+        if !sentences.iter().any(|r| is_prose(&text[r.clone()])) {
+            let words: Vec<&str> = text.split_whitespace().collect();
+            return Err(IndexError::NoProse {
+                name: meta.source,
+                words: words.len(),
+                sample: words.iter().take(8).copied().collect::<Vec<_>>().join(" "),
+            });
+        }
         let title = meta
             .title
             .filter(|t| !t.trim().is_empty())
@@ -198,6 +206,22 @@ impl Article {
     pub fn sentence(&self, i: usize) -> &str {
         &self.text[self.sentences[i].clone()]
     }
+}
+
+/// Whether a sentence reads as prose: words that end as a sentence ends. A page whose every
+/// "sentence" is a menu, a heading or a label ("Home About", "Sign in") holds no article.
+fn is_prose(sentence: &str) -> bool {
+    let s = sentence.trim_end_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '\u{201d}' | '\u{2019}' | ')' | ']' | '*' | '_'
+            )
+    });
+    s.ends_with(['.', '!', '?', '\u{2026}', ':', ';'])
+        && sentence
+            .split_whitespace()
+            .any(|w| w.chars().any(char::is_alphanumeric))
 }
 
 /// Query parameters that only track where a click came from.
@@ -420,6 +444,35 @@ mod tests {
         .unwrap();
         assert_eq!(a.id, "https://x.example/s");
         assert_eq!(a.id, b.id);
+    }
+
+    #[test]
+    fn a_page_without_a_sentence_of_prose_is_no_article() {
+        let parse = |name: &str, bytes: &[u8]| {
+            Article::parse(
+                bytes,
+                Metadata {
+                    source: name.into(),
+                    ..Default::default()
+                },
+                1 << 20,
+                PassageConfig::default(),
+            )
+        };
+        let nav = parse(
+            "nav.html",
+            b"<html><body><nav>Home About</nav></body></html>",
+        );
+        let e = nav.unwrap_err().to_string();
+        assert!(
+            e.contains("no article text") && e.contains("Home About"),
+            "{e}"
+        );
+        let pdf = parse("report.txt", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj");
+        let e = pdf.unwrap_err().to_string();
+        assert!(e.contains("is a PDF") && e.contains(".txt"), "{e}");
+        // A short article is one.
+        assert!(parse("short.txt", b"Brief\n\nThe council met today.").is_ok());
     }
 
     #[test]

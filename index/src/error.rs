@@ -10,6 +10,23 @@ pub enum IndexError {
     /// The input looks like a binary file (NUL bytes or mostly control characters).
     #[error("{name}: looks like a binary file, not text or HTML")]
     Binary { name: String },
+    /// The input is a document format newsqa does not read (a PDF, say).
+    #[error(
+        "{name}: is {kind}, which newsqa cannot read; save its text as a .txt file and ingest that"
+    )]
+    Unreadable {
+        name: String,
+        /// What it is ("a PDF").
+        kind: &'static str,
+    },
+    /// The text has no sentence of prose: a page of links or headings, not an article.
+    #[error("{name}: no article text: it has no sentence of prose, only {words} words of links, headings or labels ({sample:?})")]
+    NoProse {
+        name: String,
+        words: usize,
+        /// Its first words.
+        sample: String,
+    },
     /// The input is larger than the configured cap.
     #[error(
         "{name}: {size} bytes is over the ingest size cap of {cap} bytes (see [ingest] max_bytes)"

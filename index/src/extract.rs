@@ -59,6 +59,18 @@ pub struct Extracted {
 /// Decodes bytes to text: UTF-8 when valid, otherwise Windows-1252 (a superset of
 /// ISO-8859-1, which older news archives use). Refuses binary files.
 pub fn decode(name: &str, bytes: &[u8]) -> Result<String> {
+    // Document formats known by their first bytes, whatever the file is called.
+    for (magic, kind) in [
+        (&b"%PDF-"[..], "a PDF"),
+        (b"{\\rtf", "a rich-text (RTF) document"),
+    ] {
+        if bytes.starts_with(magic) {
+            return Err(IndexError::Unreadable {
+                name: name.into(),
+                kind,
+            });
+        }
+    }
     let text = match utf16(bytes) {
         Some(encoding) => encoding.decode_with_bom_removal(bytes).0.into_owned(),
         None => {

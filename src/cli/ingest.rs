@@ -38,12 +38,18 @@ pub(crate) fn ingest(
         bail!("no article files found in {paths:?} (looked for {ARTICLE_EXTENSIONS:?})");
     }
     let engine = Engine::open(config)?;
+    let interrupted = on_interrupt();
     let started = Instant::now();
     let bar = progress_bar(inputs.len(), "ingesting");
     let batch = engine.config().ingest.batch_articles.max(1);
     let single = inputs.len() == 1;
-    let totals =
-        newsqa::ingest::ingest_inputs(&engine, &inputs, title, url, |event| match event {
+    let totals = newsqa::ingest::ingest_inputs(
+        &engine,
+        &inputs,
+        title,
+        url,
+        &interrupted,
+        |event| match event {
             Progress::Read => bar.inc(1),
             Progress::Written(path, i) => {
                 if json {
@@ -90,8 +96,18 @@ pub(crate) fn ingest(
                     );
                 }
             }
-        })?;
+        },
+    )?;
     bar.finish_and_clear();
+    if let Some(done) = totals.stopped_after {
+        let saved = totals.added + totals.updated + totals.unchanged;
+        eprintln!(
+            "stopped: {saved} articles saved ({done} of {} inputs); run the same command again \
+             to go on (what is saved is not embedded again)",
+            inputs.len()
+        );
+        return Ok(ExitCode::from(130));
+    }
     let secs = started.elapsed().as_secs_f64();
     if !json && inputs.len() > 1 {
         let t = totals;
@@ -113,4 +129,25 @@ pub(crate) fn ingest(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Set by the first Ctrl-C (SIGINT) of an ingest: the batch being written is committed, and
+/// then the ingest stops and says how far it got. A second Ctrl-C ends it at once.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn interrupt(_: libc::c_int) {
+    if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        // SAFETY: _exit is async-signal-safe; the second Ctrl-C means "now".
+        unsafe { libc::_exit(130) };
+    }
+}
+
+/// Installs the Ctrl-C handler; the returned check says whether it was pressed.
+fn on_interrupt() -> impl Fn() -> bool {
+    // SAFETY: the handler only stores to an atomic, or calls _exit; both are
+    // async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, interrupt as *const () as libc::sighandler_t);
+    }
+    || INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }

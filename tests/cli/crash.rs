@@ -98,3 +98,46 @@ fn a_killed_bulk_ingest_keeps_what_it_reported_and_a_rerun_completes_it() {
     let answer = app.ok(&["ask", "--json", "How many books does wing number 7 hold?"]);
     assert!(answer.stdout.contains("1259"), "{}", answer.stdout);
 }
+
+/// Issue 35: Ctrl-C in a bulk ingest finishes the batch being written, keeps what is
+/// committed, and says how to go on; the same command then completes it.
+#[test]
+fn ctrl_c_in_a_bulk_ingest_keeps_what_is_committed_and_says_how_to_go_on() {
+    let app = spawn_app();
+    app.write("config.toml", b"[ingest]\nbatch_articles = 3\n");
+    for i in 0..ARTICLES {
+        app.write(&format!("corpus/a{i:02}.txt"), article_text(i).as_bytes());
+    }
+    let corpus = app.dir.path().join("corpus");
+    let mut child = app
+        .command(&["ingest", "--json", path_str(&corpus)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(reported(&first).is_some(), "{first}");
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let reported_lines = 1 + stdout.lines().count();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopped:") && stderr.contains("run the same command again"),
+        "{stderr}"
+    );
+    let kept = check_and_list(&app);
+    assert_eq!(
+        kept.len(),
+        reported_lines,
+        "what was reported is what is kept"
+    );
+    assert!(kept.len() < ARTICLES, "it stopped early");
+    let run = app.run(&["ingest", "--json", path_str(&corpus)]);
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(check_and_list(&app).len(), ARTICLES);
+}
