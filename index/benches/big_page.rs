@@ -46,7 +46,8 @@ fn main() {
     );
     for (name, unit) in shapes {
         for &mb in &sizes {
-            let text = paragraph(unit, (mb * 1024.0 * 1024.0) as usize);
+            // One sentence of prose at the end: a text with none is refused as no article.
+            let text = paragraph(unit, (mb * 1024.0 * 1024.0) as usize) + " The end.";
             let (sentences, split_s) = time(|| split_sentences(&text).len());
             let meta = Metadata {
                 source: "big.txt".into(),
