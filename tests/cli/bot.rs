@@ -616,16 +616,8 @@ async fn moderators_ingest_and_forget_and_members_cannot() {
     let page = b"<html><head><title>Library Extends Opening Hours</title></head><body><nav>Home | News</nav>\
         <article><h1>Library Extends Opening Hours</h1><p>The central library will stay open until 10 p.m. on weekdays from next month.</p>\
         <p>Head librarian Tom Baker said students had asked for longer hours.</p></article><footer>Contact us</footer></body></html>";
-    let url = bot.fake.serve_file("hours.html", page.to_vec());
-    let resolved = json!({"attachments": {"555": attachment(555, "hours.html", page.len() as u64, &url, "text/html")}});
     let filed = bot
-        .run(
-            "ingest",
-            json!([{"name": "file", "type": 11, "value": "555"}]),
-            Some(resolved),
-            GUILD_A,
-            &editor,
-        )
+        .ingest_file(555, "hours.html", page, GUILD_A, &editor)
         .await;
     assert_eq!(
         embed(&filed)["title"],
@@ -1777,6 +1769,23 @@ const NEWS_THREAD: u64 = 3101;
 const WATCH_CONFIG: &str = "[fetch]\nallow = [\"127.0.0.1\"]\n[discord]\nask_cooldown_secs = 0.0\nmoderator_roles = [\"Newsdesk\"]\n";
 
 impl Bot {
+    /// `/ingest file:` of an HTML file attached as attachment `id`, the fake serving it.
+    async fn ingest_file(
+        &self,
+        id: u64,
+        name: &str,
+        bytes: &[u8],
+        guild: u64,
+        user: &FakeUser,
+    ) -> Value {
+        let url = self.fake.serve_file(name, bytes.to_vec());
+        let file = attachment(id, name, bytes.len() as u64, &url, "text/html");
+        let resolved = json!({"attachments": {id.to_string(): file}});
+        let option = json!([{"name": "file", "type": 11, "value": id.to_string()}]);
+        self.run("ingest", option, Some(resolved), guild, user)
+            .await
+    }
+
     /// Waits until the bot's reactions to `message` are `expected`.
     async fn wait_reactions(&self, message: &Value, expected: &[&str]) {
         self.wait_until(
@@ -2100,18 +2109,8 @@ async fn an_uploaded_page_cannot_replace_a_publishers_story() {
         "<html><head><title>Water main repairs finished</title><link rel=\"canonical\" href=\"{a}\"></head>\
          <body><article><h1>Water main repairs finished</h1><p>Crews abandoned the water main under Elm Street on Thursday, and the city closed the road for a year.</p></article></body></html>"
     );
-    let url = bot
-        .fake
-        .serve_file("spoof.html", spoof.clone().into_bytes());
-    let resolved = json!({"attachments": {"556": attachment(556, "spoof.html", spoof.len() as u64, &url, "text/html")}});
     let filed = bot
-        .run(
-            "ingest",
-            json!([{"name": "file", "type": 11, "value": "556"}]),
-            Some(resolved),
-            GUILD_A,
-            &moderator,
-        )
+        .ingest_file(556, "spoof.html", spoof.as_bytes(), GUILD_A, &moderator)
         .await;
     assert_eq!(
         embed(&filed)["title"],

@@ -106,6 +106,15 @@ pub async fn serve(site: Arc<Site>) -> String {
     base
 }
 
+/// The site with stories A, B and C, C's page failing; and its feed's address.
+async fn story_c_failing() -> (Arc<Site>, String) {
+    let site = Arc::new(Site::default());
+    site.version.store(2, Ordering::SeqCst);
+    site.fail_c.store(true, Ordering::SeqCst);
+    let base = serve(site.clone()).await;
+    (site, format!("{base}/feed.xml"))
+}
+
 fn run(app: &App, args: &[&str]) -> Run {
     app.run_with_env(args, &[("NEWSQA_FETCH_ALLOW", "127.0.0.1")])
 }
@@ -300,11 +309,7 @@ async fn a_feed_token_in_the_query_string_is_never_printed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_item_that_failed_is_ingested_later_not_lost_behind_a_304() {
-    let site = Arc::new(Site::default());
-    site.version.store(2, Ordering::SeqCst);
-    site.fail_c.store(true, Ordering::SeqCst);
-    let base = serve(site.clone()).await;
-    let url = format!("{base}/feed.xml");
+    let (site, url) = story_c_failing().await;
     let app = spawn_app();
     let (added, retried, fixed, titles) = tokio::task::spawn_blocking(move || {
         let added = run(&app, &["feed", "add", &url]);
@@ -345,11 +350,7 @@ async fn an_item_that_failed_is_ingested_later_not_lost_behind_a_304() {
 /// and said so, instead of taking the per-poll cap forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_item_that_always_fails_is_given_up_and_counted() {
-    let site = Arc::new(Site::default());
-    site.version.store(2, Ordering::SeqCst);
-    site.fail_c.store(true, Ordering::SeqCst);
-    let base = serve(site.clone()).await;
-    let url = format!("{base}/feed.xml");
+    let (site, url) = story_c_failing().await;
     let app = spawn_app();
     let site2 = site.clone();
     let (polls, fetches_before, last) = tokio::task::spawn_blocking(move || {
