@@ -1769,6 +1769,12 @@ const NEWS_THREAD: u64 = 3101;
 const WATCH_CONFIG: &str = "[fetch]\nallow = [\"127.0.0.1\"]\n[discord]\nask_cooldown_secs = 0.0\nmoderator_roles = [\"Newsdesk\"]\n";
 
 impl Bot {
+    /// `/ingest url:`.
+    async fn ingest_url(&self, url: &str, guild: u64, user: &FakeUser) -> Value {
+        let option = json!([{"name": "url", "type": 3, "value": url}]);
+        self.run("ingest", option, None, guild, user).await
+    }
+
     /// `/ingest file:` of an HTML file attached as attachment `id`, the fake serving it.
     async fn ingest_file(
         &self,
@@ -1824,6 +1830,14 @@ impl Bot {
 /// `/watch channel:` options.
 fn watch_options(channel: u64) -> Value {
     json!([{"name": "channel", "type": 7, "value": channel.to_string()}])
+}
+
+/// `/watch channel: members:true` options.
+fn members_watch_options(channel: u64) -> Value {
+    json!([
+        {"name": "channel", "type": 7, "value": channel.to_string()},
+        {"name": "members", "type": 5, "value": true}
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2029,23 +2043,17 @@ async fn a_member_cannot_make_an_article_disappear_and_a_post_deleted_mid_ingest
     let moderator = FakeUser::moderator(40, "mod");
     let member = FakeUser::member(42, "reader");
     let (a, c) = (format!("{base}/news/a"), format!("{base}/news/c"));
-    let open_to_members = json!([
-        {"name": "channel", "type": 7, "value": NEWS.to_string()},
-        {"name": "members", "type": 5, "value": true}
-    ]);
     let watching = bot
-        .run("watch", open_to_members, None, GUILD_A, &moderator)
-        .await;
-    assert!(text_of(&watching).contains("Watching"), "{watching}");
-    let added = bot
         .run(
-            "ingest",
-            json!([{"name": "url", "type": 3, "value": a}]),
+            "watch",
+            members_watch_options(NEWS),
             None,
             GUILD_A,
             &moderator,
         )
         .await;
+    assert!(text_of(&watching).contains("Watching"), "{watching}");
+    let added = bot.ingest_url(&a, GUILD_A, &moderator).await;
     assert_eq!(
         embed(&added)["title"],
         json!("Added a new article"),
@@ -2091,15 +2099,7 @@ async fn an_uploaded_page_cannot_replace_a_publishers_story() {
     let bot = Bot::start(WATCH_CONFIG, false).await;
     let moderator = FakeUser::moderator(40, "mod");
     let a = format!("{base}/news/a");
-    let added = bot
-        .run(
-            "ingest",
-            json!([{"name": "url", "type": 3, "value": a}]),
-            None,
-            GUILD_A,
-            &moderator,
-        )
-        .await;
+    let added = bot.ingest_url(&a, GUILD_A, &moderator).await;
     assert_eq!(
         embed(&added)["title"],
         json!("Added a new article"),
@@ -2209,12 +2209,14 @@ async fn watch_and_unwatch_on_a_channel_the_config_lists_are_obeyed() {
     let moderator = FakeUser::moderator(40, "mod");
     let member = FakeUser::member(42, "reader");
     let (a, c) = (format!("{base}/news/a"), format!("{base}/news/c"));
-    let open_to_members = json!([
-        {"name": "channel", "type": 7, "value": NEWS.to_string()},
-        {"name": "members", "type": 5, "value": true}
-    ]);
     let watching = bot
-        .run("watch", open_to_members, None, GUILD_A, &moderator)
+        .run(
+            "watch",
+            members_watch_options(NEWS),
+            None,
+            GUILD_A,
+            &moderator,
+        )
         .await;
     assert!(text_of(&watching).contains("Watching"), "{watching}");
     // Two members' posts: both count, the first does not put the config's setting back.
