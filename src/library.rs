@@ -159,6 +159,7 @@ impl Library {
             channel: s.channel,
             last_error: s.last_error.clone(),
             failing: s.failing_for(self.config.feeds.report_after_hours, crate::feeds::now()),
+            given_up: s.given_up,
         }
     }
 

@@ -150,6 +150,8 @@ pub struct FeedInfo {
     pub last_error: Option<String>,
     /// Failing for longer than the configured report threshold.
     pub failing: bool,
+    /// Items given up after failing in several polls (dead links, PDFs, blocked hosts).
+    pub given_up: u64,
 }
 
 /// A new article from a feed, to post in a channel.

@@ -620,6 +620,12 @@ pub fn feeds(list: &[FeedInfo]) -> View {
                 };
                 line.push_str(&format!("\n  {flag}: {}", escape(&truncate(e, 300))));
             }
+            if f.given_up > 0 {
+                line.push_str(&format!(
+                    "\n  gave up on {} item(s) that kept failing (dead links, PDFs, blocked sites)",
+                    f.given_up
+                ));
+            }
             line
         })
         .collect();
@@ -866,6 +872,7 @@ mod tests {
                 channel: Some(3003),
                 last_error: None,
                 failing: false,
+                given_up: 2,
             },
             FeedInfo {
                 url: "https://gone.example/rss".into(),
@@ -874,6 +881,7 @@ mod tests {
                 channel: None,
                 last_error: Some("https://gone.example/rss: the server answered 404".into()),
                 failing: true,
+                given_up: 0,
             },
         ];
         let notice = announcement(&Announcement {
