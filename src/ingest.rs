@@ -12,17 +12,19 @@ use crate::engine::{Engine, Ingested};
 use crate::holders::Holder;
 
 /// The inputs named on a command line: files as given, directories walked for article files
-/// (symlink loops skipped), `-` for standard input, http(s) addresses as they are.
-pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// (symlink loops skipped), `-` for standard input, http(s) addresses as they are; and what
+/// the directory walks left out.
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, crate::files::Skipped)> {
     let mut out = Vec::new();
+    let mut skipped = crate::files::Skipped::default();
     for p in paths {
         if p.as_os_str() == "-" || !p.is_dir() {
             out.push(p.clone());
         } else {
-            out.extend(crate::files::article_files(p)?);
+            out.extend(crate::files::article_files_noting(p, &mut skipped)?);
         }
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 /// Reads a file (or standard input for `-`), refusing more than `cap` bytes by its size before

@@ -122,7 +122,9 @@ enum Command {
     /// Add articles to the index: text or HTML files, directories (recursively), web pages
     /// (http/https URLs) or - for stdin.
     Ingest {
-        /// Files, directories, http(s) URLs or - (standard input).
+        /// Files, directories, http(s) URLs or - (standard input). A directory gives its
+        /// .txt, .text, .html, .htm, .xhtml and .md files, hidden ones left out; what it
+        /// skips is counted and said.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
         /// Title of the article (only with a single input; default: extracted).

@@ -33,7 +33,10 @@ pub(crate) fn ingest(
     url: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
-    let inputs = newsqa::ingest::collect_inputs(paths)?;
+    let (inputs, skipped) = newsqa::ingest::collect_inputs(paths)?;
+    if let Some(why) = skipped.describe() {
+        eprintln!("note: {why}");
+    }
     if inputs.is_empty() {
         bail!("no article files found in {paths:?} (looked for {ARTICLE_EXTENSIONS:?})");
     }

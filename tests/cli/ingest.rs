@@ -387,3 +387,33 @@ fn hostile_files_are_refused_or_read_and_the_rest_of_the_batch_goes_in() {
         bridge.stdout
     );
 }
+
+/// Issue 35: a directory ingest says what it left out and why, and which files it takes.
+#[test]
+fn a_directory_ingest_says_what_it_skipped() {
+    let app = spawn_app();
+    app.write(
+        "corpus/a.txt",
+        b"Harbor Bridge Reopens\n\nThe Harbor Bridge reopened to traffic on Monday.",
+    );
+    app.write("corpus/.hidden.txt", b"Hidden\n\nNot read at all.");
+    app.write("corpus/noext", b"No extension\n\nNot an article file.");
+    app.write("corpus/report.pdf", b"%PDF-1.4\n");
+    let corpus = app.dir.path().join("corpus");
+    let run = app.run(&["ingest", corpus.to_str().unwrap()]);
+    assert!(run.ok, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("added: Harbor Bridge Reopens"),
+        "{}",
+        run.stdout
+    );
+    for said in [
+        "skipped 3",
+        "1 .pdf",
+        "1 without an extension",
+        "1 hidden",
+        "ingest takes .txt",
+    ] {
+        assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
+    }
+}
