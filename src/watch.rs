@@ -119,15 +119,12 @@ impl WatchStore {
                 .min();
             if let Some((_, g)) = idle {
                 if let Some(c) = guilds.remove(&g) {
-                    let c = lock(&c);
-                    if c.dirty_since.is_some() {
-                        if let Err(e) = self.write(g, &c.state) {
-                            tracing::warn!(
-                                guild = g,
-                                error = format!("{e:#}"),
-                                "could not write a watch state"
-                            );
-                        }
+                    if let Err(e) = self.write_waiting(g, &mut lock(&c)) {
+                        tracing::warn!(
+                            guild = g,
+                            error = format!("{e:#}"),
+                            "could not write a watch state"
+                        );
                     }
                 }
             }
@@ -195,14 +192,10 @@ impl WatchStore {
     /// Writes a server's cursor when it waits to be.
     pub fn flush_guild(&self, guild: u64) -> Result<()> {
         let entry = lock(&self.states).get(&guild).cloned();
-        if let Some(entry) = entry {
-            let mut c = lock(&entry);
-            if c.dirty_since.is_some() {
-                self.write(guild, &c.state)?;
-                c.dirty_since = None;
-            }
+        match entry {
+            Some(entry) => self.write_waiting(guild, &mut lock(&entry)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Writes every cursor not yet written (the bot is stopping).
@@ -212,11 +205,7 @@ impl WatchStore {
             .map(|(&g, c)| (g, Arc::clone(c)))
             .collect();
         for (guild, entry) in entries {
-            let mut c = lock(&entry);
-            if c.dirty_since.is_some() {
-                self.write(guild, &c.state)?;
-                c.dirty_since = None;
-            }
+            self.write_waiting(guild, &mut lock(&entry))?;
         }
         Ok(())
     }
@@ -233,6 +222,15 @@ impl WatchStore {
 
     fn load(&self, guild: u64) -> Result<GuildWatch> {
         crate::state::read(&self.path(guild))
+    }
+
+    /// Writes a server's state when a moved cursor waits to be written.
+    fn write_waiting(&self, guild: u64, c: &mut Cached) -> Result<()> {
+        if c.dirty_since.is_some() {
+            self.write(guild, &c.state)?;
+            c.dirty_since = None;
+        }
+        Ok(())
     }
 
     fn write(&self, guild: u64, state: &GuildWatch) -> Result<()> {
